@@ -1,0 +1,1 @@
+"""Entry points: coresnap, coresnapd, coroner, coronerd."""

@@ -1,0 +1,41 @@
+"""The one root error of coresnap and its data-carrying subclasses.
+
+Every error raised on purpose by coresnap derives from :class:`CoresnapError`. Subclasses carry
+the data a caller needs to act (an offset, an address, an id) as attributes, not only as text.
+"""
+
+from __future__ import annotations
+
+
+class CoresnapError(Exception):
+    """Root of every error coresnap raises on purpose."""
+
+
+class CoreFormatError(CoresnapError):
+    """A core (or ELF) file is malformed: ``offset`` is the file offset of the problem."""
+
+    def __init__(self, offset: int, what: str, path: str | None = None) -> None:
+        self.offset = offset
+        self.what = what
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}offset {offset:#x}: {what}")
+
+
+class MemoryUnavailable(CoresnapError):
+    """``size`` bytes at ``address`` are in no dumped segment and no readable mapped file."""
+
+    def __init__(self, address: int, size: int, why: str = "not in the core") -> None:
+        self.address = address
+        self.size = size
+        self.why = why
+        super().__init__(f"memory {address:#x}..{address + size:#x} unavailable: {why}")
+
+
+class ConfigError(CoresnapError):
+    """A configuration file or value is invalid: ``source`` names the file (and line)."""
+
+    def __init__(self, source: str, what: str) -> None:
+        self.source = source
+        self.what = what
+        super().__init__(f"{source}: {what}")

@@ -1,0 +1,1 @@
+"""The `make run` demo: build the bundled crashing programs, crash them, show what coresnap sees."""
