@@ -39,3 +39,23 @@ class ConfigError(CoresnapError):
         self.source = source
         self.what = what
         super().__init__(f"{source}: {what}")
+
+
+class DwarfExpressionError(CoresnapError):
+    """A DWARF expression could not be evaluated: ``position`` is the byte offset in it."""
+
+    def __init__(self, position: int, what: str) -> None:
+        self.position = position
+        self.what = what
+        super().__init__(f"DWARF expression at byte {position}: {what}")
+
+
+class UnwindError(CoresnapError):
+    """Call frame information is malformed: ``offset`` is in section ``section`` of ``path``."""
+
+    def __init__(self, path: str, section: str, offset: int, what: str) -> None:
+        self.path = path
+        self.section = section
+        self.offset = offset
+        self.what = what
+        super().__init__(f"{path}: {section}+{offset:#x}: {what}")

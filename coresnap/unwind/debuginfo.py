@@ -1,0 +1,235 @@
+"""Source lines and inline frames from DWARF (``.debug_info`` + ``.debug_line``).
+
+For a link-time address: the compile unit holding it (``.debug_aranges``, else the CUs'
+own ranges), the ``DW_TAG_subprogram`` containing it and the chain of
+``DW_TAG_inlined_subroutine`` nested inside, innermost last, and the line table row. Each
+CU's function index and line rows are built on first use and kept: a second lookup in the
+same CU is a binary search.
+"""
+
+from __future__ import annotations
+
+import bisect
+import posixpath
+from dataclasses import dataclass
+
+from elftools.dwarf.compileunit import CompileUnit
+from elftools.dwarf.die import DIE
+from elftools.dwarf.dwarfinfo import DWARFInfo
+from elftools.dwarf.ranges import BaseAddressEntry
+
+_FUNCTION_TAGS = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine")
+_SCOPE_TAGS = ("DW_TAG_lexical_block", *_FUNCTION_TAGS)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    file: str | None
+    line: int | None
+    column: int | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A function or an inlined call covering the address, outermost first in a chain."""
+
+    name: str | None
+    start: int  # lowest address of the scope (to compute function_offset)
+    inlined: bool
+    call_site: SourceLine | None  # where an inlined call was made (DW_AT_call_file/line)
+
+
+class DebugInfo:
+    """Address → (inline chain, source line) for one file with ``.debug_info``."""
+
+    def __init__(self, dwarf: DWARFInfo) -> None:
+        self.dwarf = dwarf
+        self._cu_ranges: list[tuple[int, int, int]] | None = None
+        self._functions: dict[int, list[tuple[int, int, DIE]]] = {}
+        self._lines: dict[int, tuple[list[int], list[SourceLine]]] = {}
+        aranges = dwarf.get_aranges()
+        self._aranges = aranges
+
+    def scopes(self, address: int) -> list[Scope]:
+        """The subprogram and inlined calls containing ``address``, outermost first."""
+        cu = self._cu_for(address)
+        if cu is None:
+            return []
+        for lo, hi, die in self._functions_of(cu):
+            if lo <= address < hi:
+                return self._chain(die, address, lo)
+        return []
+
+    def line(self, address: int) -> SourceLine | None:
+        """The line table row in force at ``address``."""
+        cu = self._cu_for(address)
+        if cu is None:
+            return None
+        starts, rows = self._lines_of(cu)
+        i = bisect.bisect_right(starts, address) - 1
+        if i < 0 or rows[i].line is None:
+            return None
+        return rows[i]
+
+    def _cu_for(self, address: int) -> CompileUnit | None:
+        offset = None
+        if self._aranges is not None:
+            offset = self._aranges.cu_offset_at_addr(address)
+        if offset is None:
+            for lo, hi, cu_offset in self._all_cu_ranges():
+                if lo <= address < hi:
+                    offset = cu_offset
+                    break
+        return None if offset is None else self.dwarf.get_CU_at(offset)
+
+    def _all_cu_ranges(self) -> list[tuple[int, int, int]]:
+        if self._cu_ranges is None:
+            self._cu_ranges = [
+                (lo, hi, cu.cu_offset)
+                for cu in self.dwarf.iter_CUs()
+                for lo, hi in die_ranges(self.dwarf, cu.get_top_DIE())
+            ]
+        return self._cu_ranges
+
+    def _functions_of(self, cu: CompileUnit) -> list[tuple[int, int, DIE]]:
+        found = self._functions.get(cu.cu_offset)
+        if found is None:
+            found = []
+            for die in cu.iter_DIEs():
+                if die.tag == "DW_TAG_subprogram":
+                    found += [(lo, hi, die) for lo, hi in die_ranges(self.dwarf, die)]
+            self._functions[cu.cu_offset] = found
+        return found
+
+    def _chain(self, die: DIE, address: int, lo: int) -> list[Scope]:
+        chain = [Scope(die_name(die), lo, False, None)]
+        scope: DIE | None = die
+        while scope is not None:
+            scope = self._inner(scope, address, chain)
+        return chain
+
+    def _inner(self, parent: DIE, address: int, chain: list[Scope]) -> DIE | None:
+        """Find the child scope of ``parent`` covering address; record inlined calls."""
+        for child in parent.iter_children():
+            if child.tag not in _SCOPE_TAGS:
+                continue
+            for lo, hi in die_ranges(self.dwarf, child):
+                if lo <= address < hi:
+                    if child.tag == "DW_TAG_inlined_subroutine":
+                        chain.append(Scope(die_name(child), lo, True, self._call_site(child)))
+                    return child
+        return None
+
+    def _call_site(self, die: DIE) -> SourceLine:
+        attrs = die.attributes
+        file_index = attrs["DW_AT_call_file"].value if "DW_AT_call_file" in attrs else None
+        line = attrs["DW_AT_call_line"].value if "DW_AT_call_line" in attrs else None
+        column = attrs["DW_AT_call_column"].value if "DW_AT_call_column" in attrs else None
+        names = self._file_names(die.cu)  # type: ignore[arg-type]
+        name = names.get(file_index) if file_index is not None else None
+        return SourceLine(name, line, column)
+
+    def _file_names(self, cu: CompileUnit) -> dict[int, str]:
+        program = self.dwarf.line_program_for_CU(cu)
+        if program is None:
+            return {}
+        version = program.header["version"]
+        dirs = [_text(d) for d in program["include_directory"]]
+        names: dict[int, str] = {}
+        for i, entry in enumerate(program["file_entry"]):
+            name = _text(entry.name)
+            # DWARF 5 numbers files and directories from 0 (directory 0 is the CU's own);
+            # earlier versions number both from 1, directory 0 meaning the CU's directory.
+            d = entry.dir_index if version >= 5 else entry.dir_index - 1
+            if 0 <= d < len(dirs) and (version < 5 or d > 0) and not name.startswith("/"):
+                name = posixpath.join(dirs[d], name)
+            names[i if version >= 5 else i + 1] = name
+        return names
+
+    def _lines_of(self, cu: CompileUnit) -> tuple[list[int], list[SourceLine]]:
+        found = self._lines.get(cu.cu_offset)
+        if found is not None:
+            return found
+        rows: list[tuple[int, SourceLine]] = []
+        program = self.dwarf.line_program_for_CU(cu)
+        names = self._file_names(cu)
+        for entry in program.get_entries() if program is not None else []:
+            state = entry.state
+            if state is None:
+                continue
+            if state.end_sequence:
+                rows.append((state.address, SourceLine(None, None, None)))
+            else:
+                rows.append(
+                    (state.address, SourceLine(names.get(state.file), state.line, state.column))
+                )
+        rows.sort(key=lambda r: r[0])  # stable: within one address the last row wins below
+        starts: list[int] = []
+        lines: list[SourceLine] = []
+        for address, line in rows:
+            if starts and starts[-1] == address:
+                lines[-1] = line
+            else:
+                starts.append(address)
+                lines.append(line)
+        self._lines[cu.cu_offset] = (starts, lines)
+        return starts, lines
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    name = getattr(value, "name", value)
+    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+
+
+def die_name(die: DIE) -> str | None:
+    """The DIE's name, following ``DW_AT_abstract_origin`` / ``DW_AT_specification``.
+
+    A C linkage name (an asm label such as glibc's ``__GI___libc_read``) wins over
+    ``DW_AT_name``, as gdb shows it; a mangled C++ one (``_Z...``) does not.
+    """
+    for _ in range(8):  # origin chains are short; a cycle is a malformed file
+        attrs = die.attributes
+        linkage = attrs.get("DW_AT_linkage_name") or attrs.get("DW_AT_MIPS_linkage_name")
+        if linkage is not None and not _text(linkage.value).startswith("_Z"):
+            return _text(linkage.value)
+        if "DW_AT_name" in attrs:
+            value = attrs["DW_AT_name"].value
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        for ref in ("DW_AT_abstract_origin", "DW_AT_specification"):
+            if ref in attrs:
+                die = die.get_DIE_from_attribute(ref)
+                break
+        else:
+            return None
+    return None
+
+
+def die_ranges(dwarf: DWARFInfo, die: DIE) -> list[tuple[int, int]]:
+    """The address ranges [lo, hi) a DIE covers (low/high pc or ``DW_AT_ranges``)."""
+    attrs = die.attributes
+    if "DW_AT_low_pc" in attrs and "DW_AT_high_pc" in attrs:
+        lo = attrs["DW_AT_low_pc"].value
+        high = attrs["DW_AT_high_pc"]
+        hi = high.value if high.form == "DW_FORM_addr" else lo + high.value
+        return [(lo, hi)] if hi > lo else []
+    if "DW_AT_ranges" not in attrs:
+        return []
+    lists = dwarf.range_lists()
+    if lists is None:
+        return []
+    top = die.cu.get_top_DIE()
+    base = top.attributes["DW_AT_low_pc"].value if "DW_AT_low_pc" in top.attributes else 0
+    out = []
+    for entry in lists.get_range_list_at_offset(
+        attrs["DW_AT_ranges"].value,
+        cu=die.cu,  # type: ignore[arg-type]
+    ):
+        if isinstance(entry, BaseAddressEntry):
+            base = entry.base_address
+        elif entry.begin_offset < entry.end_offset:
+            absolute = getattr(entry, "is_absolute", False)
+            delta = 0 if absolute else base
+            out.append((entry.begin_offset + delta, entry.end_offset + delta))
+    return out

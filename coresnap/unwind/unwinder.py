@@ -1,0 +1,138 @@
+"""The unwinding loop: a thread's registers in, its frames out (innermost first).
+
+For each physical frame: find the module of the pc, look up the FDE for the pc (pc - 1 for
+callers, whose pc is a return address: the call is the instruction before it, as gdb does),
+apply the row to get the caller's registers. Without CFI, fall back to the frame-pointer
+chain (frames marked ``trusted=False``). Every frame is named from DWARF (with its inlined
+calls as extra frames) or, failing that, from the ELF symbol tables.
+"""
+
+from __future__ import annotations
+
+from coresnap.corefile.model import Thread
+from coresnap.unwind.arch import Arch, arch_for
+from coresnap.unwind.frames import (
+    STOP_CFA_NOT_INCREASING,
+    STOP_MAX_FRAMES,
+    STOP_NO_UNWIND_INFO,
+    STOP_OUTERMOST,
+    STOP_PC_ZERO,
+    STOP_UNSUPPORTED_ARCH,
+    Backtrace,
+    CoreLike,
+    FrameState,
+)
+from coresnap.unwind.modules import FileResolver, LoadedModule, ModuleMap
+from coresnap.unwind.rules import row_at
+from coresnap.unwind.step import (
+    StepFailed,
+    step_cfi,
+    step_frame_pointer,
+    step_return_address,
+    word_reader,
+)
+from coresnap.unwind.symbolize import symbolize
+
+# Entry points whose caller is nobody: stop there even when the CFI does not say so.
+# Only consulted when the frame has no CFI (the CFI of glibc's _start and clone3 already
+# marks the return address undefined).
+OUTERMOST_FUNCTIONS = frozenset({"_start", "__start", "___start"})
+
+
+def unwind_thread(
+    core: CoreLike,
+    thread: Thread,
+    *,
+    max_frames: int = 256,
+    file_resolver: FileResolver | None = None,
+) -> Backtrace:
+    """Unwind one thread of ``core``; return its frames with ``stop_reason`` and ``notes``.
+
+    ``file_resolver(path, build_id) -> path | None`` redirects where a module's file is read
+    (a sysroot, a symbol store); by default the path in the core is used. Never raises for
+    a bad stack: the reason unwinding stopped is in ``Backtrace.stop_reason``.
+    """
+    result = Backtrace()
+    arch = arch_for(core.ident.arch)
+    if arch is None:
+        result.stop_reason = f"{STOP_UNSUPPORTED_ARCH}: {core.ident.arch}"
+        return result
+    modules = ModuleMap(core, file_resolver, result.notes)
+    read = word_reader(core.memory, arch, core.ident.byteorder)
+    state: FrameState | None = _initial_state(thread, arch)
+    physical = 0
+    while state is not None:
+        if len(result) >= max_frames:
+            result.stop_reason = STOP_MAX_FRAMES
+            return result
+        if state.pc == 0 and physical > 0:
+            result.stop_reason = STOP_PC_ZERO
+            return result
+        loaded = modules.find(state.pc)
+        frames = symbolize(state, loaded, arch)
+        result.extend(frames[: max_frames - len(result)])
+        physical += 1
+        entry_point = frames[-1].function in OUTERMOST_FUNCTIONS
+        try:
+            caller = _step(state, loaded, arch, read, physical == 1)
+        except StepFailed as exc:
+            result.stop_reason = (
+                f"{STOP_OUTERMOST}: {frames[-1].function}" if entry_point else exc.reason
+            )
+            return result
+        if caller is None or (entry_point and caller.how == "fp"):
+            result.stop_reason = STOP_OUTERMOST
+            return result
+        if not _moved_up(state, caller, arch):
+            result.stop_reason = f"{STOP_CFA_NOT_INCREASING}: at pc {caller.pc:#x}"
+            return result
+        state = caller
+    return result
+
+
+def _initial_state(thread: Thread, arch: Arch) -> FrameState:
+    regs = {
+        n: thread.registers[name]
+        for n, name in arch.dwarf_names.items()
+        if name in thread.registers
+    }
+    pc = thread.pc if thread.pc is not None else thread.registers.get(arch.pc, 0)
+    sp_n = arch.dwarf_number(arch.sp)
+    if thread.sp is not None and sp_n is not None:
+        regs.setdefault(sp_n, thread.sp)
+    pc_n = arch.dwarf_number(arch.pc)
+    if pc_n is not None:
+        regs[pc_n] = pc
+    return FrameState(pc=pc, regs=regs)
+
+
+def _step(
+    state: FrameState,
+    loaded: LoadedModule | None,
+    arch: Arch,
+    read: object,
+    top: bool,
+) -> FrameState | None:
+    """The caller of ``state``: by CFI when the module has an FDE for the pc, else guessed."""
+    obj = loaded.obj if loaded is not None else None
+    if obj is not None and loaded is not None:
+        lookup = state.pc if state.exact_pc else state.pc - 1
+        entry = obj.find_frame(lookup - loaded.bias)
+        if entry is not None:
+            row = row_at(entry, lookup - loaded.bias)
+            return step_cfi(state, row, arch, read)  # type: ignore[arg-type]
+    if top and (loaded is None or state.pc == 0):
+        return step_return_address(state, arch, read)  # type: ignore[arg-type]
+    if loaded is None and not top:
+        raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
+    return step_frame_pointer(state, arch, read)  # type: ignore[arg-type]
+
+
+def _moved_up(callee: FrameState, caller: FrameState, arch: Arch) -> bool:
+    """Stacks grow down on all three: a caller's frame lies above its callee's.
+
+    A signal delivered on an alternate stack may jump anywhere, so signal frames are exempt.
+    """
+    if caller.how == "signal" or callee.cfa is None or caller.cfa is None:
+        return True
+    return caller.cfa > callee.cfa or (caller.cfa == callee.cfa and caller.pc != callee.pc)
