@@ -59,3 +59,12 @@ class UnwindError(CoresnapError):
         self.offset = offset
         self.what = what
         super().__init__(f"{path}: {section}+{offset:#x}: {what}")
+
+
+class CoreFileUnreadable(CoresnapError):
+    """The core file at ``path`` cannot be opened as a regular file: ``why`` says what failed."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"{path}: cannot read core: {why}")

@@ -23,6 +23,7 @@ class Note:
     type: int
     desc: bytes
     offset: int  # file offset of the note header (n_namesz)
+    desc_offset: int = 0  # file offset of the desc bytes (for errors that name an offset)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class ElfIdent:
     machine: int  # e_machine
     arch: str  # "x86_64", "i386", "aarch64", "arm", "ppc64le", "s390x", ... or "em<n>"
     osabi: int = 0  # e_ident[EI_OSABI]
+    flags: int = 0  # e_flags (MIPS: n32 vs o32)
 
 
 @dataclass

@@ -1,0 +1,199 @@
+"""``open_core``: the ELF container, the OS's notes and the memory, joined into one object.
+
+The OS is chosen by the notes' namespaces: ``FreeBSD`` notes go to
+``coresnap.corefile.freebsd.fold``, ``NetBSD-CORE`` to ``coresnap.corefile.netbsd.fold``,
+``CORE``/``LINUX`` to :func:`coresnap.corefile.linux.fold`. Each returns a
+:class:`~coresnap.corefile.model.NoteView`; this module joins its file mappings with the
+``PT_LOAD`` segments and finds the modules.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib
+import os
+from collections.abc import Callable
+from collections.abc import Mapping as MappingABC
+from functools import cached_property
+from types import TracebackType
+
+from coresnap.corefile import linux
+from coresnap.corefile.buildid import find_modules
+from coresnap.corefile.elf import ElfCore, read_core
+from coresnap.corefile.memory import AddressSpace
+from coresnap.corefile.model import (
+    AuxvEntry,
+    ElfIdent,
+    Mapping,
+    Module,
+    Note,
+    NoteView,
+    ProcessInfo,
+    Segment,
+    SignalInfo,
+    Thread,
+)
+from coresnap.corefile.reader import CoreReader
+from coresnap.errors import CoresnapError
+
+Fold = Callable[[list[Note], ElfIdent], NoteView]
+
+
+def _choose_fold(notes: list[Note]) -> tuple[str, Fold | None]:
+    names = {n.name.split("@", 1)[0] for n in notes}
+    if "FreeBSD" in names:
+        return "freebsd", None
+    if "NetBSD-CORE" in names:
+        return "netbsd", None
+    if "OpenBSD" in names:
+        return "openbsd", None
+    if names & {"CORE", "LINUX"}:
+        return "linux", linux.fold
+    return "unknown", None
+
+
+def _fold(notes: list[Note], ident: ElfIdent, warnings: list[str]) -> NoteView:
+    os_name, fold = _choose_fold(notes)
+    if fold is None and os_name in ("freebsd", "netbsd"):
+        try:
+            fold = importlib.import_module(f"coresnap.corefile.{os_name}").fold
+        except ImportError:
+            warnings.append(f"{os_name} notes found but no {os_name} note decoder is installed")
+    if fold is None:
+        view = NoteView("unknown", ProcessInfo(), [], None, None)
+        if os_name == "openbsd":
+            view.os = "openbsd"
+        view.decoded_notes = [(n, None) for n in notes]
+        return view
+    return fold(notes, ident)
+
+
+def join_mappings(segments: list[Segment], files: list[Mapping]) -> list[Mapping]:
+    """One mapping per PT_LOAD, named by the file mapping that contains it; file mappings
+    with no PT_LOAD at all (BSD cores skip some) are kept with ``in_core=False``."""
+    files = sorted(files, key=lambda f: f.start)
+    starts = [f.start for f in files]
+    used: set[int] = set()
+    out = []
+    for seg in segments:
+        if not seg.p_memsz:
+            continue
+        i = bisect.bisect_right(starts, seg.p_vaddr) - 1
+        f = files[i] if i >= 0 and files[i].start <= seg.p_vaddr < files[i].end else None
+        m = Mapping(seg.p_vaddr, seg.end, seg.perms, in_core=seg.available > 0)
+        if f is not None:
+            used.add(i)
+            m.path = f.path
+            m.file_offset = f.file_offset + (seg.p_vaddr - f.start)
+        out.append(m)
+    seg_starts = sorted(s.p_vaddr for s in segments)
+    for i, f in enumerate(files):
+        j = bisect.bisect_left(seg_starts, f.start)
+        overlapped = j < len(seg_starts) and seg_starts[j] < f.end
+        if i not in used and not overlapped:
+            out.append(Mapping(f.start, f.end, f.perms, f.file_offset, f.path, in_core=False))
+    return sorted(out, key=lambda m: m.start)
+
+
+class Core:
+    """A decoded core: build with :func:`open_core`; ``close()`` (or ``with``) releases files."""
+
+    def __init__(
+        self,
+        reader: CoreReader,
+        elf: ElfCore,
+        view: NoteView,
+        *,
+        sysroot: str | None = None,
+        path_map: MappingABC[str, str] | None = None,
+    ) -> None:
+        self.path = reader.path
+        self.size = reader.size
+        self._reader = reader
+        self.elf = elf
+        self.view = view
+        self.ident: ElfIdent = elf.ident
+        self.os = view.os
+        self.segments: list[Segment] = elf.segments
+        self.notes: list[Note] = elf.notes
+        self.process: ProcessInfo = view.process
+        self.threads: list[Thread] = view.threads
+        self.signal: SignalInfo | None = view.signal
+        self.auxv: list[AuxvEntry] = view.auxv
+        self.details: dict[str, object] = view.details
+        self.warnings: list[str] = elf.warnings
+        self.mappings: list[Mapping] = join_mappings(elf.segments, view.files)
+        self.memory = AddressSpace(
+            reader,
+            elf.segments,
+            self.mappings,
+            byteorder=elf.ident.byteorder,
+            sysroot=sysroot,
+            path_map=path_map,
+        )
+        if self.process.exe is None:
+            self.process.exe = self._exe()
+
+    @property
+    def crashed_thread(self) -> Thread | None:
+        """The thread that took the signal (the first NT_PRSTATUS on Linux)."""
+        i = self.view.crashed_index
+        return self.threads[i] if i is not None and 0 <= i < len(self.threads) else None
+
+    @property
+    def truncated(self) -> list[Segment]:
+        """Segments whose data runs past the end of the file."""
+        return [s for s in self.segments if s.truncated]
+
+    @cached_property
+    def modules(self) -> list[Module]:
+        """Mapped ELF objects with build ids (reads their headers from the core or disk)."""
+        return find_modules(self.mappings, self.auxv, self.memory)
+
+    def _exe(self) -> str | None:
+        aux = {e.name: e.a_val for e in self.auxv}
+        entry = aux.get("AT_ENTRY")
+        m = self.memory.find_mapping(entry) if entry is not None else None
+        if m is not None and m.path:
+            return m.path
+        if "AT_EXECFN" in aux:
+            try:
+                return os.fsdecode(self.memory.read_cstring(aux["AT_EXECFN"], 4096))
+            except CoresnapError:
+                return None
+        return None
+
+    def close(self) -> None:
+        self.memory.close()
+        self._reader.close()
+
+    def __enter__(self) -> Core:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_core(
+    path: str | os.PathLike[str],
+    *,
+    sysroot: str | None = None,
+    path_map: MappingABC[str, str] | None = None,
+) -> Core:
+    """Open and decode the core at ``path``.
+
+    ``sysroot`` is prepended to the paths of mapped files (libraries read for memory the core
+    lacks, build ids); ``path_map`` maps exact paths to local files first.
+    Raises CoreFileUnreadable (missing, not a regular file, no permission) and CoreFormatError
+    (malformed ELF or notes).
+    """
+    reader = CoreReader(path)
+    try:
+        elf = read_core(reader)
+        view = _fold(elf.notes, elf.ident, elf.warnings)
+        return Core(reader, elf, view, sysroot=sysroot, path_map=path_map)
+    except BaseException:
+        reader.close()
+        raise
