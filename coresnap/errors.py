@@ -68,3 +68,23 @@ class CoreFileUnreadable(CoresnapError):
         self.path = path
         self.why = why
         super().__init__(f"{path}: cannot read core: {why}")
+
+
+class CaptureRejected(CoresnapError):
+    """The archive tool did not archive a crash: ``counter`` names the drop counter it bumped
+    (``quota``, ``max_pending``, ``invalid``, ``empty``, ``no_space``, ...), ``what`` says why."""
+
+    def __init__(self, counter: str, what: str) -> None:
+        self.counter = counter
+        self.what = what
+        super().__init__(f"dropped ({counter}): {what}")
+
+
+class StepFailed(CoresnapError):
+    """A coresnapd step (snapshot, put) failed for dump ``dump_id``; ``what`` is the reason."""
+
+    def __init__(self, step: str, dump_id: str, what: str) -> None:
+        self.step = step
+        self.dump_id = dump_id
+        self.what = what
+        super().__init__(f"{step} of {dump_id} failed: {what}")

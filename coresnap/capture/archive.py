@@ -1,0 +1,267 @@
+"""``coresnap-archive``: the kernel's core_pattern pipe handler, replayable without a kernel.
+
+``main(argv, stdin)`` does what the kernel asks, in an order chosen for the worst moment
+(systemd's coredump.c does the same): no core of itself (PR_SET_DUMPABLE 0), one log line
+naming the crash before anything that can fail, then the assets (while /proc/<pid> is whole:
+``kernel.core_pipe_limit`` > 0 keeps it until we exit), then the core streamed sparsely into
+``staging/``, checked, owned, fsynced and renamed into ``pending/``. A crash it does not archive
+is counted in counters.json and logged with the reason; ``pending/`` only ever gets whole files.
+
+Stdlib only (the interpreter starts for every crash): imports nothing outside the stdlib.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import grp
+import os
+import pwd
+import signal
+import sys
+import time
+import uuid
+
+from coresnap import config as configuration
+from coresnap.capture import assets, elfcheck, fields, sparse
+from coresnap.capture.log import Log
+from coresnap.errors import CaptureRejected, ConfigError
+from coresnap.spool import counters
+from coresnap.spool.stages import Spool, Stage
+
+USAGE = "usage: coresnap-archive [-c coresnap.conf] [-r dump.root] " + " ".join(
+    "%" + f.specifier for f in fields.FIELDS
+)
+PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
+
+
+def _not_dumpable() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _std_fds() -> None:
+    """The kernel starts us with only stdin open: keep fds 1 and 2 from landing on our files."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _options(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    conf = root = None
+    while argv and argv[0] in ("-c", "-r"):
+        if len(argv) < 2:
+            raise ValueError(f"{argv[0]} needs a value")
+        if argv[0] == "-c":
+            conf = argv[1]
+        else:
+            root = argv[1]
+        argv = argv[2:]
+    return conf, root, argv
+
+
+def _owner(cfg: configuration.Config, log: Log, dumpable: str) -> tuple[int, int, int]:
+    """(uid, gid, mode) for archived files. A suid_dumpable dump (%d 2) may hold another
+    user's secrets: it stays root's, mode 0600."""
+    if dumpable not in ("", "1"):
+        return 0, 0, 0o600
+    try:
+        uid = pwd.getpwnam(cfg["dump.user"]).pw_uid
+        gid = grp.getgrnam(cfg["dump.group"]).gr_gid
+    except KeyError:
+        log.warn(f"dump.user {cfg['dump.user']!r}/dump.group {cfg['dump.group']!r} unknown: "
+                 "archiving as root")  # fmt: skip
+        return 0, 0, cfg["dump.mode"]
+    return uid, gid, cfg["dump.mode"]
+
+
+def _quota_guard(root: str, quota: float):  # noqa: ANN202 - a closure for sparse.stream
+    def check(_written: int) -> None:
+        st = os.statvfs(root)
+        if st.f_blocks and st.f_bavail * 100.0 / st.f_blocks < quota:
+            free = st.f_bavail * 100.0 / st.f_blocks
+            raise CaptureRejected("quota", f"{free:.1f}% free on {root}, dump.quota is {quota}%")
+
+    return check
+
+
+def _limit(core_limit: str, max_size: int) -> tuple[int, str]:
+    try:
+        rlimit = int(core_limit)
+    except ValueError:
+        rlimit = fields.RLIM_INFINITY
+    if rlimit < max_size:
+        return rlimit, "%c (RLIMIT_CORE)"
+    return max_size, "dump.max_size"
+
+
+def _signal_name(number: str) -> str:
+    try:
+        return signal.Signals(int(number)).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) -> int:
+    """Archive the core on ``stdin`` described by ``argv`` (the core_pattern fields).
+
+    Returns 0 when the core is in pending/, 1 when it was dropped (counted and logged), 2 on a
+    usage or configuration error. Never raises for a bad core or a full disk.
+    """
+    _not_dumpable()
+    _std_fds()
+    log = Log("coresnap-archive")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        conf, root_override, values = _options(args)
+        crash = fields.parse(values)
+    except ValueError as e:
+        log.error(f"{e}; {USAGE}")
+        return 2
+    exe = crash["exe_path"].replace("!", "/") or crash["comm"]
+    log.info(f"crash of pid {crash['pid']} ({exe}) signal {_signal_name(crash['signal'])}")
+    try:
+        cfg = configuration.load(conf)
+    except ConfigError as e:
+        log.error(f"cannot archive pid {crash['pid']}: {e}")
+        return 2
+    root = root_override or cfg["dump.root"]
+    log.add_file(cfg["log.file"])
+    src: sparse.Readable = stdin if stdin is not None else sys.stdin.buffer.raw  # type: ignore[union-attr]
+    try:
+        dump_id = Archive(cfg, root, crash, log).run(src)
+    except CaptureRejected as e:
+        log.error(f"pid {crash['pid']} ({exe}) not archived: {e.what}")
+        _count(root, log, {"dropped." + e.counter: 1, f"dropped_by_exe.{crash['comm']}": 1})
+        return 1
+    except OSError as e:
+        log.error(f"pid {crash['pid']} ({exe}) not archived: {e}")
+        _count(root, log, {"dropped.error": 1, f"dropped_by_exe.{crash['comm']}": 1})
+        return 1
+    log.info(f"Crash dump archived in {Spool(root).path(Stage.PENDING, dump_id)}")
+    _count(root, log, {"archived": 1})
+    return 0
+
+
+def _count(root: str, log: Log, increments: dict[str, int]) -> None:
+    try:
+        counters.bump(root, increments)
+    except OSError as e:
+        log.error(f"cannot update counters in {root}: {e}")
+
+
+class Archive:
+    """One capture: assets, core, checks, publication. Raises CaptureRejected or OSError."""
+
+    def __init__(self, cfg: configuration.Config, root: str, crash: dict[str, str], log: Log):
+        self.cfg, self.root, self.crash, self.log = cfg, root, crash, log
+        self.spool = Spool(root)
+        self.dump_id = uuid.uuid4().hex
+        self.uid, self.gid, self.mode = _owner(cfg, log, crash["dumpable"])
+
+    def run(self, src: sparse.Readable) -> str:
+        self.spool.create(uid=self.uid, gid=self.gid)
+        limit, limited_by = _limit(self.crash["core_limit"], self.cfg["dump.max_size"])
+        if limit <= 0:
+            raise CaptureRejected(
+                "core_limit", "RLIMIT_CORE is 0 (%c): the process asked for no core"
+            )
+        self._check_backlog()
+        guard = _quota_guard(self.root, self.cfg["dump.quota"])
+        guard(0)
+        members, facts = self._collect()
+        core = self.spool.staging_path(self.dump_id, "core")
+        published = False
+        try:
+            result = self._write_core(core, src, limit, guard)
+            facts["core"] = {"size": result.size, "written": result.written,
+                             "disk_bytes": result.disk_bytes, "truncated": result.truncated,
+                             "truncated_by": limited_by if result.truncated else None}  # fmt: skip
+            facts["core"].update(self._verify(core, result.size))
+            self._publish_assets(members, facts)
+            self.spool.publish(core, Stage.PENDING, self.dump_id)
+            published = True
+        finally:
+            if not published:
+                core.unlink(missing_ok=True)
+                self.spool.path(Stage.ASSETS, self.dump_id).unlink(missing_ok=True)
+        return self.dump_id
+
+    def _check_backlog(self) -> None:
+        cap = self.cfg["dump.max_pending"]
+        if cap and len(os.listdir(self.spool.dir(Stage.PENDING))) >= cap:
+            raise CaptureRejected("max_pending", f"{cap} cores already pending (dump.max_pending)")
+
+    def _collect(self) -> tuple[dict[str, bytes], dict]:
+        members, facts = assets.collect_process(int(self.crash["pid"]), self.cfg["dump.environ"])
+        system, missing = assets.collect_system()
+        members.update(system)
+        facts["assets_missing"] += missing
+        facts.update(self._pattern_facts())
+        return members, facts
+
+    def _pattern_facts(self) -> dict:
+        c = self.crash
+        return {
+            "id": self.dump_id,
+            "format": "coresnap-archive-metadata",
+            "version": 1,
+            "core_pattern": {f"%{f.specifier}": c[f.name] for f in fields.FIELDS},
+            **{f.name: c[f.name] for f in fields.FIELDS},
+            "exe_path": c["exe_path"].replace("!", "/"),
+            "signal_name": _signal_name(c["signal"]),
+            "archived_at": time.time(),
+            "archive_pid": os.getpid(),
+        }
+
+    def _write_core(self, path: os.PathLike[str], src, limit: int, guard) -> sparse.StreamResult:  # noqa: ANN001
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                result = sparse.stream(src, fd, limit, guard)
+            except OSError as e:
+                if e.errno == 28:  # ENOSPC: the file system filled under us
+                    raise CaptureRejected("no_space", f"{self.root}: {e.strerror}") from None
+                raise
+            os.fchown(fd, self.uid, self.gid)
+            os.fchmod(fd, self.mode)
+        finally:
+            os.close(fd)
+        if result.size == 0:
+            raise CaptureRejected("empty", "the kernel sent a zero-length core")
+        return result
+
+    def _verify(self, path: os.PathLike[str], size: int) -> dict:
+        with open(path, "rb") as f:
+            found = elfcheck.check(f, size)
+        if not found.is_elf or not found.is_core:
+            raise CaptureRejected("invalid", f"not an ELF core: {found.problem}")
+        wanted = {int(self.crash["ns_pid"]), int(self.crash["ns_tid"])}
+        if found.thread_pids and not wanted & set(found.thread_pids):
+            raise CaptureRejected("invalid", f"core of pids {found.thread_pids[:4]}, "
+                                  f"not of {sorted(wanted)}")  # fmt: skip
+        if found.problem:
+            self.log.warn(f"pid {self.crash['pid']}: {found.problem}")
+        return {"verified": bool(found.thread_pids), "check_problem": found.problem or None,
+                "e_machine": found.machine, "threads": len(found.thread_pids)}  # fmt: skip
+
+    def _publish_assets(self, members: dict[str, bytes], facts: dict) -> None:
+        temp = self.spool.staging_path(self.dump_id, "assets")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            assets.write_tar(fd, members, facts, self.mode)
+            os.fchown(fd, self.uid, self.gid)
+            os.fchmod(fd, self.mode)
+        except OSError:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        self.spool.publish(temp, Stage.ASSETS, self.dump_id)
