@@ -69,6 +69,8 @@ def unwind_thread(
             result.stop_reason = STOP_PC_ZERO
             return result
         loaded = modules.find(state.pc)
+        if _is_trampoline(state, loaded):
+            state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
         frames = symbolize(state, loaded, arch)
         result.extend(frames[: max_frames - len(result)])
         physical += 1
@@ -126,6 +128,14 @@ def _step(
     if loaded is None and not top:
         raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
     return step_frame_pointer(state, arch, read)  # type: ignore[arg-type]
+
+
+def _is_trampoline(state: FrameState, loaded: LoadedModule | None) -> bool:
+    """The FDE before this return address is a signal frame's (``S`` augmentation)."""
+    if state.exact_pc or loaded is None or loaded.obj is None:
+        return False
+    entry = loaded.obj.find_frame(state.pc - 1 - loaded.bias)
+    return entry is not None and entry.signal_frame
 
 
 def _moved_up(callee: FrameState, caller: FrameState, arch: Arch) -> bool:

@@ -70,7 +70,7 @@ class GdbFrame:
     signal_trampoline: bool = False
 
 
-_GDB_FRAME = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-f]+) in )?(\S+|<signal handler called>)")
+_GDB_FRAME = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-f]+) in )?(<signal handler called>|\S+)")
 _GDB_THREAD = re.compile(r"^Thread \d+ \(.*?LWP (\d+)\)")
 
 
