@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench system clean
+.PHONY: run test lint typecheck pytest bench system postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ system:
 
 venv: $(STAMP)
 
+# The store's tests run against a real PostgreSQL on loopback (started here when down).
+postgres: system
+	./tools/postgres.sh
+
 run: system $(STAMP)
 	$(BIN)/python -m demo
 
@@ -27,10 +31,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: system $(STAMP)
+pytest: system postgres $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: system $(STAMP) lint typecheck pytest
+test: system postgres $(STAMP) lint typecheck pytest
 
 bench: system $(STAMP)
 	$(BIN)/python -m bench

@@ -88,3 +88,94 @@ class StepFailed(CoresnapError):
         self.dump_id = dump_id
         self.what = what
         super().__init__(f"{step} of {dump_id} failed: {what}")
+
+
+class StoreError(CoresnapError):
+    """An error of the object store; ``status``/``code`` are what coronerd answers over HTTP."""
+
+    status = 400
+    code = "bad-request"
+
+    def __init__(self, message: str, **details: object) -> None:
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+
+class ProjectNotFound(StoreError):
+    """No project named ``project`` exists in the store."""
+
+    status = 404
+    code = "project-not-found"
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        super().__init__(f"no project {project!r}", project=project)
+
+
+class ObjectNotFound(StoreError):
+    """No object ``oid`` in ``project`` (or its blob is gone, see ``why``)."""
+
+    status = 404
+    code = "object-not-found"
+
+    def __init__(self, project: str, oid: str, why: str = "no such object") -> None:
+        self.project = project
+        self.oid = oid
+        self.why = why
+        super().__init__(f"{project}/{oid}: {why}", project=project, object=oid)
+
+
+class AuthError(StoreError):
+    """The request's token is missing or unknown (401) or lacks ``scope`` (403)."""
+
+    def __init__(self, status: int, message: str, scope: str | None = None) -> None:
+        self.status = status
+        self.code = "unauthorized" if status == 401 else "forbidden"
+        self.scope = scope
+        super().__init__(message, scope=scope)
+
+
+class PayloadTooLarge(StoreError):
+    """A body (or its decompressed form) is over ``limit`` bytes."""
+
+    status = 413
+    code = "payload-too-large"
+
+    def __init__(self, what: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"{what} is over the limit of {limit} bytes", limit=limit)
+
+
+class InvalidSnapshot(StoreError):
+    """An uploaded snapshot cannot be decoded or fails validation: ``what`` says why."""
+
+    status = 422
+    code = "invalid-snapshot"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"invalid snapshot: {what}")
+
+
+class QueryError(StoreError):
+    """A query (filter, factor, aggregate, sort) is malformed: ``what`` says which part."""
+
+    status = 400
+    code = "invalid-query"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"invalid query: {what}")
+
+
+class StoreUnavailable(StoreError):
+    """The client could not reach coronerd at ``url`` after its retries."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, url: str, why: str) -> None:
+        self.url = url
+        self.why = why
+        super().__init__(f"{url}: {why}", url=url)

@@ -1,0 +1,150 @@
+"""``coronerd``: the object store server and its administration commands.
+
+coronerd init -c coronerd.toml [--database URL] [--blobs DIR]   write config, create schema
+coronerd serve -c coronerd.toml [--host H] [--port P]           run the HTTP service
+coronerd project create -c … NAME                               add a project
+coronerd token create -c … PROJECT NAME [--scope submit,read]   print a new token (once)
+coronerd retention -c …                                         apply retention now
+coronerd openapi                                                print the OpenAPI document
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from coresnap.errors import ConfigError, CoresnapError
+from coresnap.store import auth, config, retention
+from coresnap.store.db.engine import make_engine, upgrade, writing
+
+SEARCH = (Path("/etc/coresnap/coronerd.toml"), Path("/usr/local/etc/coronerd.toml"))
+
+
+def _config(args: argparse.Namespace) -> config.StoreConfig:
+    if args.config:
+        return config.load(Path(args.config))
+    for path in SEARCH:
+        if path.exists():
+            return config.load(path)
+    raise ConfigError(
+        "coronerd", f"no config file (-c FILE, or one of {', '.join(map(str, SEARCH))})"
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = Path(args.config or SEARCH[0])
+    if not path.exists():
+        values = {}
+        if args.database:
+            values["database.url"] = args.database
+        if args.blobs:
+            values["blobs.path"] = args.blobs
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config.template(values))
+        print(f"wrote {path}")
+    cfg = config.load(path)
+    upgrade(make_engine(cfg.database_url))
+    print(f"database ready: {cfg.database_url.split('@')[-1]}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from coresnap.store.app import create_app
+
+    cfg = _config(args)
+    app = create_app(cfg)
+    host = args.host or cfg["server.host"]
+    port = cfg["server.port"] if args.port is None else args.port
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _project(args: argparse.Namespace) -> int:
+    engine = make_engine(_config(args).database_url)
+    upgrade(engine)
+    with writing(engine.connect()) as conn, conn.begin():
+        auth.create_project(conn, args.name)
+    print(f"project {args.name} created")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    engine = make_engine(_config(args).database_url)
+    upgrade(engine)
+    scopes = {s.strip() for s in args.scope.split(",") if s.strip()}
+    with writing(engine.connect()) as conn, conn.begin():
+        token = auth.create_token(conn, args.project, args.name, scopes)
+    print(token)
+    print(
+        f"(token {args.name} of {args.project}: {','.join(sorted(scopes))}; shown only once)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from coresnap.store.blobs import open_blobs
+
+    cfg = _config(args)
+    engine = make_engine(cfg.database_url)
+    upgrade(engine)
+    removed = retention.apply(engine, open_blobs(cfg), cfg)
+    print(f"retention: removed {removed} objects")
+    return 0
+
+
+def _openapi(_args: argparse.Namespace) -> int:
+    from coresnap.store.openapi import document
+
+    print(json.dumps(document(), indent=2, sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coronerd", description="The coresnap object store.")
+    parser.add_argument("-c", "--config", help="coronerd.toml (default: /etc/coresnap/…)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("init", help="write a config file (if missing) and create the schema")
+    p.add_argument("--database", help="database URL for a new config")
+    p.add_argument("--blobs", help="blob directory for a new config")
+    p.set_defaults(run=_init)
+    p = sub.add_parser("serve", help="run the HTTP service")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(run=_serve)
+    p = sub.add_parser("project", help="manage projects")
+    psub = p.add_subparsers(dest="action", required=True)
+    c = psub.add_parser("create", help="create a project")
+    c.add_argument("name")
+    c.set_defaults(run=_project)
+    p = sub.add_parser("token", help="manage tokens")
+    tsub = p.add_subparsers(dest="action", required=True)
+    c = tsub.add_parser("create", help="create a token and print it (once)")
+    c.add_argument("project")
+    c.add_argument("name")
+    c.add_argument("--scope", default="submit", help="submit, read or submit,read")
+    c.set_defaults(run=_token)
+    p = sub.add_parser("retention", help="delete objects past the retention limits now")
+    p.set_defaults(run=_retention)
+    p = sub.add_parser("openapi", help="print the OpenAPI document")
+    p.set_defaults(run=_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CoresnapError as e:
+        print(f"coronerd {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

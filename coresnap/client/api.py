@@ -1,0 +1,70 @@
+"""What the coroner client does against coronerd, as library functions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from coresnap.client.cf import CoronerConfig
+from coresnap.client.http import Client
+from coresnap.errors import ConfigError
+
+API = "/api/v1/projects"
+
+
+def _writer(cf: CoronerConfig, token_name: str) -> Client:
+    return Client(cf.write.url, cf.token(token_name), cf.write.verify)
+
+
+def reader(cf: CoronerConfig, project: str, token_name: str | None = None) -> Client:
+    """A client of the read endpoint with the project's read token."""
+    return Client(cf.read.url, cf.read_token(project, token_name), cf.read.verify)
+
+
+def put_snapshot(
+    cf: CoronerConfig,
+    project: str,
+    token_name: str,
+    path: str | os.PathLike[str],
+    attributes: dict[str, str] | None = None,
+) -> str:
+    """Upload the snapshot file ``path`` to ``project`` and return its object id.
+
+    Safe to call again after any failure: the store keeps one object per id. Raises ConfigError
+    (no such token or file), StoreUnavailable (unreachable after retries) or StoreError (refused).
+    """
+    try:
+        body = Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(str(path), e.strerror or str(e)) from e
+    with _writer(cf, token_name) as client:
+        reply = client.json(
+            "POST",
+            f"{API}/{project}/objects",
+            content=body,
+            params=attributes or {},
+            headers={"Content-Type": "application/zstd"},
+        )
+    return str(reply["object"])
+
+
+def get_object(cf: CoronerConfig, project: str, oid: str, token: str | None = None) -> bytes:
+    """The compressed snapshot of object ``oid`` (raises StoreError 404 if unknown or not kept)."""
+    with reader(cf, project, token) as client:
+        return client.request("GET", f"{API}/{project}/objects/{oid}").content
+
+
+def query(
+    cf: CoronerConfig, project: str, body: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    """Run a query (the JSON form, see docs/store.md) and return the store's answer."""
+    with reader(cf, project, token) as client:
+        result: dict[str, Any] = client.json("POST", f"{API}/{project}/query", json=body)
+    return result
+
+
+def read_json(cf: CoronerConfig, project: str, what: str, token: str | None = None) -> Any:
+    """GET ``/api/v1/projects/<project>/<what>`` (summary, attributes, objects/<oid>/meta)."""
+    with reader(cf, project, token) as client:
+        return client.json("GET", f"{API}/{project}/{what}")

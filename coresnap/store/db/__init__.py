@@ -1,0 +1,1 @@
+"""The store's database: tables (``models``), engines (``engine``) and Alembic migrations."""

@@ -1,0 +1,91 @@
+"""Engines for the store's two databases and the start-up migration.
+
+SQLite runs in WAL mode with a busy timeout, foreign keys on, and write transactions opened
+with ``BEGIN IMMEDIATE`` (a deferred transaction that later writes can fail with SQLITE_BUSY
+without waiting: the busy handler is not called for a lock upgrade). A Python ``regexp`` function
+backs ``REGEXP``; patterns reach it only after :func:`coresnap.store.query.check_regex`.
+PostgreSQL uses psycopg 3; its migrations take an advisory lock so that several coronerd
+processes starting together upgrade the schema once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Arbitrary constant naming the lock "coronerd schema migration" for pg_advisory_lock.
+_MIGRATION_LOCK = 0x636F726F6E6572
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, pool_size: int = 8) -> Engine:
+    """An engine for ``url`` (sqlite:///… or postgresql+psycopg://…), configured as above."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit at the driver level: SQLAlchemy's "begin" event below issues BEGIN itself.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+    dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool:
+    # SQLite calls REGEXP(pattern, value) for "value REGEXP pattern".
+    if pattern is None or value is None:
+        return False
+    return _compiled(pattern).search(value) is not None
+
+
+def writing(conn: Connection) -> Connection:
+    """``conn`` set to open its next transaction for writing (BEGIN IMMEDIATE on SQLite)."""
+    return conn.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(conn) else conn
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (run by coronerd at start-up)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if not is_sqlite(engine):
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()

@@ -1,0 +1,129 @@
+"""The store's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Objects keep the attributes every query touches as columns (timestamp, application, hostname,
+group, fingerprint) with composite indexes that lead with the project; every attribute, those
+included, is also a row of ``attributes`` (one row per value: classification labels are several
+rows) indexed on (key, value_text) and (key, value_num) so any attribute filters in the database.
+Times are epoch seconds as floats, so time buckets are plain arithmetic on both databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (autoincrementing).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# Longest attribute value kept (longer ones are cut): bounds index size and regex work.
+MAX_VALUE = 1024
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False, index=True),
+    Column("hash", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_tokens_project_name"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("merged_into", Id, ForeignKey("groups.id"), nullable=True),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("count", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False, default="open"),
+    Column("state_by", String(128), nullable=True),
+    Column("state_at", Float, nullable=True),
+    Column("resolved_version", String(128), nullable=True),
+    Column("frames", Text, nullable=True),
+    Column("sample_period", Float, nullable=False, default=0.0),
+    Column("sample_kept", Integer, nullable=False, default=0),
+    Column("sample_minute", Integer, nullable=False, default=0),
+    Column("sample_minute_kept", Integer, nullable=False, default=0),
+    Column("sample_hour", Integer, nullable=False, default=0),
+    Column("sample_hour_kept", Integer, nullable=False, default=0),
+    UniqueConstraint("project_id", "fingerprint", name="uq_groups_project_fingerprint"),
+    Index("ix_groups_project_last_seen", "project_id", "last_seen"),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("oid", String(32), nullable=False),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("received", Float, nullable=False),
+    Column("application", String(MAX_VALUE), nullable=True),
+    Column("hostname", String(MAX_VALUE), nullable=True),
+    Column("classification", String(MAX_VALUE), nullable=True),
+    Column("version", String(128), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("blob_key", String(256), nullable=True),
+    Column("blob_kept", Boolean, nullable=False),
+    UniqueConstraint("project_id", "oid", name="uq_objects_project_oid"),
+    Index("ix_objects_project_timestamp", "project_id", "timestamp"),
+    Index("ix_objects_project_group_timestamp", "project_id", "group_id", "timestamp"),
+    Index("ix_objects_project_application", "project_id", "application"),
+    Index("ix_objects_project_hostname", "project_id", "hostname"),
+    Index("ix_objects_project_received", "project_id", "received"),
+    Index("ix_objects_fingerprint", "project_id", "fingerprint"),
+)
+
+attributes = Table(
+    "attributes",
+    metadata,
+    Column("object_id", Id, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("value_text", String(MAX_VALUE), nullable=True),
+    Column("value_num", Float, nullable=True),
+    Index("ix_attributes_object_key", "object_id", "key"),
+    Index("ix_attributes_key_text", "key", "value_text"),
+    Index("ix_attributes_key_num", "key", "value_num"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("object_id", Id, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("blob_key", String(256), nullable=False),
+    UniqueConstraint("object_id", "name", name="uq_attachments_object_name"),
+)

@@ -1,0 +1,289 @@
+"""One upload: decode the compressed snapshot, validate it, index it, keep its blob.
+
+Idempotent by object id (the snapshot's ``uuid``): the unique (project, oid) constraint decides,
+so a retried or concurrent duplicate upload returns the stored object and changes nothing.
+The blob is written (and fsynced) before the transaction that indexes it commits, so an
+acknowledged upload survives kill -9; a crash in between leaves at most an unreferenced blob.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import zstandard
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from coresnap.errors import InvalidSnapshot, PayloadTooLarge
+from coresnap.store import grouping
+from coresnap.store.blobs import BlobStore, blob_key
+from coresnap.store.config import StoreConfig
+from coresnap.store.db.engine import writing
+from coresnap.store.db.models import MAX_VALUE, attributes, objects
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+OID = re.compile(r"^[0-9a-f]{32}$")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Top-level keys of snapshot format v1 (/tmp/snapshot-contract.md) and their JSON types.
+REQUIRED: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "version": (int,),
+    "uuid": (str,),
+    "timestamp": (int, float),
+    "process": (dict,),
+    "signal": (dict, type(None)),
+    "threads": (list,),
+    "modules": (list,),
+    "memory_map": (list,),
+    "system": (dict,),
+    "attributes": (dict,),
+    "analysis": (dict,),
+}
+_MAX_FRAMES = 8
+
+
+@dataclass
+class Parsed:
+    """What the index needs from one snapshot."""
+
+    oid: str
+    timestamp: float
+    fingerprint: str
+    frames: list[str]
+    labels: list[str]
+    attributes: dict[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stored:
+    oid: str
+    group: str
+    created: bool
+    blob_kept: bool
+
+
+def normalize_oid(oid: str) -> str:
+    """``oid`` as 32 lowercase hex digits (hyphens of a canonical UUID dropped).
+
+    Raises InvalidSnapshot for anything else (path tricks included).
+    """
+    clean = oid.replace("-", "").lower() if len(oid) == 36 else oid.lower()
+    if not OID.match(clean):
+        raise InvalidSnapshot(f"object id must be 32 hex digits, not {oid[:80]!r}")
+    return clean
+
+
+def decode(body: bytes, limit: int) -> dict[str, Any]:
+    """The snapshot in ``body`` (a zstd frame of JSON, or bare JSON), at most ``limit`` bytes.
+
+    Raises PayloadTooLarge when the decompressed JSON is over ``limit`` (zstd bombs), and
+    InvalidSnapshot for bad compression, bad JSON or JSON nested too deep.
+    """
+    if body.startswith(ZSTD_MAGIC):
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
+            raw = reader.read(limit + 1)
+        except zstandard.ZstdError as e:
+            raise InvalidSnapshot(f"zstd: {e}") from e
+    else:
+        raw = body
+    if len(raw) > limit:
+        raise PayloadTooLarge("decompressed snapshot", limit)
+    try:
+        doc = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError as e:
+        raise InvalidSnapshot("JSON nested too deep") from e
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        raise InvalidSnapshot(f"JSON: {str(e)[:200]}") from e
+    if not isinstance(doc, dict):
+        raise InvalidSnapshot("a snapshot is a JSON object")
+    validate(doc)
+    return doc
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Check ``doc`` against the snapshot schema; raises InvalidSnapshot naming the problem."""
+    snapshot = _snapshot_module()
+    if snapshot is not None:
+        try:
+            snapshot.validate(doc)
+        except Exception as e:  # SnapshotFormatError, whatever its base: it names the problem
+            raise InvalidSnapshot(str(e)[:500]) from e
+        return
+    if doc.get("format") != "coresnap-snapshot":
+        raise InvalidSnapshot("format must be 'coresnap-snapshot'")
+    for key, types in REQUIRED.items():
+        value = doc.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise InvalidSnapshot(f"{key} must be {' or '.join(t.__name__ for t in types)}")
+
+
+def _snapshot_module() -> Any:
+    # coresnap.snapshot (another helper's package) owns the schema; use it once it exists.
+    try:
+        module = importlib.import_module("coresnap.snapshot")
+    except ImportError:
+        return None
+    return module if hasattr(module, "validate") else None
+
+
+def parse(doc: dict[str, Any], extra: dict[str, str]) -> Parsed:
+    """Pick the indexed facts out of a validated snapshot (``extra``: attributes from the request)."""
+    oid = normalize_oid(str(doc["uuid"]))
+    ts = float(doc["timestamp"])
+    if not math.isfinite(ts) or ts < 0:
+        ts = time.time()
+    attrs: dict[str, str | int | float] = {}
+    for k, v in {**doc["attributes"], **extra}.items():
+        if ATTRIBUTE_KEY.match(str(k)) and isinstance(v, str | int | float) and v is not None:
+            attrs[str(k)] = v if not isinstance(v, str) else v[:MAX_VALUE]
+    system, process = doc.get("system") or {}, doc.get("process") or {}
+    if "hostname" not in attrs and isinstance(system.get("hostname"), str):
+        attrs["hostname"] = system["hostname"][:MAX_VALUE]
+    if "application" not in attrs and isinstance(process.get("exe"), str):
+        attrs["application"] = os.path.basename(process["exe"])[:MAX_VALUE]
+    frames = _frames(doc)
+    fp = doc.get("fingerprint") or {}
+    fingerprint = fp.get("hash") if isinstance(fp, dict) else None
+    if not isinstance(fingerprint, str) or not re.match(r"^[0-9A-Za-z]{1,128}$", fingerprint):
+        fingerprint = grouping.fallback_fingerprint(frames)
+    cls = doc.get("classification") or {}
+    labels = [str(x)[:128] for x in (cls.get("labels") or []) if isinstance(x, str)]
+    return Parsed(oid, ts, fingerprint, frames, labels, attrs)
+
+
+def _frames(doc: dict[str, Any]) -> list[str]:
+    fp = doc.get("fingerprint")
+    if isinstance(fp, dict) and isinstance(fp.get("frames"), list) and fp["frames"]:
+        return [str(f)[:256] for f in fp["frames"][:_MAX_FRAMES]]
+    threads = [t for t in doc.get("threads") or [] if isinstance(t, dict)]
+    crashed = [t for t in threads if t.get("crashed") or t.get("tid") == doc.get("crashed_thread")]
+    thread = (crashed or threads or [{}])[0]
+    frames = [f for f in thread.get("frames") or [] if isinstance(f, dict)]
+    return [str(f.get("function") or "??")[:256] for f in frames[:_MAX_FRAMES]]
+
+
+def _attribute_rows(object_id: int, p: Parsed) -> list[dict[str, Any]]:
+    rows = []
+    for key, value in p.attributes.items():
+        num = float(value) if isinstance(value, int | float) else _number(value)
+        rows.append(dict(object_id=object_id, key=key, value_text=str(value), value_num=num))
+    for label in p.labels:
+        rows.append(
+            dict(object_id=object_id, key="classification", value_text=label, value_num=None)
+        )
+    return rows
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def existing(conn: Connection, project_id: int, oid: str) -> Stored | None:
+    """The stored object ``oid`` of the project, if any."""
+    from coresnap.store.db.models import groups
+
+    q = (
+        select(objects.c.blob_kept, groups.c.fingerprint)
+        .join(groups, groups.c.id == objects.c.group_id)
+        .where(objects.c.project_id == project_id, objects.c.oid == oid)
+    )
+    row = conn.execute(q).first()
+    return None if row is None else Stored(oid, row.fingerprint, False, bool(row.blob_kept))
+
+
+def store(
+    engine: Engine,
+    blobs: BlobStore,
+    config: StoreConfig,
+    project: tuple[int, str],
+    body: bytes,
+    extra: dict[str, str],
+) -> Stored:
+    """Decode, validate and store one upload to ``project`` (id, name); see the module doc.
+
+    Raises PayloadTooLarge or InvalidSnapshot; nothing is stored then.
+    """
+    doc = decode(body, config["limits.max_snapshot"])
+    p = parse(doc, extra)
+    pid, pname = project
+    with engine.connect() as conn:
+        found = existing(conn, pid, p.oid)
+        if found is not None:
+            return found
+    blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
+    key = blob_key(pname, p.oid)
+    try:
+        with writing(engine.connect()) as conn, conn.begin():
+            return _index(conn, blobs, config, pid, p, blob, key)
+    except IntegrityError:
+        with engine.connect() as conn:
+            found = existing(conn, pid, p.oid)
+        if found is None:
+            raise
+        return found
+
+
+def _index(
+    conn: Connection,
+    blobs: BlobStore,
+    config: StoreConfig,
+    pid: int,
+    p: Parsed,
+    blob: bytes,
+    key: str,
+) -> Stored:
+    version = p.attributes.get("version")
+    seen = grouping.observe(
+        conn,
+        pid,
+        p.fingerprint,
+        p.timestamp,
+        None if version is None else str(version),
+        p.frames,
+        config,
+    )
+    row = conn.execute(
+        insert(objects).values(
+            project_id=pid,
+            oid=p.oid,
+            group_id=seen.group_id,
+            fingerprint=p.fingerprint,
+            timestamp=p.timestamp,
+            received=time.time(),
+            application=_text(p.attributes.get("application")),
+            hostname=_text(p.attributes.get("hostname")),
+            classification=" ".join(p.labels)[:MAX_VALUE] or None,
+            version=None if version is None else str(version)[:128],
+            size=len(blob),
+            blob_key=key if seen.keep_blob else None,
+            blob_kept=seen.keep_blob,
+        )
+    )
+    object_id = int(row.inserted_primary_key[0])  # type: ignore[index]
+    rows = _attribute_rows(object_id, p)
+    if rows:
+        conn.execute(insert(attributes), rows)
+    if seen.keep_blob:
+        blobs.put(key, blob)
+    return Stored(p.oid, p.fingerprint, True, seen.keep_blob)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:MAX_VALUE]

@@ -1,0 +1,21 @@
+"""The HTTP contract: the OpenAPI document of the app (``docs/openapi.json`` is this, checked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.openapi.utils import get_openapi
+
+from coresnap import __version__
+from coresnap.store.routes import groups, health, objects, query
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document, built from the routes alone (no database needed)."""
+    routes = [r for m in (health, objects, query, groups) for r in m.router.routes]
+    return get_openapi(
+        title="coronerd",
+        version=__version__,
+        description="The coresnap object store: snapshots in, groups and queries out.",
+        routes=routes,
+    )

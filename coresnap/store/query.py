@@ -1,0 +1,217 @@
+"""The query language: filters, time window, factor, aggregates, sort and paging → SQL.
+
+A query is data (:class:`Query`, built from the HTTP JSON form by :func:`parse`); this module
+turns its parts into SQLAlchemy Core expressions over ``objects`` and ``attributes`` and
+``aggregate.run`` executes them. Nothing here loads objects into Python. Values are always bound
+parameters; attribute names are checked against a strict pattern; regular expressions pass
+:func:`check_regex` first (length limit, no nested unbounded quantifiers, no backreferences),
+because SQLite runs them in Python's backtracking engine.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy.sql.expression import ColumnElement as Col
+
+from coresnap.errors import QueryError
+from coresnap.store.db.models import attributes, groups, objects
+
+OPERATORS = (
+    "equal",
+    "not-equal",
+    "contains",
+    "not-contains",
+    "regular-expression",
+    "inverse-regular-expression",
+    "greater-than",
+    "less-than",
+    "at-least",
+    "at-most",
+    "is-set",
+    "is-not-set",
+)
+_NEGATED = {
+    "not-equal": "equal",
+    "not-contains": "contains",
+    "inverse-regular-expression": "regular-expression",
+    "is-not-set": "is-set",
+}
+_NUMERIC = {"greater-than", "less-than", "at-least", "at-most"}
+# Attributes that are columns (indexed with the project); "fingerprint" is the object's group.
+NUMERIC_COLUMNS = {"timestamp": objects.c.timestamp, "received": objects.c.received}
+TEXT_COLUMNS = {
+    "application": objects.c.application,
+    "hostname": objects.c.hostname,
+    "version": objects.c.version,
+    "object": objects.c.oid,
+    "fingerprint": groups.c.fingerprint,
+    "state": groups.c.state,
+}
+NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_REGEX = 256
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+AGGREGATES = ("count", "unique", "range", "histogram", "distribution", "head", "tail")
+
+
+@dataclass(frozen=True)
+class Filter:
+    attribute: str
+    op: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    op: str
+    attribute: str | None = None
+    limit: int = 5
+
+
+@dataclass
+class Query:
+    filters: list[Filter] = field(default_factory=list)
+    age: float | None = None
+    factor: str = "fingerprint"
+    aggregates: list[Aggregate] = field(default_factory=list)
+    sort: str = "-count"
+    limit: int = 20
+    offset: int = 0
+    objects: int = 0
+    buckets: int = 54
+
+
+def parse_age(text: str | float | int) -> float:
+    """Seconds of a time window: a number, or ``<n><s|m|h|d|w|y>`` (``1w``); raises QueryError."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*", str(text))
+        if not m:
+            raise QueryError(f"age {str(text)[:40]!r} is not <number>[s|m|h|d|w|y]")
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if not 0 < seconds < 100 * _UNITS["y"]:
+        raise QueryError("age out of range")
+    return seconds
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise QueryError(f"invalid attribute name {str(name)[:80]!r}")
+    return name
+
+
+def check_regex(pattern: str) -> str:
+    """``pattern`` if it is safe to run on any value; raises QueryError otherwise.
+
+    Refuses patterns longer than MAX_REGEX, backreferences, and a repeat nested inside an
+    unbounded repeat (``(a+)+``, ``(a|a)*``-like blow-ups start there): the classic shapes of
+    catastrophic backtracking.
+    """
+    if len(pattern) > MAX_REGEX:
+        raise QueryError(f"regular expression longer than {MAX_REGEX} characters")
+    try:
+        tree = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as e:
+        raise QueryError(f"bad regular expression: {e}") from e
+    _walk_regex(tree, inside_repeat=False)
+    return pattern
+
+
+def _walk_regex(tree: Any, inside_repeat: bool) -> None:
+    for op, arg in tree:
+        name = str(op)
+        if name in ("GROUPREF", "GROUPREF_EXISTS"):
+            raise QueryError("backreferences are not allowed in regular expressions")
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            lo, hi, sub = arg
+            unbounded = hi is sre_parse.MAXREPEAT or hi > 100
+            if inside_repeat and unbounded or (inside_repeat and _has_repeat(sub)):
+                raise QueryError("nested repetition in a regular expression (catastrophic)")
+            _walk_regex(sub, inside_repeat or unbounded)
+        elif name == "SUBPATTERN":
+            _walk_regex(arg[-1], inside_repeat)
+        elif name == "BRANCH":
+            for branch in arg[1]:
+                _walk_regex(branch, inside_repeat)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            _walk_regex(arg[1], inside_repeat)
+
+
+def _has_repeat(tree: Any) -> bool:
+    return any(str(op) in ("MAX_REPEAT", "MIN_REPEAT") for op, _ in tree) or any(
+        str(op) == "SUBPATTERN" and _has_repeat(arg[-1]) for op, arg in tree
+    )
+
+
+def _number(f: Filter) -> float:
+    try:
+        return float(str(f.value))
+    except ValueError as e:
+        what = f"{f.op} on {f.attribute} needs a number, not {str(f.value)[:40]!r}"
+        raise QueryError(what) from e
+
+
+def _condition(col: Col[Any], op: str, f: Filter, numeric: bool) -> ColumnElement[bool]:
+    """The positive condition ``op`` (never a negated operator) on ``col``."""
+    if op == "is-set":
+        return col.is_not(None)
+    if f.value is None:
+        raise QueryError(f"{op} on {f.attribute} needs a value")
+    value: Any = _number(f) if numeric and (op in _NUMERIC or op == "equal") else f.value
+    match op:
+        case "equal":
+            return col == value
+        case "contains":
+            return col.contains(str(value), autoescape=True)
+        case "regular-expression":
+            return col.regexp_match(check_regex(str(value)))
+        case "greater-than":
+            return col > value
+        case "less-than":
+            return col < value
+        case "at-least":
+            return col >= value
+        case "at-most":
+            return col <= value
+    raise QueryError(f"unknown operator {op!r} (one of {', '.join(OPERATORS)})")
+
+
+def condition(f: Filter) -> ColumnElement[bool]:
+    """The SQL condition of one filter, on ``objects`` (joined to its ``groups`` row)."""
+    check_name(f.attribute)
+    if f.op not in OPERATORS:
+        raise QueryError(f"unknown operator {f.op!r} (one of {', '.join(OPERATORS)})")
+    negated = f.op in _NEGATED
+    op = _NEGATED.get(f.op, f.op)
+    if f.attribute in NUMERIC_COLUMNS or f.attribute in TEXT_COLUMNS:
+        numeric = f.attribute in NUMERIC_COLUMNS
+        col = NUMERIC_COLUMNS.get(f.attribute, TEXT_COLUMNS.get(f.attribute))
+        assert col is not None
+        positive = _condition(col, op, f, numeric)
+        return (
+            or_(not_(positive), col.is_(None))
+            if negated and op != "is-set"
+            else (not_(positive) if negated else positive)
+        )
+    a = attributes.alias()
+    numeric = op in _NUMERIC
+    inner = _condition(a.c.value_num if numeric else a.c.value_text, op, f, numeric)
+    match = exists(
+        select(a.c.object_id).where(a.c.object_id == objects.c.id, a.c.key == f.attribute, inner)
+    )
+    return not_(match) if negated else match
+
+
+def where(project_id: int, q: Query, now: float | None = None) -> ColumnElement[bool]:
+    """The WHERE clause of ``q`` for a project (filters AND time window)."""
+    parts: list[ColumnElement[bool]] = [objects.c.project_id == project_id]
+    if q.age is not None:
+        parts.append(objects.c.timestamp >= (now or time.time()) - q.age)
+    parts.extend(condition(f) for f in q.filters)
+    return and_(true(), *parts) if parts else false()

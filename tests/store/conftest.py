@@ -1,0 +1,56 @@
+"""Fixtures: real coronerd servers on loopback, over SQLite and over a real PostgreSQL.
+
+``store`` is parametrized: every test using it runs once per database. Each pytest session
+(each xdist worker) creates its own PostgreSQL database (dropped at the end) and starts one
+coronerd process per database; tests isolate themselves with a fresh project each.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from coronerd_server import PG_ADMIN, Server, make_server, pg_connect
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session; its URL is also CORESNAP_TEST_PG_URL."""
+    name = f"coresnap_test_{uuid.uuid4().hex[:12]}"
+    with pg_connect() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    url = f"{base}/{name}"
+    os.environ["CORESNAP_TEST_PG_URL"] = url
+    try:
+        yield url
+    finally:
+        with pg_connect() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A running coronerd (sampling off: every blob kept) over each database."""
+    kind = request.param
+    pg = request.getfixturevalue("pg_url") if kind == "postgresql" else None
+    server = make_server(
+        kind,
+        tmp_path_factory.mktemp(f"coronerd-{kind}"),
+        pg,
+        sampling={"first": -1},
+        limits={"max_body": 1 << 20},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "store: tests of coronerd")

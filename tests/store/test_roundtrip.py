@@ -1,0 +1,96 @@
+"""put / list / get through the real `coroner` client against a real coronerd."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import zstandard
+from coronerd_server import Server
+from store_snapshots import compress, make_snapshot, write
+
+from coresnap.client import cf, put_snapshot
+
+
+def coroner(cf: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "coresnap.cli.coroner", "-c", str(cf), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_put_get_round_trip(store: Server, tmp_path: Path) -> None:
+    p = store.project()
+    snap = make_snapshot()
+    path = write(tmp_path, snap)
+    put = coroner(p.cf, "put", p.name, "blackhole", str(path))
+    assert put.returncode == 0, put.stderr
+    assert put.stdout.strip() == snap["uuid"]
+    out = tmp_path / "got.snap"
+    got = coroner(p.cf, "get", p.name, snap["uuid"], "-o", str(out))
+    assert got.returncode == 0, got.stderr
+    assert out.read_bytes() == path.read_bytes()
+    assert zstandard.decompress(out.read_bytes()).startswith(b"{")
+
+
+def test_retried_upload_is_the_same_object(store: Server) -> None:
+    p = store.project()
+    body = compress(make_snapshot())
+    url = f"{store.url}/api/v1/projects/{p.name}/objects"
+    first = httpx.post(url, content=body, headers=p.headers())
+    again = httpx.post(url, content=body, headers=p.headers())
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["object"] == again.json()["object"]
+    summary = httpx.get(f"{store.url}/api/v1/projects/{p.name}/summary", headers=p.headers())
+    assert summary.json()["objects"] == 1
+
+
+def test_list_renders_like_the_seed(store: Server, tmp_path: Path) -> None:
+    p = store.project()
+    for i in range(19):
+        write(tmp_path, make_snapshot(timestamp=1_700_000_000 + i))
+    write(tmp_path, make_snapshot(labels=("memory.write",), timestamp=1_700_000_100))
+    write(tmp_path, make_snapshot(application="other", fingerprint="ab" * 32))
+    conf = cf.load(p.cf)
+    for path in sorted(tmp_path.glob("*.snap")):
+        put_snapshot(conf, p.name, "blackhole", path)
+    newest = make_snapshot(timestamp=1_700_000_200)
+    assert coroner(p.cf, "put", p.name, "blackhole", str(write(tmp_path, newest))).returncode == 0
+    out = coroner(p.cf, "list", p.name, "--filter=application=simple", "-R", "-H1", "-i1")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "[b3e85c13b23bfbe79702e5dc2c4102ae5615d81ba4df1608b44791a0e6279f80]"
+    assert re.fullmatch(r"  Date: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - .+ \d{4}", lines[1])
+    assert lines[2] == "  Occurrences: 21 (over 0 days)"
+    assert re.fullmatch(r"  \w{3} \d\d : [ ▁▂▃▄▅▆▇█]{54} : \w{3} \d\d", lines[3])
+    assert lines[4] == "  Attributes:"
+    assert "    hostname (1 buckets)" in lines
+    assert "    application (1 buckets)" in lines
+    row = "      simple" + " " * 40 + "21 100.00% " + "█" * 15
+    assert row in lines
+    assert lines[lines.index("  Classification:") + 1] == "    memory.write (21 buckets)"
+    assert "    use-after-free (20 buckets)" in lines
+    assert lines[lines.index("  Frames:") + 1] == "    thread_fn"
+    objects = lines[lines.index("  Objects:") + 1 :]
+    assert re.fullmatch(rf"    \[{newest['uuid']}\] \(.+ \d{{4}}\)", objects[0])
+    assert objects[1] == "      Classification: memory.write use-after-free "
+    assert objects[2] == "      Attributes: hostname=broadwell application=simple "
+    assert len(objects) == 3
+
+
+def test_summary_and_describe(store: Server, tmp_path: Path) -> None:
+    p = store.project()
+    path = write(tmp_path, make_snapshot(version="1.2.3", build=42))
+    assert coroner(p.cf, "put", p.name, "submitter", str(path)).returncode == 0
+    summary = coroner(p.cf, "summary", p.name)
+    assert "Objects: 1 (1 snapshots kept" in summary.stdout
+    assert "Groups: open=1" in summary.stdout
+    describe = coroner(p.cf, "describe", p.name, "--token", "reader").stdout
+    assert re.search(r"^build\s+1\s+1  number$", describe, re.M)
+    assert re.search(r"^version\s+1\s+1  string$", describe, re.M)
+    assert re.search(r"^classification\s+1\s+2  string$", describe, re.M)
