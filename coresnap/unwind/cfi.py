@@ -14,7 +14,6 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-from elftools.common.exceptions import ELFError
 from elftools.dwarf.callframe import CIE, FDE, CallFrameInfo
 from elftools.dwarf.structs import DWARFStructs
 from elftools.elf.elffile import ELFFile
@@ -58,6 +57,7 @@ class FrameTable:
         self.section = section
         self.entries = sorted(entries, key=lambda e: e.start)
         self._starts = [e.start for e in self.entries]
+        self.problems: list[str] = []  # entries that could not be parsed (skipped)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -94,11 +94,9 @@ def load_frame_table(elf: ELFFile, path: str, section: SectionName) -> FrameTabl
         base_structs=structs,
         for_eh_frame=section == ".eh_frame",
     )
-    try:
-        raw = cfi.get_entries()
-    except (ELFError, AssertionError, KeyError, ValueError, Exception) as exc:
-        # construct raises its own error types; all mean the bytes are not valid CFI.
-        raise UnwindError(path, section, cfi.stream.tell(), f"bad call frame info: {exc}") from exc
+    raw, problems = _parse_entries(cfi, len(data), elf.little_endian)
+    if problems and not raw:
+        raise UnwindError(path, section, problems[0][0], f"bad call frame info: {problems[0][1]}")
     entries = [
         FrameEntry(
             start=e.header["initial_location"],
@@ -109,4 +107,35 @@ def load_frame_table(elf: ELFFile, path: str, section: SectionName) -> FrameTabl
         for e in raw
         if isinstance(e, FDE) and e.header["address_range"] > 0
     ]
-    return FrameTable(path, section, entries)
+    table = FrameTable(path, section, entries)
+    table.problems = [f"{path}: {section}+{o:#x}: {what}" for o, what in problems]
+    return table
+
+
+def _parse_entries(
+    cfi: CallFrameInfo, size: int, little_endian: bool
+) -> tuple[list[object], list[tuple[int, str]]]:
+    """Parse entry by entry, skipping (and reporting) the ones pyelftools cannot read.
+
+    pyelftools' ``get_entries()`` gives up on the first bad entry (e.g. an FDE whose CIE has
+    no ``R`` augmentation); every entry starts with its length, so one bad entry need not
+    cost the whole section. ``_parse_entry_at`` is pyelftools' own per-entry parser.
+    """
+    entries: list[object] = []
+    problems: list[tuple[int, str]] = []
+    offset = 0
+    order: Literal["little", "big"] = "little" if little_endian else "big"
+    while offset + 4 <= size and len(problems) < 100:
+        cfi.stream.seek(offset)
+        length = int.from_bytes(cfi.stream.read(4), order)
+        header = 4
+        if length == 0xFFFFFFFF:
+            length, header = int.from_bytes(cfi.stream.read(8), order), 12
+        try:
+            entries.append(cfi._parse_entry_at(offset))
+        except Exception as exc:  # construct/pyelftools raise many types for bad bytes
+            problems.append((offset, f"{type(exc).__name__}: {exc}"))
+        if length == 0 and cfi.for_eh_frame:
+            break  # the .eh_frame terminator
+        offset += header + length
+    return entries, problems

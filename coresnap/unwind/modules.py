@@ -38,7 +38,7 @@ class ModuleMap:
         self.core = core
         self.resolver = file_resolver
         self.notes = notes
-        self.modules = sorted(core.modules, key=lambda m: m.start)
+        self.modules = sorted([*core.modules, *self._executable_fallback()], key=lambda m: m.start)
         self._starts = [m.start for m in self.modules]
         self._loaded: dict[int, LoadedModule] = {}
 
@@ -82,8 +82,67 @@ class ModuleMap:
         self.notes.extend(p for p in obj.problems if p not in self.notes)
         return obj
 
+    def _executable_fallback(self) -> list[Module]:
+        """The main executable from the auxiliary vector, when no module holds ``AT_ENTRY``.
+
+        NetBSD cores name no mapped files (no ``NT_FILE``): the executable is then placed by
+        ``AT_PHDR`` (where its program headers were mapped) and found through the resolver
+        under its ``AT_SUN_EXECNAME`` path or ``pr_fname``.
+        """
+        aux = {e.name: e.a_val for e in getattr(self.core, "auxv", [])}
+        entry, phdr = aux.get("AT_ENTRY"), aux.get("AT_PHDR")
+        if (
+            entry is None
+            or phdr is None
+            or any(m.start <= entry < m.end for m in self.core.modules)
+        ):
+            return []
+        path = self._exec_name(aux)
+        if path is None:
+            return []
+        local = self.resolver(path, None) if self.resolver is not None else path
+        if local is None or not os.path.isfile(local):
+            return []
+        try:
+            obj = cache.object_for_path(local, None)
+        except (OSError, UnwindError) as exc:
+            self.notes.append(f"{path}: {exc}")
+            return []
+        loads = [s for s in obj.elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        first = min(loads, key=lambda s: s["p_vaddr"]) if loads else None
+        if first is None:
+            return []
+        bias = phdr - (first["p_vaddr"] - first["p_offset"] + obj.elf["e_phoff"])
+        end = max(s["p_vaddr"] + s["p_memsz"] for s in loads) + bias
+        return [
+            Module(
+                path=local, start=obj.link_base + bias, end=end, load_bias=bias, is_executable=True
+            )
+        ]
+
+    def _exec_name(self, aux: dict[str, int]) -> str | None:
+        process = getattr(self.core, "process", None)
+        exe = getattr(process, "exe", None)
+        if exe:
+            return str(exe)
+        if "AT_SUN_EXECNAME" in aux:
+            try:
+                raw = self.core.memory.read(aux["AT_SUN_EXECNAME"], 1024)
+            except MemoryUnavailable:
+                raw = b""
+            if b"\0" in raw:
+                return os.fsdecode(raw.split(b"\0", 1)[0])
+        fname = getattr(process, "fname", None)
+        return str(fname) if fname else None
+
     def _from_memory(self, module: Module) -> ObjectFile | None:
-        size = module.end - module.start
+        # The module's end is its last PT_LOAD's; the section headers (and so .eh_frame's
+        # name) may lie past it, inside the same page-rounded mapping.
+        end = module.end
+        for mapping in getattr(self.core, "mappings", []):
+            if mapping.start <= module.start < mapping.end:
+                end = max(end, mapping.end)
+        size = end - module.start
         if size > MAX_IMAGE:
             return None
         try:

@@ -66,7 +66,10 @@ class ObjectFile:
         key = f"{id(elf)}{section}"
         if key not in self._tables:
             try:
-                self._tables[key] = load_frame_table(elf, self.path, section)
+                table = load_frame_table(elf, self.path, section)
+                self._tables[key] = table
+                if table is not None and table.problems:
+                    self.problems.append(f"{len(table.problems)} bad entries: {table.problems[0]}")
             except UnwindError as exc:
                 self.problems.append(str(exc))
                 self._tables[key] = None

@@ -82,7 +82,7 @@ def unwind_thread(
                 f"{STOP_OUTERMOST}: {frames[-1].function}" if entry_point else exc.reason
             )
             return result
-        if caller is None or (entry_point and caller.how == "fp"):
+        if caller is None or (entry_point and (caller.how == "fp" or not modules.find(caller.pc))):
             result.stop_reason = STOP_OUTERMOST
             return result
         if not _moved_up(state, caller, arch):

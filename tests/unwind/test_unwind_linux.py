@@ -73,3 +73,29 @@ def test_every_frame_agrees_with_gdb(variant: str, crashes: dict[str, tuple[Path
         assert len(ours) == 4
     if "stripped" not in variant:
         assert "crash_here" in names and "level2" in names
+
+
+def test_second_core_of_the_same_program_is_faster(crashes: dict[str, tuple[Path, Path]]) -> None:
+    """Parsed CFI, symbols and DWARF are cached per build id across cores."""
+    import time
+
+    from coresnap.unwind import cache
+
+    exe, core_path = crashes["O2-threads"]
+    cache.clear()
+    timings = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with open_core(core_path) as core:
+            frames = [unwind_thread(core, t) for t in core.threads]
+        timings.append(time.perf_counter() - start)
+    assert all(f.stop_reason.startswith("outermost") for f in frames)
+    assert timings[1] < timings[0] / 3, timings
+
+
+def test_max_frames_bounds_the_walk(crashes: dict[str, tuple[Path, Path]]) -> None:
+    exe, core_path = crashes["O0-threads"]
+    with open_core(core_path) as core:
+        frames = unwind_thread(core, core.crashed_thread or core.threads[0], max_frames=3)
+    assert len(frames) == 3 and frames.stop_reason == "max frames"
+    assert [f.how for f in frames] == ["initial", "cfi", "cfi"]
