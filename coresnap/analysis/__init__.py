@@ -1,0 +1,44 @@
+"""Fault analysis: classification with evidence, annotations, fingerprint and quality score.
+
+``analyze(snapshot, core)`` fills the snapshot's ``classification``, ``annotations``,
+``fingerprint`` and ``quality`` in place. ``core`` is the opened core while it is at hand (a
+``coresnap.corefile`` ``Core``, or a drgn ``Program`` for heap walks with libc's debug info); with
+``core=None`` (a stored snapshot) memory-derived facts are reused from the previous
+classification's ``observations`` and everything else is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coresnap.analysis.annotate import annotate
+from coresnap.analysis.classify import classify
+from coresnap.analysis.context import Context
+from coresnap.analysis.fingerprint import fingerprint
+from coresnap.analysis.quality import score
+
+__all__ = ["analyze"]
+
+
+def analyze(snapshot: dict[str, Any], core: Any = None) -> dict[str, Any]:
+    """Fill ``classification``, ``annotations``, ``fingerprint``, ``quality``; return ``snapshot``.
+
+    Never raises on odd snapshots: a part that fails records why (a note, or an "unknown" label)
+    and the others still run.
+    """
+    ctx = Context.build(snapshot, core)
+    classification = classify(ctx)
+    snapshot["classification"] = classification
+    steps: tuple[tuple[str, Callable[[], Any], Any], ...] = (
+        ("annotations", lambda: annotate(ctx, classification), []),
+        ("fingerprint", lambda: fingerprint(snapshot), None),
+        ("quality", lambda: score(snapshot), None),
+    )
+    for key, compute, empty in steps:
+        try:
+            snapshot[key] = compute()
+        except Exception as e:  # a malformed snapshot costs this part only
+            classification["notes"].append(f"{key}: failed: {type(e).__name__}: {e}")
+            snapshot[key] = empty
+    return snapshot

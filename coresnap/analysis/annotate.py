@@ -1,0 +1,139 @@
+"""Annotations: the frame, register and variables a reader should look at first.
+
+Each annotation names where it points (thread, frame, register or variable) and says why in
+one sentence. Variables are matched by value: one that holds the faulting address (or the
+register the address was formed from), one that points into a freed heap chunk, one that points
+outside every mapping. With a drgn program at hand, struct members one level down are searched
+too, so the annotation can say "`n->next` is NULL".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
+from coresnap.analysis.fingerprint import frame_name, is_noise
+
+MAX_MEMBERS = 64
+
+
+def _bad_values(classification: dict[str, Any], ctx: Context) -> dict[int, str]:
+    """Value -> what it is: the fault address and the register value that formed it."""
+    bad: dict[int, str] = {}
+    if ctx.fault_address is not None and ctx.signo in (7, 11):
+        bad[ctx.fault_address] = "the faulting address"
+    for e in classification.get("evidence", []):
+        value = e.get("facts", {}).get("base_value")
+        if isinstance(value, str) and value.startswith("0x"):
+            bad.setdefault(int(value, 16), f"the value of {e['facts'].get('base_register')}")
+    return bad
+
+
+def _describe(value: int) -> str:
+    return "NULL" if value == 0 else f"{value:#x}"
+
+
+def _vars(frame: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
+    for var in frame.get("variables") or []:
+        if not isinstance(var, dict):
+            continue
+        name, value, type_ = str(var.get("name")), var.get("value"), str(var.get("type") or "")
+        yield name, value, type_
+        if isinstance(value, dict):  # a struct printed as members
+            for member, inner in value.items():
+                yield f"{name}.{member}", inner, ""
+
+
+def _member_paths(ctx: Context, frame_index: int) -> Iterator[tuple[str, int]]:
+    """``var->member`` pointer values of one level of structs, read through drgn."""
+    try:
+        frame = ctx.program.crashed_thread().stack_trace()[frame_index]
+        names = list(frame.locals())
+    except Exception:  # no program, no such frame, or drgn cannot unwind here
+        return
+    for name in names:
+        try:
+            obj = frame[name]
+            if obj.type_.kind.name != "POINTER" or not obj.value_():
+                continue
+            target = obj[0]
+            members = getattr(target.type_, "members", None)
+            for m in (members or [])[:MAX_MEMBERS]:
+                if m.name and target.member_(m.name).type_.kind.name == "POINTER":
+                    yield f"{name}->{m.name}", int(target.member_(m.name).value_())
+        except Exception:  # absent or unreadable objects are simply not annotated
+            continue
+
+
+def _in_freed(ctx: Context, classification: dict[str, Any]) -> dict[int, str]:
+    uaf = classification.get("observations", {}).get("use_after_free") or {}
+    pointer = uaf.get("pointer")
+    return {int(pointer, 16): str(uaf.get("chunk_state"))} if pointer else {}
+
+
+def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any]]:
+    """Annotations for the crashed thread, most important first."""
+    thread = ctx.crashed_thread
+    if thread is None:
+        return []
+    tid, out = thread.get("tid"), []
+    frames = ctx.frames
+    site = next((f for f in frames if not is_noise(frame_name(f))), None)
+    if site is not None:
+        where = f" ({site.get('file')}:{site.get('line')})" if site.get("file") else ""
+        out.append(
+            {
+                "kind": "frame",
+                "thread": tid,
+                "frame": site.get("index"),
+                "text": f"crash site: {frame_name(site)}{where}",
+            }
+        )
+    for e in classification.get("evidence", []):
+        facts = e.get("facts", {})
+        if facts.get("base_register"):
+            out.append(
+                {
+                    "kind": "register",
+                    "thread": tid,
+                    "frame": 0,
+                    "name": facts["base_register"],
+                    "value": facts.get("base_value"),
+                    "text": f"{facts['base_register']} = {facts.get('base_value')} formed the faulting address ({e['label']})",
+                }
+            )
+            break
+    out += _variable_annotations(ctx, classification, tid)
+    return out
+
+
+def _variable_annotations(ctx: Context, classification: dict[str, Any], tid: Any) -> list[dict]:
+    bad, freed, out = _bad_values(classification, ctx), _in_freed(ctx, classification), []
+    for frame in ctx.frames:
+        index = frame.get("index")
+        found = [(n, v, t) for n, v, t in _vars(frame)]
+        if ctx.program is not None and isinstance(index, int):
+            found += [(n, v, "*") for n, v in _member_paths(ctx, index)]
+        for name, value, type_ in found:
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            text = None
+            if value in bad:
+                text = f"`{name}` is {_describe(value)}: {bad[value]}"
+            elif value in freed:
+                text = f"`{name}` points into a freed chunk ({freed[value]})"
+            elif "*" in type_ and value >= NULL_PAGE_LIMIT and ctx.mapping_at(value) is None:
+                text = f"`{name}` = {value:#x} points outside any mapping"
+            if text:
+                out.append(
+                    {
+                        "kind": "variable",
+                        "thread": tid,
+                        "frame": index,
+                        "name": name,
+                        "value": f"{value:#x}",
+                        "text": text,
+                    }
+                )
+    return out

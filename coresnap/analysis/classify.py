@@ -1,0 +1,66 @@
+"""The classification engine: ordered small rules, each a named class (Socorro-style).
+
+Order matters: who sent the signal first, then what the hardware said (bus errors, division,
+illegal instructions), then where the pc is, then the data fault (stack, heap, NULL, any other
+pointer) and its access kind, then deliberate aborts from the most specific message to plain
+abort(). A rule that raises is recorded as a note and the engine goes on; when no rule finds
+evidence the verdict is ``unknown`` with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coresnap.analysis import rules_abort, rules_fault, rules_heap
+from coresnap.analysis.context import Context
+from coresnap.analysis.evidence import Verdict
+from coresnap.analysis.rules import Rule
+
+RULES: list[Rule] = [
+    rules_fault.Killed(),
+    rules_fault.MachineCheck(),
+    rules_fault.BusError(),
+    rules_fault.DivByZero(),
+    rules_fault.IllegalInstruction(),
+    rules_fault.ExecFault(),
+    rules_fault.StackOverflow(),
+    rules_heap.UseAfterFree(),
+    rules_fault.NullDeref(),
+    rules_fault.InvalidPointer(),
+    rules_fault.AccessKind(),
+    rules_abort.AbortMessage(),
+    rules_abort.FrameMarkers(),
+    rules_abort.UncaughtException(),
+    rules_abort.Abort(),
+]
+
+
+def _why_unknown(ctx: Context) -> str:
+    if ctx.signo is None:
+        return "the snapshot has no signal number"
+    if ctx.si_code is None:
+        return f"signal {ctx.signo} without si_code: cannot tell a fault from a sent signal"
+    if ctx.signal.get("sender_pid") == ctx.pid and ctx.si_code <= 0:
+        return f"signal {ctx.signo} sent by the process to itself, no rule for it"
+    return f"no rule matches signal {ctx.signo} code {ctx.si_code}"
+
+
+def classify(ctx: Context, rules: list[Rule] | None = None) -> dict[str, Any]:
+    """Run ``rules`` (default :data:`RULES`) in order and return the classification dict."""
+    verdict = Verdict()
+    for rule in rules if rules is not None else RULES:
+        try:
+            if rule.predicate(ctx, verdict):
+                rule.action(ctx, verdict)
+        except Exception as e:  # one broken rule must not cost the others' verdicts
+            verdict.notes.append(f"{rule.name}: rule failed: {type(e).__name__}: {e}")
+    if not verdict.evidence:
+        verdict.add("unknown", {"reason": _why_unknown(ctx)}, 0.0)
+    confidence = min((e.confidence for e in verdict.evidence), default=0.0)
+    return {
+        "labels": verdict.labels,
+        "evidence": [e.as_dict() for e in verdict.evidence],
+        "notes": verdict.notes,
+        "confidence": confidence,
+        "observations": {k: v for k, v in ctx.observations.items() if v is not None},
+    }

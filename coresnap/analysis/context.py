@@ -1,0 +1,240 @@
+"""What the analysis rules see: the snapshot's plain data plus, while the core is at hand, memory.
+
+Rules never touch a core or a drgn program directly. They ask this context for the crashed
+thread, its registers, the mapping that holds an address, or a few bytes of memory. Facts that
+need memory (the faulting instruction's bytes, the abort message, the heap verdict) are
+*observations*: they are recorded in the classification so a later re-run on the stored snapshot
+(no core) sees the same facts and only the rules change.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from coresnap.errors import CoresnapError
+
+# The kernel's default vm.mmap_min_addr on x86_64 is 4096 and distributions raise it to 65536;
+# nothing is ever mapped below 64 KiB, so a fault there came from a NULL base plus an offset.
+NULL_PAGE_LIMIT = 0x10000
+
+
+class MemoryReader(Protocol):
+    """Anything that reads process memory: ``read(address, size) -> bytes`` (raises on a hole)."""
+
+    def read(self, address: int, size: int) -> bytes: ...
+
+
+@dataclass
+class Mapping:
+    """One entry of the snapshot's ``memory_map``."""
+
+    start: int
+    end: int
+    perms: str
+    path: str | None
+    offset: int
+
+    @property
+    def executable(self) -> bool:
+        return "x" in self.perms
+
+    @property
+    def writable(self) -> bool:
+        return "w" in self.perms
+
+
+def _memory_of(core: Any) -> MemoryReader | None:
+    """The memory reader of an opened core: ``coresnap.corefile`` ``Core`` or a drgn Program."""
+    if core is None:
+        return None
+    memory = getattr(core, "memory", None)
+    if memory is not None and hasattr(memory, "read"):
+        return memory
+    if hasattr(core, "read"):
+        return _DrgnMemory(core)
+    return None
+
+
+class _DrgnMemory:
+    def __init__(self, program: Any) -> None:
+        self.program = program
+
+    def read(self, address: int, size: int) -> bytes:
+        return bytes(self.program.read(address, size))
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Context:
+    """The snapshot plus optional memory, with the lookups rules share."""
+
+    snapshot: dict[str, Any]
+    memory: MemoryReader | None = None
+    program: Any = None  # a drgn Program, when the caller has one (heap walks with debug info)
+    observations: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, snapshot: dict[str, Any], core: Any = None) -> Context:
+        """Wrap ``snapshot``; ``core`` is an opened core (or drgn Program) or None."""
+        old = snapshot.get("classification")
+        previous = old.get("observations", {}) if isinstance(old, dict) else {}
+        program = core if hasattr(core, "stack_trace") or hasattr(core, "crashed_thread") else None
+        program = program or getattr(core, "program", None)
+        return cls(
+            snapshot,
+            _memory_of(core),
+            program,
+            previous=previous if isinstance(previous, dict) else {},
+        )
+
+    def observe(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A memory-derived fact: computed while memory is at hand, else the stored one."""
+        if name in self.observations:
+            return self.observations[name]
+        value = None
+        if self.memory is not None or self.program is not None:
+            value = compute()
+        elif name in self.previous:
+            value = self.previous[name]
+        self.observations[name] = value
+        return value
+
+    # --- what the snapshot says -------------------------------------------------------------
+
+    @property
+    def signal(self) -> dict[str, Any]:
+        sig = self.snapshot.get("signal")
+        return sig if isinstance(sig, dict) else {}
+
+    @property
+    def signo(self) -> int | None:
+        return _int(self.signal.get("number"))
+
+    @property
+    def si_code(self) -> int | None:
+        return _int(self.signal.get("code"))
+
+    @property
+    def fault_address(self) -> int | None:
+        return _int(self.signal.get("address"))
+
+    @property
+    def pid(self) -> int | None:
+        process = self.snapshot.get("process")
+        return _int(process.get("pid")) if isinstance(process, dict) else None
+
+    @property
+    def crashed_thread(self) -> dict[str, Any] | None:
+        threads = [t for t in self.snapshot.get("threads") or [] if isinstance(t, dict)]
+        tid = self.snapshot.get("crashed_thread")
+        for t in threads:
+            if t.get("crashed") or (tid is not None and t.get("tid") == tid):
+                return t
+        return None
+
+    @property
+    def frames(self) -> list[dict[str, Any]]:
+        thread = self.crashed_thread or {}
+        return [f for f in thread.get("frames") or [] if isinstance(f, dict)]
+
+    @property
+    def registers(self) -> dict[str, int]:
+        thread = self.crashed_thread or {}
+        regs = thread.get("registers") or {}
+        return (
+            {k: v for k, v in regs.items() if _int(v) is not None} if isinstance(regs, dict) else {}
+        )
+
+    @property
+    def pc(self) -> int | None:
+        regs = self.registers
+        for name in ("rip", "pc", "eip"):
+            if name in regs:
+                return regs[name]
+        return _int(self.frames[0].get("pc")) if self.frames else None
+
+    @property
+    def sp(self) -> int | None:
+        regs = self.registers
+        return next((regs[n] for n in ("rsp", "sp", "esp") if n in regs), None)
+
+    def mappings(self) -> list[Mapping]:
+        out = []
+        for m in self.snapshot.get("memory_map") or []:
+            if not isinstance(m, dict):
+                continue
+            start, end = _int(m.get("start")), _int(m.get("end"))
+            if start is None or end is None or end <= start:
+                continue
+            perms = str(m.get("perms") or "???")
+            out.append(Mapping(start, end, perms, m.get("path"), _int(m.get("offset")) or 0))
+        return sorted(out, key=lambda m: m.start)
+
+    def mapping_at(self, address: int) -> Mapping | None:
+        return next((m for m in self.mappings() if m.start <= address < m.end), None)
+
+    def function_names(self) -> list[str]:
+        return [str(f.get("function")) for f in self.frames if f.get("function")]
+
+    def describe_address(self, address: int) -> dict[str, Any]:
+        """The module, offset and (with a drgn program) function that contain ``address``."""
+        out: dict[str, Any] = {}
+        for m in self.snapshot.get("modules") or []:
+            start, end = _int(m.get("start")), _int(m.get("end"))
+            if start is not None and end is not None and start <= address < end:
+                out["module"], out["module_offset"] = m.get("path"), address - start
+        if self.program is not None:
+            try:
+                out["function"] = self.program.symbol(address).name
+            except (LookupError, ValueError):
+                pass
+        return out
+
+    # --- memory ----------------------------------------------------------------------------
+
+    def read(self, address: int, size: int) -> bytes | None:
+        """``size`` bytes at ``address`` from the core, else from the mapped file; None if neither."""
+        if not 0 <= address < 1 << 64 or size <= 0:
+            return None
+        if self.memory is not None:
+            try:
+                data = self.memory.read(address, size)
+                if len(data) == size:
+                    return data
+            except (CoresnapError, LookupError, ValueError, OSError):
+                pass
+            except Exception as e:  # drgn.FaultError has no common base with ours
+                if type(e).__name__ != "FaultError":
+                    raise
+        return self._read_file_backed(address, size)
+
+    def _read_file_backed(self, address: int, size: int) -> bytes | None:
+        m = self.mapping_at(address)
+        # Only read-only mappings: a writable one (.data) has changed since the file was mapped.
+        if (
+            m is None
+            or m.writable
+            or not m.path
+            or address + size > m.end
+            or not os.path.isfile(m.path)
+        ):
+            return None
+        try:
+            with open(m.path, "rb") as f:
+                f.seek(m.offset + address - m.start)
+                data = f.read(size)
+        except OSError:
+            return None
+        return data if len(data) == size else None
+
+    def word(self, address: int) -> int | None:
+        data = self.read(address, 8)
+        return struct.unpack("<Q", data)[0] if data else None

@@ -1,0 +1,63 @@
+"""How far a snapshot can be trusted: a 0-100 score with the reasons for every point lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coresnap.analysis.fingerprint import frame_name, is_noise
+
+TOP = 3
+CLEAN_ENDS = {"_start", "clone", "clone3", "start_thread", "__clone", "__clone3", "thread_start"}
+
+
+def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
+    tid = snapshot.get("crashed_thread")
+    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
+    return next((t for t in threads if t.get("crashed") or (tid and t.get("tid") == tid)), None)
+
+
+def _frames_penalties(frames: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    named = sum(1 for f in frames if f.get("function"))
+    if named < len(frames):
+        lost = round(30 * (1 - named / len(frames)))
+        out.append((lost, f"{named} of {len(frames)} frames symbolised"))
+    top = [f for f in frames if f.get("function") and not is_noise(frame_name(f))][:TOP]
+    no_lines = sum(1 for f in top if not f.get("line"))
+    if no_lines:
+        out.append((5 * no_lines, f"{no_lines} of the top {len(top)} frames lack source lines"))
+    if top and not any(f.get("variables") for f in top):
+        out.append((10, "no variables in the top frames"))
+    guesses = sum(1 for f in frames if f.get("trusted") is False)
+    if guesses:
+        out.append((min(15, 5 * guesses), f"{guesses} frames are unwinder guesses"))
+    last = frame_name(frames[-1])
+    if last not in CLEAN_ENDS:
+        out.append((10, f"unwinding stopped at {last}, not at a thread entry"))
+    return out
+
+
+def score(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``{"score": 0-100, "reasons": [...]}``; each reason says what cost points and how many."""
+    penalties: list[tuple[int, str]] = []
+    thread = _crashed(snapshot)
+    frames = [f for f in (thread or {}).get("frames") or [] if isinstance(f, dict)]
+    if thread is None:
+        penalties.append((40, "the crashed thread is not known"))
+    elif not frames:
+        penalties.append((50, "the crashed thread has no frames"))
+    else:
+        penalties += _frames_penalties(frames)
+    cuts = (snapshot.get("analysis") or {}).get("cuts") or []
+    if any("truncat" in str(c) for c in cuts):
+        penalties.append((20, "the core is truncated"))
+    mismatched = [
+        m.get("path") for m in snapshot.get("modules") or [] if m.get("build_id_mismatch")
+    ]
+    if mismatched:
+        penalties.append(
+            (min(30, 15 * len(mismatched)), f"build id mismatch: {', '.join(map(str, mismatched))}")
+        )
+    total = max(0, 100 - sum(p for p, _ in penalties))
+    reasons = [f"-{p}: {why}" for p, why in penalties if p] or ["complete: nothing lost"]
+    return {"score": total, "reasons": reasons}

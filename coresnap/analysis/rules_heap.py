@@ -1,0 +1,107 @@
+"""Heap verdicts from the allocator's own state (glibc malloc), proved from memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from coresnap.analysis.context import Context
+from coresnap.analysis.disasm import faulting_operand
+from coresnap.analysis.evidence import SIGSEGV, Verdict
+from coresnap.analysis.heap import HeapState, heap_state, protect_ptr
+from coresnap.analysis.rules import Rule, hexa, instruction, instruction_facts, kernel_fault
+
+STACK_WORDS = 512  # words of the crashed stack searched for the pointer that led to the fault
+
+
+def _candidates(ctx: Context) -> Iterator[tuple[str, int]]:
+    """Places that may hold the pointer the bad address was loaded through."""
+    for frame in ctx.frames:
+        for var in frame.get("variables") or []:
+            held = var.get("value") if isinstance(var, dict) else None
+            if isinstance(held, int) and not isinstance(held, bool):
+                yield f"variable {var.get('name')} (frame {frame.get('index')})", held
+    for name, value in ctx.registers.items():
+        yield f"register {name}", value
+    sp = ctx.sp
+    data = ctx.read(sp, 8 * STACK_WORDS) if sp is not None else None
+    if sp is None or data is None:
+        return
+    for i in range(0, len(data), 8):
+        yield f"stack {hexa(sp + i)}", int.from_bytes(data[i : i + 8], "little")
+
+
+def _bad_values(ctx: Context) -> set[int]:
+    values = {ctx.fault_address} if ctx.fault_address is not None else set()
+    insn = instruction(ctx)
+    op = faulting_operand(insn, ctx.fault_address) if insn else None
+    if op is not None and op.base in ctx.registers:
+        values.add(ctx.registers[op.base])
+    return values
+
+
+def _safe_link_proof(ctx: Context, state: HeapState) -> dict[str, Any] | None:
+    bad = _bad_values(ctx)
+    for where, pointer in _candidates(ctx):
+        if not state.contains(pointer) or pointer % 16:
+            continue
+        stored = ctx.word(pointer)
+        if stored is None or stored not in bad:
+            continue
+        target = protect_ptr(pointer, stored)  # un-mangle: (pos >> 12) ^ stored
+        if target and not state.contains(target):
+            continue
+        key = ctx.word(pointer + 8)
+        return {
+            "pointer": hexa(pointer),
+            "pointer_held_in": where,
+            "loaded_value": hexa(stored),
+            "safe_linking": f"{stored:#x} == ({pointer:#x} >> 12) ^ {target:#x}",
+            "chunk_state": state.free_state(pointer) or "not in a walked free list",
+            "tcache_key_matches": key is not None and key == state.tcache_key,
+            "heap": {"start": hexa(state.start), "end": hexa(state.end), "source": state.source},
+        }
+    return None
+
+
+def _uaf_observation(ctx: Context) -> dict[str, Any] | None:
+    state = heap_state(ctx)
+    return _safe_link_proof(ctx, state) if state is not None else None
+
+
+class UseAfterFree(Rule):
+    """The faulting address was loaded from a freed chunk: it equals that chunk's safe-linked
+    tcache/fastbin ``next`` ((chunk >> 12) ^ next), so the code used memory after free()."""
+
+    name = "use-after-free"
+
+    def predicate(self, ctx: Context, verdict: Verdict) -> bool:
+        return kernel_fault(ctx, SIGSEGV) and not verdict.has("bad-jump", "exec-nonexec")
+
+    def action(self, ctx: Context, verdict: Verdict) -> None:
+        proof = ctx.observe("use_after_free", lambda: _uaf_observation(ctx))
+        if not proof:
+            return
+        insn = instruction(ctx)
+        op = faulting_operand(insn, ctx.fault_address) if insn else None
+        facts = {**instruction_facts(insn, op, ctx.registers), **proof}
+        facts["address"] = hexa(ctx.fault_address)
+        freed = not str(proof.get("chunk_state", "")).startswith("not ")
+        verdict.add("use-after-free", facts, 1.0 if freed else 0.8)
+
+
+def freed_block(ctx: Context) -> dict[str, Any] | None:
+    """For an abort inside free(): the block being freed and whether the heap already has it."""
+    for frame in ctx.frames:
+        if "free" not in str(frame.get("function") or ""):
+            continue
+        for var in frame.get("variables") or []:
+            if (
+                isinstance(var, dict)
+                and var.get("name") == "mem"
+                and isinstance(var.get("value"), int)
+            ):
+                state = heap_state(ctx)
+                where = state.free_state(var["value"]) if state else None
+                return {"block": hexa(var["value"]), "already_free_in": where}
+    return None
