@@ -109,9 +109,9 @@ def check_name(name: str) -> str:
 def check_regex(pattern: str) -> str:
     """``pattern`` if it is safe to run on any value; raises QueryError otherwise.
 
-    Refuses patterns longer than MAX_REGEX, backreferences, and a repeat nested inside an
-    unbounded repeat (``(a+)+``, ``(a|a)*``-like blow-ups start there): the classic shapes of
-    catastrophic backtracking.
+    Refuses patterns longer than MAX_REGEX, backreferences, and a repeat or an alternation
+    nested inside an unbounded repeat (``(a+)+``, ``(a|aa)+``): the classic shapes of
+    catastrophic backtracking. Character classes under a repeat (``[ab]+``) stay allowed.
     """
     if len(pattern) > MAX_REGEX:
         raise QueryError(f"regular expression longer than {MAX_REGEX} characters")
@@ -137,6 +137,8 @@ def _walk_regex(tree: Any, inside_repeat: bool) -> None:
         elif name == "SUBPATTERN":
             _walk_regex(arg[-1], inside_repeat)
         elif name == "BRANCH":
+            if inside_repeat:  # (a|aa)+: overlapping alternatives under repetition blow up
+                raise QueryError("alternation inside a repetition in a regular expression")
             for branch in arg[1]:
                 _walk_regex(branch, inside_repeat)
         elif name in ("ASSERT", "ASSERT_NOT"):
