@@ -1,0 +1,63 @@
+"""``coresnapd [-f] [-c coresnap.conf] [-r dump.root]``: the host daemon (see docs/pipeline.md)."""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from coresnap import config
+from coresnap.daemon.service import Daemon
+from coresnap.errors import CoresnapError
+
+
+def _logger(foreground: bool, log_file: str) -> logging.Logger:
+    log = logging.getLogger("coresnapd")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler: logging.Handler
+    if foreground or not os.path.exists("/dev/log"):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s coresnapd[%(process)d]: %(message)s"))
+    else:
+        handler = logging.handlers.SysLogHandler("/dev/log")
+        handler.setFormatter(logging.Formatter("coresnapd[%(process)d]: %(message)s"))
+    log.addHandler(handler)
+    if log_file:
+        file_handler = logging.FileHandler(log_file)
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s coresnapd[%(process)d]: %(message)s")
+        )
+        log.addHandler(file_handler)
+    return log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coresnapd", description=__doc__)
+    parser.add_argument("-f", "--foreground", action="store_true",
+                        help="log to stderr; step commands inherit stdout/stderr")  # fmt: skip
+    parser.add_argument("-c", "--config", help="coresnap.conf to use (else the search order)")
+    parser.add_argument("-r", "--dump-root", help="override dump.root")
+    args = parser.parse_args(argv)
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1 prints every thread's stack to stderr
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    try:
+        cfg = config.load(args.config)
+        log = _logger(args.foreground, cfg["log.file"])
+        root = args.dump_root or cfg["dump.root"]
+        return Daemon(cfg, root, log, inherit=args.foreground).run()
+    except CoresnapError as e:
+        print(f"coresnapd: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"coresnapd: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""coresnapd: drives dumps through the stages (see coresnap.daemon.service and docs/pipeline.md)."""

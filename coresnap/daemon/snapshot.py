@@ -1,0 +1,43 @@
+"""Step 1, ``pending → sending``: run snapshot.command on the core, publish the snapshot.
+
+The command writes ``%S`` = ``staging/<id>.snap.<pid>``, a file no one else reads; only a
+zero exit status with a non-empty file is published (fsync + rename into ``sending/<id>``).
+The core in pending/ is then disposed of by the retention policy. A dump whose snapshot is
+in sending/ while its core is still pending (a kill between the two) only needs that last part.
+"""
+
+from __future__ import annotations
+
+from coresnap.daemon import commands
+from coresnap.daemon import dump as dumps
+from coresnap.daemon.context import Context
+from coresnap.errors import StepFailed
+from coresnap.spool.stages import Stage
+
+
+def make_snapshot(ctx: Context, dump: dumps.Dump) -> None:
+    """Run the snapshot step of ``dump``. Raises StepFailed (the dump stays in pending/)."""
+    cfg = ctx.cfg
+    temp = ctx.spool.staging_path(dump.id, "snap")
+    template = f"{cfg['snapshot.command']} {cfg['defaults.command']}".strip()
+    argv = commands.expand(template, ctx.values(dump, str(temp)))
+    ctx.log.info(f"{dump.id}: running {' '.join(argv)}")
+    try:
+        outcome = ctx.runner.run(argv, cfg["snapshot.timeout"], cfg["snapshot.memory"])
+        if outcome.timed_out:
+            raise StepFailed("snapshot", dump.id, f"timed out after {outcome.seconds:.0f}s")
+        if outcome.returncode != 0:
+            raise StepFailed("snapshot", dump.id, _status(outcome))
+        if not temp.is_file() or temp.stat().st_size == 0:
+            raise StepFailed("snapshot", dump.id, f"exit 0 but no snapshot written to {temp}")
+        ctx.spool.publish(temp, Stage.SENDING, dump.id)
+    except OSError as e:
+        raise StepFailed("snapshot", dump.id, f"{argv[0]}: {e.strerror or e}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _status(outcome: commands.Outcome) -> str:
+    code = outcome.returncode
+    status = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    return f"{status}: {outcome.stderr}" if outcome.stderr else status
