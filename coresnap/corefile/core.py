@@ -78,15 +78,17 @@ def join_mappings(segments: list[Segment], files: list[Mapping]) -> list[Mapping
     for seg in segments:
         if not seg.p_memsz:
             continue
+        m = Mapping(seg.p_vaddr, seg.end, seg.perms, in_core=seg.available > 0)
+        out.append(m)
+        if not files:
+            continue
         i = bisect.bisect_right(starts, seg.p_vaddr) - 1
         f = files[i] if i >= 0 and files[i].start <= seg.p_vaddr < files[i].end else None
-        m = Mapping(seg.p_vaddr, seg.end, seg.perms, in_core=seg.available > 0)
         if f is not None:
             used.add(i)
             m.path = f.path
             m.file_offset = f.file_offset + (seg.p_vaddr - f.start)
-        out.append(m)
-    seg_starts = sorted(s.p_vaddr for s in segments)
+    seg_starts = sorted(s.p_vaddr for s in segments) if files else []
     for i, f in enumerate(files):
         j = bisect.bisect_left(seg_starts, f.start)
         overlapped = j < len(seg_starts) and seg_starts[j] < f.end
@@ -133,6 +135,19 @@ class Core:
         )
         if self.process.exe is None:
             self.process.exe = self._exe()
+        self._label_mappings()
+
+    def _label_mappings(self) -> None:
+        """Name the anonymous mappings the core identifies, as /proc/<pid>/maps does."""
+        aux = {e.name: e.a_val for e in self.auxv}
+        main = next((t for t in self.threads if t.tid == self.process.pid), self.crashed_thread)
+        labels = {"[vdso]": aux.get("AT_SYSINFO_EHDR"), "[stack]": main.sp if main else None}
+        if self.ident.arch == "x86_64":
+            labels["[vsyscall]"] = 0xFFFFFFFFFF600000  # fixed by the x86_64 ABI
+        for label, address in labels.items():
+            m = self.memory.find_mapping(address) if address is not None else None
+            if m is not None and m.path is None:
+                m.label = label
 
     @property
     def crashed_thread(self) -> Thread | None:

@@ -55,7 +55,7 @@ class ElfCore:
     ident: ElfIdent
     header: dict[str, int]
     phnum: int  # the real count (after PN_XNUM)
-    phdrs: list[dict[str, int]]  # PT_LOAD and PT_NOTE only; other types are counted in phnum
+    phdrs: list[dict[str, int]]  # the PT_NOTE headers (PT_LOADs are ``segments``)
     segments: list[Segment]
     notes: list[Note]
     warnings: list[str] = field(default_factory=list)
@@ -125,25 +125,22 @@ def read_core(reader: CoreReader, *, require_core: bool = True) -> ElfCore:
     phdr = S.layout(ident.byteorder, f"Phdr{ident.elfclass}")
     names = S.PHDR64_FIELDS if ident.elfclass == 64 else S.PHDR32_FIELDS
     core = ElfCore(ident, header, phnum, [], [], [])
-    p_type_index = names.index("p_type")
+    # Tuple indexes, not a dict per header: synthetic cores carry 100,000+ program headers.
+    t_i, o_i, v_i, fs_i, ms_i, fl_i = (
+        names.index(n) for n in ("p_type", "p_offset", "p_vaddr", "p_filesz", "p_memsz", "p_flags")
+    )
+    size = reader.size
     for values in phdr.iter_unpack(table):
-        if values[p_type_index] not in (S.PT_LOAD, S.PT_NOTE):
-            continue
-        p = dict(zip(names, values, strict=True))
-        core.phdrs.append(p)
-        if p["p_type"] == S.PT_LOAD:
-            available = max(0, min(p["p_filesz"], reader.size - p["p_offset"]))
+        p_type = values[t_i]
+        if p_type == S.PT_LOAD:
+            p_offset, p_filesz = values[o_i], values[fs_i]
+            available = p_filesz if p_offset + p_filesz <= size else max(0, size - p_offset)
             core.segments.append(
-                Segment(
-                    p["p_vaddr"],
-                    p["p_memsz"],
-                    p["p_offset"],
-                    p["p_filesz"],
-                    p["p_flags"],
-                    available,
-                )
+                Segment(values[v_i], values[ms_i], p_offset, p_filesz, values[fl_i], available)
             )
-        else:
+        elif p_type == S.PT_NOTE:
+            p = dict(zip(names, values, strict=True))
+            core.phdrs.append(p)
             core.notes.extend(_read_notes(reader, ident, p, core.warnings))
     return core
 

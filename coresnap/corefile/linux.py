@@ -257,6 +257,10 @@ class _Folder:
             crashed = view.threads[view.crashed_index]
             view.signal = crashed.siginfo or view.signal or _cursig_signal(crashed, self.ident)
         for thread in view.threads:
+            # gdb's gcore leaves pr_cursig 0 and puts each thread's stop signal in its own
+            # NT_SIGINFO; the kernel sets both.
+            if not thread.signal and thread.siginfo is not None:
+                thread.signal = thread.siginfo.signo
             # Linux cores hold no per-thread names: pr_fname is the group leader's comm.
             if view.process.pid is not None and thread.tid == view.process.pid:
                 thread.name = view.process.fname

@@ -111,6 +111,7 @@ class Mapping:
     file_offset: int = 0  # offset in ``path`` at which this mapping starts, in bytes
     path: str | None = None  # the mapped file; None for anonymous memory
     in_core: bool = False  # some bytes of the range are dumped in the core
+    label: str | None = None  # anonymous memory the core identifies: "[stack]", "[vdso]"
 
 
 @dataclass

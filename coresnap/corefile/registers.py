@@ -86,6 +86,15 @@ LAYOUTS: dict[str, RegisterLayout] = {
     "mips64-n32": RegisterLayout(_same(8, _MIPS), "cp0_epc", "r29"),
     "mips64el-n64": RegisterLayout(_same(8, _MIPS), "cp0_epc", "r29"),
     "mips64-n64": RegisterLayout(_same(8, _MIPS), "cp0_epc", "r29"),
+    # arch/m68k/include/asm/user.h, struct user_regs_struct (stkadj, sr, fmtvec are shorts)
+    "m68k": RegisterLayout(
+        _same(4, "d1 d2 d3 d4 d5 d6 d7 a0 a1 a2 a3 a4 a5 a6 d0 usp orig_d0")
+        + _same(2, "stkadj sr")
+        + _same(4, "pc")
+        + _same(2, "fmtvec _fill"),
+        "pc",
+        "usp",
+    ),
     # arch/loongarch/include/uapi/asm/ptrace.h, user_pt_regs: regs[32], orig_a0, csr_era, csr_badv
     "loongarch64": RegisterLayout(
         _same(8, _numbered("r", 32) + " orig_a0 csr_era csr_badv"), "csr_era", "r3"

@@ -54,6 +54,7 @@ def mapping_json(m: Mapping) -> dict[str, Any]:
         "perms": m.perms,
         "file_offset": _hex(m.file_offset),
         "path": m.path,
+        "label": m.label,
         "in_core": m.in_core,
     }
 

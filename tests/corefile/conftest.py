@@ -3,10 +3,13 @@ session (per xdist worker), under the real kernel."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crashes import Crash, build, crash
@@ -64,3 +67,59 @@ SIGNALS = {
     "core_fpe.c": signal.SIGFPE,
     "core_killed.c": signal.SIGSEGV,
 }
+
+
+_REPORT_DIR = Path(__file__).parent / ".corpus-report"
+_RUN_ENV = "CORESNAP_CORPUS_REPORT_RUN"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller (or a plain run) names this run; xdist workers inherit the variable, so
+    # the results of this session are told apart from stale ones without deleting anything
+    # another process may be writing.
+    if not hasattr(config, "workerinput"):
+        os.environ[_RUN_ENV] = f"{os.getpid()}-{time.time_ns()}"
+
+
+def corpus_report_file(worker: str) -> Path:
+    """Where test_corpus.py appends this worker's results."""
+    _REPORT_DIR.mkdir(exist_ok=True)
+    return _REPORT_DIR / f"{os.environ.get(_RUN_ENV, 'run')}.{worker}.jsonl"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the corpus conformance table (per OS/arch: matched / mismatched / n/a)."""
+    import json
+
+    rows = [
+        json.loads(line)
+        for f in sorted(_REPORT_DIR.glob(f"{os.environ.get(_RUN_ENV, 'run')}.*.jsonl"))
+        for line in f.read_text().splitlines()
+    ] if _REPORT_DIR.is_dir() else []  # fmt: skip
+    if not rows:
+        return
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        counts = table.setdefault((r["os"], r["arch"]), {})
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    cols = ("match", "explained", "mismatch", "unchecked", "n/a")
+    lines = [f"{'os/arch':<22}" + "".join(f"{c:>11}" for c in cols) + f"{'cores':>8}"]
+    total = dict.fromkeys(cols, 0)
+    for (os_name, arch), counts in sorted(table.items()):
+        lines.append(
+            f"{os_name + '/' + arch:<22}"
+            + "".join(f"{counts.get(c, 0):>11}" for c in cols)
+            + f"{counts.get('timing', 0):>8}"
+        )
+        for c in cols:
+            total[c] += counts.get(c, 0)
+    lines.append(f"{'total':<22}" + "".join(f"{total[c]:>11}" for c in cols))
+    slowest = max((r for r in rows if r["status"] == "timing"), key=lambda r: r["seconds"])
+    lines.append(f"slowest core: {slowest['fact']} {slowest['seconds']:.2f} s")
+    (_REPORT_DIR / "report.txt").write_text("\n".join(lines) + "\n")
+    for f in _REPORT_DIR.glob("*.jsonl"):
+        if not f.name.startswith(os.environ.get(_RUN_ENV, "run") + "."):
+            f.unlink(missing_ok=True)  # earlier runs
+    terminalreporter.write_sep("=", "corpus conformance of the core reader")
+    for line in lines:
+        terminalreporter.write_line(line)

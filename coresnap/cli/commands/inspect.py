@@ -92,7 +92,7 @@ def render(doc: dict[str, Any], out: TextIO, *, registers: bool = False) -> None
     for m in maps[:_MAX_MAPPINGS]:
         dumped = "c" if m["in_core"] else "-"
         w(f"  {m['start']:>18}-{m['end']:<18} {m['perms']} {dumped} "
-          f"{m['file_offset']:>10}  {m['path'] or ''}\n")  # fmt: skip
+          f"{m['file_offset']:>10}  {m['path'] or m['label'] or ''}\n")  # fmt: skip
     if len(maps) > _MAX_MAPPINGS:
         w(f"  ... {len(maps) - _MAX_MAPPINGS} more (see --json)\n")
 
