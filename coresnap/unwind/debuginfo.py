@@ -52,13 +52,18 @@ class DebugInfo:
 
     def scopes(self, address: int) -> list[Scope]:
         """The subprogram and inlined calls containing ``address``, outermost first."""
+        found = self.function_at(address)
+        return [] if found is None else self._chain(found[1], address, found[0])
+
+    def function_at(self, address: int) -> tuple[int, DIE] | None:
+        """(lowest address of the range holding ``address``, its DW_TAG_subprogram DIE)."""
         cu = self._cu_for(address)
         if cu is None:
-            return []
+            return None
         for lo, hi, die in self._functions_of(cu):
             if lo <= address < hi:
-                return self._chain(die, address, lo)
-        return []
+                return lo, die
+        return None
 
     def line(self, address: int) -> SourceLine | None:
         """The line table row in force at ``address``."""

@@ -18,7 +18,8 @@ class UnwoundFrame:
     ``module_offset`` is ``pc - module.start``. ``how`` says how this frame's registers were
     recovered: ``initial`` (the thread's registers), ``cfi`` (call frame information),
     ``signal`` (from a signal trampoline's saved context), ``fp`` (frame-pointer chain or
-    return address at the stack pointer: a guess, so ``trusted`` is False).
+    return address at the stack pointer: a guess, so ``trusted`` is False). A ``tail_call``
+    frame has no registers of its own: its pc is the return address of its tail call.
     """
 
     pc: int
@@ -35,6 +36,7 @@ class UnwoundFrame:
     trusted: bool
     registers: dict[str, int]
     how: How
+    tail_call: bool = False  # a function that tail-called the frame above (from DWARF call sites)
 
 
 class Backtrace(list[UnwoundFrame]):

@@ -31,9 +31,10 @@ class Symbol:
 class SymbolTable:
     """Code symbols sorted by address; one name per address (global before weak before local)."""
 
-    def __init__(self, symbols: Iterable[Symbol]) -> None:
+    def __init__(self, symbols: Iterable[Symbol], aliases: dict[str, Symbol] | None = None) -> None:
         self.symbols = sorted(symbols, key=lambda s: s.start)
         self._starts = [s.start for s in self.symbols]
+        self._by_name = aliases
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -49,10 +50,9 @@ class SymbolTable:
         return sym, address - sym.start
 
     def by_name(self, name: str) -> Symbol | None:
-        for sym in self.symbols:
-            if sym.name == name:
-                return sym
-        return None
+        if self._by_name is None:
+            self._by_name = {s.name: s for s in self.symbols}
+        return self._by_name.get(name)
 
 
 def read_symbols(*elves: ELFFile) -> SymbolTable:
@@ -62,6 +62,7 @@ def read_symbols(*elves: ELFFile) -> SymbolTable:
     static functions a stripped binary lost.
     """
     best: dict[int, tuple[tuple[int, int], Symbol]] = {}
+    aliases: dict[str, Symbol] = {}
     for elf in elves:
         exec_sections = {
             i for i, s in enumerate(elf.iter_sections()) if s["sh_flags"] & SHF_EXECINSTR
@@ -70,20 +71,22 @@ def read_symbols(*elves: ELFFile) -> SymbolTable:
             if not isinstance(section, SymbolTableSection):
                 continue
             for sym in section.iter_symbols():
-                _consider(sym, exec_sections, best)
-    return SymbolTable(entry[1] for entry in best.values())
+                symbol = _consider(sym, exec_sections, best)
+                if symbol is not None:
+                    aliases.setdefault(symbol.name, symbol)
+    return SymbolTable((entry[1] for entry in best.values()), aliases)
 
 
-def _consider(sym: object, exec_sections: set[int], best: dict) -> None:
+def _consider(sym: object, exec_sections: set[int], best: dict) -> Symbol | None:
     entry = sym.entry  # type: ignore[attr-defined]
     info = entry["st_info"]
     if info["type"] not in _CODE_TYPES or not sym.name:  # type: ignore[attr-defined]
-        return
+        return None
     shndx = entry["st_shndx"]
     if not isinstance(shndx, int) or shndx not in exec_sections:
-        return
+        return None
     if info["type"] == "STT_NOTYPE" and sym.name.startswith("$"):  # type: ignore[attr-defined]
-        return  # ARM/AArch64 mapping symbols ($x, $d) are not functions
+        return None  # ARM/AArch64 mapping symbols ($x, $d) are not functions
     # Prefer a sized FUNC, then global binding, then the shortest name (fewest __ prefixes).
     rank = (
         0 if info["type"] != "STT_NOTYPE" and entry["st_size"] else 1,
@@ -93,3 +96,4 @@ def _consider(sym: object, exec_sections: set[int], best: dict) -> None:
     old = best.get(symbol.start)
     if old is None or (rank, len(symbol.name)) < (old[0], len(old[1].name)):
         best[symbol.start] = (rank, symbol)
+    return symbol

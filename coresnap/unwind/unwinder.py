@@ -21,6 +21,7 @@ from coresnap.unwind.frames import (
     Backtrace,
     CoreLike,
     FrameState,
+    UnwoundFrame,
 )
 from coresnap.unwind.modules import FileResolver, LoadedModule, ModuleMap
 from coresnap.unwind.rules import row_at
@@ -32,6 +33,7 @@ from coresnap.unwind.step import (
     word_reader,
 )
 from coresnap.unwind.symbolize import symbolize
+from coresnap.unwind.tailcall import tail_call_chain
 
 # Entry points whose caller is nobody: stop there even when the CFI does not say so.
 # Only consulted when the frame has no CFI (the CFI of glibc's _start and clone3 already
@@ -88,6 +90,8 @@ def unwind_thread(
         if not _moved_up(state, caller, arch):
             result.stop_reason = f"{STOP_CFA_NOT_INCREASING}: at pc {caller.pc:#x}"
             return result
+        virtual = _tail_call_frames(state, caller, loaded, modules, arch)
+        result.extend(virtual[: max_frames - len(result)])
         state = caller
     return result
 
@@ -128,6 +132,33 @@ def _step(
     if loaded is None and not top:
         raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
     return step_frame_pointer(state, arch, read)  # type: ignore[arg-type]
+
+
+def _tail_call_frames(
+    callee: FrameState,
+    caller: FrameState,
+    loaded: LoadedModule | None,
+    modules: ModuleMap,
+    arch: Arch,
+) -> list[UnwoundFrame]:
+    """Virtual frames of functions between ``caller`` and ``callee`` that tail-called."""
+    if caller.how != "cfi" or loaded is None or loaded.obj is None or loaded.obj.debug is None:
+        return []
+    if modules.find(caller.pc) is not loaded:
+        return []
+    lookup = callee.pc if callee.exact_pc else callee.pc - 1
+    found = loaded.obj.debug.function_at(lookup - loaded.bias)
+    if found is None:
+        return []
+    low_pc = found[1].attributes.get("DW_AT_low_pc")
+    start = int(low_pc.value) if low_pc is not None else found[0]
+    frames = []
+    for link in tail_call_chain(loaded.obj, caller.pc - loaded.bias, start):
+        virtual = FrameState(pc=link + loaded.bias, regs={}, how="cfi", exact_pc=False)
+        frame = symbolize(virtual, loaded, arch)[0]  # gdb names it by the innermost scope
+        frame.cfa, frame.tail_call = None, True
+        frames.append(frame)
+    return frames
 
 
 def _is_trampoline(state: FrameState, loaded: LoadedModule | None) -> bool:
