@@ -431,22 +431,24 @@ class FreeBSDCore:
     note_offsets: dict[int, int] = field(default_factory=dict)  # n_type -> file offset (last)
 
 
-# Linux RLIMIT_* names for FreeBSD's RLIMIT_* order (sys/sys/resource.h); None: no Linux twin.
-_RLIMITS = ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "MEMLOCK", "NPROC", "NOFILE", None,
-            "AS", None, None, None, None]  # fmt: skip
+# FreeBSD's RLIMIT_* in order (sys/sys/resource.h) with the Linux limit of the same meaning.
+_RLIMITS = {"cpu": "CPU", "fsize": "FSIZE", "data": "DATA", "stack": "STACK", "core": None,
+            "rss": "RSS", "memlock": "MEMLOCK", "nproc": "NPROC", "nofile": "NOFILE",
+            "sbsize": None, "vmem": "AS", "npts": None, "swap": None, "kqueues": None,
+            "umtxp": None}  # fmt: skip
 _FREEBSD_RLIM_INFINITY = (1 << 63) - 1
 
 
 def _rlimits() -> dict[str, tuple[int, int]]:
-    """The limits the crashed child inherited from this process (with RLIMIT_CORE unlimited)."""
+    """The limits the crashed child inherited from this process (RLIMIT_CORE unlimited, as
+    the crash harness sets it; FreeBSD-only limits unlimited)."""
     out = {}
-    for name in _RLIMITS:
-        if name is None or name == "CORE":
-            cur = mx = resource.RLIM_INFINITY
-        else:
-            cur, mx = resource.getrlimit(getattr(resource, f"RLIMIT_{name}"))
+    for name, linux in _RLIMITS.items():
+        cur = mx = resource.RLIM_INFINITY
+        if linux is not None:
+            cur, mx = resource.getrlimit(getattr(resource, f"RLIMIT_{linux}"))
         fix = lambda v: _FREEBSD_RLIM_INFINITY if v == resource.RLIM_INFINITY else v  # noqa: E731
-        out[(name or "").lower()] = (fix(cur), fix(mx))
+        out[name] = (fix(cur), fix(mx))
     return out
 
 

@@ -11,6 +11,7 @@ have_cmd gcc        || need+=(gcc)
 have_cmd g++        || need+=(g++)
 have_cmd gdb        || need+=(gdb)
 have_cmd eu-readelf || need+=(elfutils)
+have_cmd lldb       || need+=(lldb)  # reads FreeBSD cores: the outside check of tests/bsdcore.py
 have_cmd readelf    || need+=(binutils)
 have_cmd make       || need+=(make)
 have_pkg libc6-dbg  || need+=(libc6-dbg)

@@ -58,7 +58,7 @@ class _Folder:
             N.NT_PROCSTAT_GROUPS: self._groups,
             N.NT_PROCSTAT_UMASK: self._scalar("umask"),
             N.NT_PROCSTAT_RLIMIT: self._rlimit,
-            N.NT_PROCSTAT_OSREL: self._scalar("osrel"),
+            N.NT_PROCSTAT_OSREL: self._scalar("osrel", signed=True),
             N.NT_PROCSTAT_PSSTRINGS: self._scalar("psstrings"),
             N.NT_PROCSTAT_AUXV: self._auxv,
         }
@@ -134,9 +134,10 @@ class _Folder:
         self.details["rlimits"] = limits = P.decode_rlimit(note, self.ident)
         return {"rlimits": limits}
 
-    def _scalar(self, key: str) -> Callable[[Note], Decoded]:
+    def _scalar(self, key: str, signed: bool = False) -> Callable[[Note], Decoded]:
         def handle(note: Note) -> Decoded:
-            self.details[key] = value = P.decode_scalar(note, self.ident, N.NOTE_NAMES[note.type])
+            label = N.NOTE_NAMES[note.type]
+            self.details[key] = value = P.decode_scalar(note, self.ident, label, signed=signed)
             return {key: value}
 
         return handle

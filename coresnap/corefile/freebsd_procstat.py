@@ -204,15 +204,17 @@ def decode_files(note: Note, ident: ElfIdent) -> list[Decoded]:
     return out
 
 
-def decode_scalar(note: Note, ident: ElfIdent, label: str) -> int:
-    """OSREL (int), UMASK (u_short), PSSTRINGS (vm_offset_t): the one value after structsize.
+def decode_scalar(note: Note, ident: ElfIdent, label: str, *, signed: bool = False) -> int:
+    """OSREL (int, ``signed``), UMASK (u_short), PSSTRINGS (vm_offset_t): the value after
+    the structsize.
 
     Raises CoreFormatError when the structsize is not 2, 4 or 8 or the value is missing.
     """
     size = structsize(note, ident, 2, label)
-    code = {2: "H", 4: "i", 8: "Q"}.get(size)
+    code = {2: "H", 4: "I", 8: "Q"}.get(size)
     if code is None:
         raise CoreFormatError(note.desc_offset, f"{label}: structsize {size} is not 2, 4 or 8")
+    code = code.lower() if signed else code
     return unpack_from(ident.byteorder + code, note.desc, 4, label, note.desc_offset)[0]
 
 

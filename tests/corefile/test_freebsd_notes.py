@@ -277,7 +277,8 @@ def test_small_procstat_notes() -> None:
     assert P.decode_scalar(mk(14, i(4, 1400097)), AMD64, "OSREL") == 1400097
     ps = struct.pack("<iQ", 8, 0x7FFFFFFFE000)
     assert P.decode_scalar(mk(15, ps), AMD64, "PSSTRINGS") == 0x7FFFFFFFE000
-    assert P.decode_scalar(mk(15, i(4, 0xBFBFE000 - (1 << 32))), I386, "PSSTRINGS") < 0
+    assert P.decode_scalar(mk(15, i(4, 0xBFBFE000 - (1 << 32))), I386, "PSSTRINGS") == 0xBFBFE000
+    assert P.decode_scalar(mk(14, i(4, -1)), AMD64, "OSREL", signed=True) == -1
     inf = P.RLIM_INFINITY
     lim = struct.pack("<i", 16) + struct.pack("<4q", 10, 20, inf, inf)
     assert P.decode_rlimit(mk(13, lim), AMD64) == {"cpu": (10, 20), "fsize": (inf, inf)}
