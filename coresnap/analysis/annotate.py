@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
-from coresnap.analysis.fingerprint import frame_name, is_noise
+from coresnap.analysis.fingerprint import UNKNOWN, frame_name, is_noise
 
 MAX_MEMBERS = 64
 
@@ -43,6 +43,34 @@ def _vars(frame: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
         if isinstance(value, dict):  # a struct printed as members
             for member, inner in value.items():
                 yield f"{name}.{member}", inner, ""
+        deref = var.get("deref")
+        if isinstance(deref, dict):  # the snapshot read the struct a pointer points to
+            for member, inner in deref.items():
+                yield f"{name}->{member}", inner, ""
+
+
+def _source_line(frame: dict[str, Any]) -> str | None:
+    source, line = frame.get("source"), frame.get("line")
+    if not isinstance(source, dict) or not isinstance(line, int):
+        return None
+    lines, first = source.get("lines"), source.get("first_line")
+    if (
+        not isinstance(lines, list)
+        or not isinstance(first, int)
+        or not 0 <= line - first < len(lines)
+    ):
+        return None
+    return str(lines[line - first])
+
+
+def _dereferenced_here(path: str, frame: dict[str, Any]) -> bool:
+    """Whether the crash line dereferences ``path``'s last member (``next->`` or ``next[``).
+
+    A zero member of unknown type may be an int; the source line tells a NULL pointer apart.
+    """
+    text = _source_line(frame)
+    member = path.replace("->", ".").rsplit(".", 1)[-1]
+    return text is not None and any(f"{member}{op}" in text for op in ("->", "[", ")->"))
 
 
 def _member_paths(ctx: Context, frame_index: int) -> Iterator[tuple[str, int]]:
@@ -79,7 +107,9 @@ def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any
         return []
     tid, out = thread.get("tid"), []
     frames = ctx.frames
-    site = next((f for f in frames if not is_noise(frame_name(f))), None)
+    site = next(
+        (f for f in frames if frame_name(f) not in (UNKNOWN,) and not is_noise(frame_name(f))), None
+    )
     if site is not None:
         where = f" ({site.get('file')}:{site.get('line')})" if site.get("file") else ""
         out.append(
@@ -119,7 +149,8 @@ def _variable_annotations(ctx: Context, classification: dict[str, Any], tid: Any
             if not isinstance(value, int) or isinstance(value, bool):
                 continue
             text = None
-            if value in bad:
+            untyped_zero = value == 0 and "*" not in type_ and not _dereferenced_here(name, frame)
+            if value in bad and not untyped_zero:
                 text = f"`{name}` is {_describe(value)}: {bad[value]}"
             elif value in freed:
                 text = f"`{name}` points into a freed chunk ({freed[value]})"

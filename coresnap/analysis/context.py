@@ -9,13 +9,18 @@ need memory (the faulting instruction's bytes, the abort message, the heap verdi
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
 from coresnap.errors import CoresnapError
+from coresnap.unwind.symbols import SymbolTable, read_symbols
 
 # The kernel's default vm.mmap_min_addr on x86_64 is 4096 and distributions raise it to 65536;
 # nothing is ever mapped below 64 KiB, so a fault there came from a NULL base plus an offset.
@@ -71,6 +76,28 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _addr(value: object) -> int | None:
+    """An integer that can be a 64-bit address or register value; None for anything else."""
+    v = _int(value)
+    return v if v is not None and 0 <= v < 1 << 64 else None
+
+
+@functools.lru_cache(maxsize=64)
+def _symbols(path: str) -> SymbolTable | None:
+    try:
+        with open(path, "rb") as f:
+            return read_symbols(ELFFile(f))
+    except (OSError, ELFError):
+        return None
+
+
+def _symbol(path: str, address: int) -> str | None:
+    """The name of the function at link-time ``address`` of the ELF file ``path``, if any."""
+    table = _symbols(path) if os.path.isfile(path) else None
+    found = table.lookup(address) if table is not None else None
+    return found[0].name if found else None
+
+
 @dataclass
 class Context:
     """The snapshot plus optional memory, with the lookups rules share."""
@@ -86,8 +113,8 @@ class Context:
         """Wrap ``snapshot``; ``core`` is an opened core (or drgn Program) or None."""
         old = snapshot.get("classification")
         previous = old.get("observations", {}) if isinstance(old, dict) else {}
-        program = core if hasattr(core, "stack_trace") or hasattr(core, "crashed_thread") else None
-        program = program or getattr(core, "program", None)
+        # A drgn Program (it can set a core dump); a coresnap Core may carry one as ``program``.
+        program = core if hasattr(core, "set_core_dump") else getattr(core, "program", None)
         return cls(
             snapshot,
             _memory_of(core),
@@ -124,7 +151,7 @@ class Context:
 
     @property
     def fault_address(self) -> int | None:
-        return _int(self.signal.get("address"))
+        return _addr(self.signal.get("address"))
 
     @property
     def pid(self) -> int | None:
@@ -149,9 +176,9 @@ class Context:
     def registers(self) -> dict[str, int]:
         thread = self.crashed_thread or {}
         regs = thread.get("registers") or {}
-        return (
-            {k: v for k, v in regs.items() if _int(v) is not None} if isinstance(regs, dict) else {}
-        )
+        if not isinstance(regs, dict):
+            return {}
+        return {str(k): v for k, v in regs.items() if _addr(v) is not None}
 
     @property
     def pc(self) -> int | None:
@@ -159,7 +186,7 @@ class Context:
         for name in ("rip", "pc", "eip"):
             if name in regs:
                 return regs[name]
-        return _int(self.frames[0].get("pc")) if self.frames else None
+        return _addr(self.frames[0].get("pc")) if self.frames else None
 
     @property
     def sp(self) -> int | None:
@@ -171,7 +198,7 @@ class Context:
         for m in self.snapshot.get("memory_map") or []:
             if not isinstance(m, dict):
                 continue
-            start, end = _int(m.get("start")), _int(m.get("end"))
+            start, end = _addr(m.get("start")), _addr(m.get("end"))
             if start is None or end is None or end <= start:
                 continue
             perms = str(m.get("perms") or "???")
@@ -188,10 +215,14 @@ class Context:
         """The module, offset and (with a drgn program) function that contain ``address``."""
         out: dict[str, Any] = {}
         for m in self.snapshot.get("modules") or []:
-            start, end = _int(m.get("start")), _int(m.get("end"))
+            start, end = _addr(m.get("start")), _addr(m.get("end"))
             if start is not None and end is not None and start <= address < end:
                 out["module"], out["module_offset"] = m.get("path"), address - start
-        if self.program is not None:
+                bias = _int(m.get("load_bias"))
+                name = _symbol(str(m.get("path")), address - (start if bias is None else bias))
+                if name:
+                    out["function"] = name
+        if self.program is not None and "function" not in out:
             try:
                 out["function"] = self.program.symbol(address).name
             except (LookupError, ValueError):

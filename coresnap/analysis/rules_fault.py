@@ -120,6 +120,9 @@ class ExecFault(Rule):
         pc = ctx.pc
         if not kernel_fault(ctx, SIGSEGV) or pc is None:
             return False
+        if not ctx.mappings():
+            verdict.notes.append("exec: unknown: the snapshot has no memory map to place the pc")
+            return False
         m = ctx.mapping_at(pc)
         return ctx.fault_address == pc or m is None or not m.executable
 

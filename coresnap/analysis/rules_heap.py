@@ -90,18 +90,29 @@ class UseAfterFree(Rule):
         verdict.add("use-after-free", facts, 1.0 if freed else 0.8)
 
 
+# Where glibc's free path keeps the block: (function, variable, offset to the user pointer).
+# `_int_free`'s `p` is the chunk (the header, 0x10 before the user pointer).
+_FREE_ARGS = [("_int_free", "p", 0x10), ("__libc_free", "mem", 0), ("free", "mem", 0)]
+
+
+def _block_being_freed(ctx: Context) -> int | None:
+    for frame in ctx.frames:
+        function = str(frame.get("function") or "")
+        for name, var_name, offset in _FREE_ARGS:
+            if not function.endswith(name):
+                continue
+            for var in frame.get("variables") or []:
+                value = var.get("value") if isinstance(var, dict) else None
+                if var.get("name") == var_name and isinstance(value, int) and value:
+                    return value + offset
+    return None
+
+
 def freed_block(ctx: Context) -> dict[str, Any] | None:
     """For an abort inside free(): the block being freed and whether the heap already has it."""
-    for frame in ctx.frames:
-        if "free" not in str(frame.get("function") or ""):
-            continue
-        for var in frame.get("variables") or []:
-            if (
-                isinstance(var, dict)
-                and var.get("name") == "mem"
-                and isinstance(var.get("value"), int)
-            ):
-                state = heap_state(ctx)
-                where = state.free_state(var["value"]) if state else None
-                return {"block": hexa(var["value"]), "already_free_in": where}
-    return None
+    block = _block_being_freed(ctx)
+    if block is None:
+        return None
+    state = heap_state(ctx)
+    where = state.free_state(block) if state is not None else None
+    return {"block": hexa(block), "already_free_in": where}

@@ -1,4 +1,5 @@
-"""Real crashes for the analysis tests: each program is built and crashed once per session."""
+"""Real crashes for the analysis tests: each program is built and crashed once per session,
+snapshotted by the real builder and analyzed with the real core open."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crashes import Crash, build, crash  # noqa: E402
-from minisnap import snapshot_from_core  # noqa: E402
 
 from coresnap.analysis import analyze  # noqa: E402
+from coresnap.corefile import open_core  # noqa: E402
+from coresnap.snapshot.build import build_snapshot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 O0 = ("-g", "-O0")
@@ -58,8 +60,10 @@ def analyzed(tmp_path_factory: pytest.TempPathFactory) -> Factory:
             exe = build(path, flags=flags)
             cwd = tmp_path_factory.mktemp(Path(source).stem)
             result = crash(exe, args, cwd=cwd)
-            snapshot, program = snapshot_from_core(result.core)
-            cache[key] = Analyzed(result, analyze(snapshot, program))
+            # The real pipeline: the snapshot builder, then analysis with the core's memory.
+            snapshot = build_snapshot(result.core, str(result.exe))
+            with open_core(result.core) as core:
+                cache[key] = Analyzed(result, analyze(snapshot, core))
         return cache[key]
 
     return get

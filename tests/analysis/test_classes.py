@@ -76,9 +76,11 @@ def test_heap_verdicts_from_malloc_messages(
 
 
 def test_double_free_allocator_state(analyzed: Factory) -> None:
-    allocator = analyzed("cls_double_free.c").facts("double-free").get("allocator")
-    if allocator is not None:  # libc's free() frame exposes `mem` only with libc debug info
-        assert allocator["already_free_in"] == "tcache bin 1"
+    a = analyzed("cls_double_free.c")
+    allocator = a.facts("double-free")["allocator"]  # from _int_free's `p` (libc debug info)
+    assert allocator["already_free_in"] == "tcache bin 1"  # a 32-byte block: 0x30 chunk
+    release = next(f for f in a.snapshot["threads"][0]["frames"] if f["function"] == "release")
+    assert int(allocator["block"], 16) == release["variables"][0]["value"]
 
 
 def test_stack_overflow(analyzed: Factory) -> None:
