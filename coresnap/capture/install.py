@@ -1,0 +1,133 @@
+"""Install coresnap-archive as the kernel's core handler, and put back what was there.
+
+``install`` remembers the previous ``kernel.core_pattern`` and ``core_pipe_limit`` in the dump
+root (``previous-core-pattern.json``, written once: installing twice keeps the original), sets
+ours, and writes a sysctl.d drop-in so it survives a reboot (``50-coresnap.conf`` sorts after
+systemd's ``50-coredump.conf``, so ours wins). ``uninstall`` restores the remembered values if
+the pattern is still ours. Another crash reporter owning the pattern is named with the way
+to disable it (seed 001).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coresnap.capture import fields
+from coresnap.errors import CoresnapError
+
+CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
+CORE_PIPE_LIMIT = Path("/proc/sys/kernel/core_pipe_limit")
+SYSCTL_FILE = Path("/etc/sysctl.d/50-coresnap.conf")
+SAVED = "previous-core-pattern.json"
+MARKER = "# Installed by coresnap install; removed by coresnap uninstall."
+PIPE_LIMIT = 64  # concurrent dumps the kernel pipes to us; more are skipped (and logged) by it
+
+OTHER_HANDLERS = {
+    "apport": "service apport stop; echo enabled=0 > /etc/default/apport "
+    "(or: apt-get purge apport)",
+    "abrt": "systemctl disable --now abrtd.service abrt-ccpp.service",
+    "systemd-coredump": "ln -sf /dev/null /etc/sysctl.d/50-coredump.conf "
+    "(coresnap's 50-coresnap.conf already sorts after it)",
+}
+
+
+class InstallError(CoresnapError):
+    """Installing or uninstalling the hook failed: ``what`` says why."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(what)
+
+
+@dataclass
+class Report:
+    lines: list[str]
+
+
+def default_archive() -> str:
+    """The coresnap-archive beside our interpreter (a virtualenv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "coresnap-archive"
+    found = str(beside) if beside.is_file() else shutil.which("coresnap-archive")
+    if not found:
+        raise InstallError("coresnap-archive not found beside python nor on PATH")
+    return os.path.abspath(found)
+
+
+def other_handler(pattern: str) -> str | None:
+    """The crash reporter that owns ``pattern`` (apport, abrt, systemd-coredump), if any."""
+    for name in OTHER_HANDLERS:
+        if name in pattern:
+            return name
+    return None
+
+
+def install(
+    root: str,
+    archive: str | None = None,
+    config: str | None = None,
+    pipe_limit: int = PIPE_LIMIT,
+    sysctl_file: Path | None = SYSCTL_FILE,
+    root_option: bool = True,
+) -> Report:
+    """Pipe every core to coresnap-archive into ``root`` (named in the pattern unless
+    ``root_option`` is False: then ``config``'s dump.root). Raises InstallError, OSError."""
+    archive = archive or default_archive()
+    options = (["-c", config] if config else []) + (["-r", root] if root_option else [])
+    pattern = fields.pattern(archive, options)
+    if len(pattern) >= fields.CORENAME_MAX_SIZE:
+        raise InstallError(f"core_pattern would be {len(pattern)} bytes, the kernel keeps "
+                           f"{fields.CORENAME_MAX_SIZE - 1}: use shorter paths ({pattern})")  # fmt: skip
+    Path(root).mkdir(parents=True, exist_ok=True)
+    lines = []
+    current = CORE_PATTERN.read_text().rstrip("\n")
+    owner = other_handler(current)
+    if owner:
+        lines.append(f"note: {owner} owned core_pattern; to disable it: {OTHER_HANDLERS[owner]}")
+    saved = Path(root) / SAVED
+    if not is_ours(current) and not saved.exists():
+        limit = CORE_PIPE_LIMIT.read_text().strip()
+        saved.write_text(json.dumps({"core_pattern": current, "core_pipe_limit": limit,
+                                     "saved_at": time.time()}) + "\n")  # fmt: skip
+        lines.append(f"saved the previous core_pattern {current!r} in {saved}")
+    CORE_PATTERN.write_text(pattern + "\n")
+    CORE_PIPE_LIMIT.write_text(f"{pipe_limit}\n")
+    lines.append(f"kernel.core_pattern = {pattern}")
+    lines.append(f"kernel.core_pipe_limit = {pipe_limit}")
+    if sysctl_file:
+        sysctl_file.parent.mkdir(parents=True, exist_ok=True)
+        sysctl_file.write_text(f"{MARKER}\nkernel.core_pattern = {pattern}\n"
+                               f"kernel.core_pipe_limit = {pipe_limit}\n")  # fmt: skip
+        lines.append(f"wrote {sysctl_file} (applied at boot)")
+    return Report(lines)
+
+
+def is_ours(pattern: str) -> bool:
+    return pattern.startswith("|") and "coresnap-archive" in pattern.split()[0]
+
+
+def uninstall(root: str, sysctl_file: Path | None = SYSCTL_FILE, force: bool = False) -> Report:
+    """Restore the core_pattern saved by :func:`install`. Raises InstallError, OSError."""
+    lines = []
+    saved = Path(root) / SAVED
+    current = CORE_PATTERN.read_text().rstrip("\n")
+    if not saved.exists():
+        raise InstallError(f"nothing to restore: no {saved} (was coresnap installed there?)")
+    previous = json.loads(saved.read_text())
+    if is_ours(current) or force:
+        CORE_PATTERN.write_text(previous["core_pattern"] + "\n")
+        CORE_PIPE_LIMIT.write_text(f"{previous['core_pipe_limit']}\n")
+        lines.append(f"kernel.core_pattern = {previous['core_pattern']} (restored)")
+        lines.append(f"kernel.core_pipe_limit = {previous['core_pipe_limit']} (restored)")
+    else:
+        lines.append(f"core_pattern is {current!r}, not coresnap's: left alone (--force restores)")
+    if sysctl_file and sysctl_file.exists() and sysctl_file.read_text().startswith(MARKER):
+        sysctl_file.unlink()
+        lines.append(f"removed {sysctl_file}")
+    saved.unlink()
+    return Report(lines)

@@ -1,0 +1,38 @@
+"""``coresnap install``: pipe every core on this host to coresnap-archive."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from coresnap.capture import install
+from coresnap.cli import hostopts
+from coresnap.cli.commands import Command
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    hostopts.add(p)
+    p.add_argument("--archive", help="path of coresnap-archive (default: beside python, PATH)")
+    p.add_argument("--pipe-limit", type=int, default=install.PIPE_LIMIT,
+                   help="kernel.core_pipe_limit (default %(default)s)")  # fmt: skip
+    p.add_argument("--sysctl-file", type=Path, default=install.SYSCTL_FILE,
+                   help="sysctl.d drop-in to write (default %(default)s)")  # fmt: skip
+    p.add_argument("--no-sysctl-file", action="store_true", help="do not write the drop-in")
+
+
+def run(args: argparse.Namespace) -> int:
+    _cfg, root = hostopts.load(args)
+    report = install.install(
+        root,
+        archive=args.archive,
+        config=args.config,
+        pipe_limit=args.pipe_limit,
+        sysctl_file=None if args.no_sysctl_file else args.sysctl_file,
+        root_option=bool(args.dump_root) or not args.config,
+    )
+    for line in report.lines:
+        print(line)
+    return 0
+
+
+COMMAND = Command("install", "Install coresnap-archive as kernel.core_pattern.", configure, run)

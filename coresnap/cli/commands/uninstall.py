@@ -1,0 +1,28 @@
+"""``coresnap uninstall``: put back the core_pattern that was there before ``install``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from coresnap.capture import install
+from coresnap.cli import hostopts
+from coresnap.cli.commands import Command
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    hostopts.add(p)
+    p.add_argument("--sysctl-file", type=Path, default=install.SYSCTL_FILE,
+                   help="sysctl.d drop-in to remove (default %(default)s)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="restore even if the pattern changed")
+
+
+def run(args: argparse.Namespace) -> int:
+    _cfg, root = hostopts.load(args)
+    for line in install.uninstall(root, args.sysctl_file, force=args.force).lines:
+        print(line)
+    return 0
+
+
+COMMAND = Command("uninstall", "Restore the core_pattern saved by coresnap install.",
+                  configure, run)  # fmt: skip

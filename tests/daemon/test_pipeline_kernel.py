@@ -1,0 +1,86 @@
+"""The whole host pipeline under the real kernel: install, crash, coresnapd, list, uninstall."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import crashes
+import pytest
+from daemon_helpers import conf, coresnapd, names, wait_for
+from hook import crash_piped, pipe_limit, short_dir
+
+from coresnap.capture import install
+from coresnap.cli.coresnap import main as coresnap_main
+from coresnap.snapshot.format import load
+from coresnap.spool import counters
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    d = short_dir()
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def installed(config: Path) -> Iterator[None]:
+    """``coresnap install`` for real, under the core_pattern lock; restored in finally."""
+    with crashes.core_pattern(crashes.read_core_pattern()) as before, pipe_limit(None):
+        assert coresnap_main(["install", "-c", str(config), "--no-sysctl-file"]) == 0
+        try:
+            assert install.is_ours(crashes.read_core_pattern())
+            yield
+        finally:
+            coresnap_main(["uninstall", "-c", str(config)])
+            assert crashes.read_core_pattern() == before
+
+
+def test_end_to_end(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dumps, store = root / "d", root / "s"
+    cfg = conf(root / "c", dumps, store, snapshot__command=(
+        "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate"))  # fmt: skip
+    exe = crashes.build("capture_crash.c")
+    with installed(cfg), coresnapd(cfg):
+        pids = [crash_piped(exe, ["segv"])[0], crash_piped(exe, ["abort"])[0]]
+        wait_for(lambda: len(names(dumps / "committed")) == 2, timeout=90, what="2 committed")
+    committed = names(dumps / "committed")
+    assert names(store) == committed == names(dumps / "assets")
+    snapshots = [load(dumps / "committed" / i) for i in committed]
+    assert sorted(s["uuid"] for s in snapshots) == committed
+    assert sorted(s["process"]["pid"] for s in snapshots) == sorted(pids)
+    assert {s["signal"]["name"] for s in snapshots} == {"SIGSEGV", "SIGABRT"}
+    assert counters.read(dumps) == {"archived": 2, "committed": 2}
+    capsys.readouterr()
+    assert coresnap_main(["list", "-a", "-c", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    for dump_id in committed:
+        assert f" committed/{dump_id[:12]}... -sa {exe.name[:8]}" in out
+    assert "[committed]/2O/" in out
+
+
+def test_disk_full_archive_stops_daemon_goes_on(root: Path) -> None:
+    mnt = root / "m"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], check=True)
+    try:
+        dumps, store = mnt / "d", root / "s"
+        cfg = conf(root / "c", dumps, store, dump__quota="10")
+        exe = crashes.build("capture_crash.c")
+        with installed(cfg), coresnapd(cfg):
+            crash_piped(exe, ["big", "64"])  # 32 MiB of data: cannot fit
+            assert names(dumps / "pending") == [] and names(dumps / "staging") == []
+            crash_piped(exe, ["segv"])
+            wait_for(lambda: len(names(dumps / "committed")) == 1, what="small crash committed")
+        values = counters.read(dumps)
+        assert values.get("dropped.quota", 0) + values.get("dropped.no_space", 0) == 1, values
+        assert values["committed"] == 1
+        log = (root / "coresnapd.log").read_text()
+        assert "coresnapd watching" in log
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
