@@ -22,6 +22,8 @@ from bsdcore import (
     ptlwpinfo,
     thrmisc,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coresnap.corefile import freebsd
 from coresnap.corefile import freebsd_notes as N
@@ -335,3 +337,46 @@ def test_thread_names_fall_back_to_kinfo_proc() -> None:
     assert view.threads[0].name == "a-thread-name-16xyz"
     assert (view.process.ppid, view.process.uid, view.process.state) == (1, 1002, "SSLEEP")
     assert view.details["kinfo_proc"]["ki_jid"] == 7  # type: ignore[index]
+
+
+def _all_notes() -> list[Note]:
+    si = dict(signo=11, errno=0, code=1, pid=0, uid=0, addr=0)
+    notes = [mk(3, prpsinfo(64, "prog", "prog", 1))] + _thread_notes(100001, 11, "t", si)
+    notes.append(mk(8, struct.pack("<i", 1088) + _kinfo_proc(64)))
+    kf = CStruct(KINFO_FILE, 64)
+    notes.append(
+        mk(9, struct.pack("<i", kf.size) + packed(kf, "kf_path", [dict(kf_fd=-5, kf_path="/x")]))
+    )
+    notes.append(mk(10, _vmmap(["/bin/sh", None])))
+    i = lambda *v: struct.pack(f"<{len(v)}i", *v)  # noqa: E731
+    notes += [mk(11, i(4, 0)), mk(12, i(2, 18)), mk(13, i(16, 0, 0, 0, 0)), mk(14, i(4, 1)),
+              mk(15, struct.pack("<iQ", 8, 1)), mk(16, struct.pack("<i4q", 16, 6, 4096, 0, 0))]  # fmt: skip
+    return notes
+
+
+BASE_NOTES = _all_notes()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, len(BASE_NOTES) - 1),
+    st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), max_size=8),
+    st.integers(0, 4096),
+    st.sampled_from([AMD64, I386, ARM64]),
+)
+def test_fuzz_mutated_notes_raise_only_core_format_errors(
+    index: int, flips: list[tuple[int, int]], cut: int, ident: ElfIdent
+) -> None:
+    note = BASE_NOTES[index]
+    desc = bytearray(note.desc[: max(cut, 0)] if cut < len(note.desc) else note.desc)
+    for pos, value in flips:
+        if desc:
+            desc[pos % len(desc)] = value
+    notes = [*BASE_NOTES[:index], mk(note.type, bytes(desc)), *BASE_NOTES[index + 1 :]]
+    try:
+        view = freebsd.fold(notes, ident)
+    except CoreFormatError as e:
+        # Every desc of this list starts at BASE: the offset must fall inside one of them.
+        assert BASE <= e.offset <= BASE + max(len(n.desc) for n in notes)
+        return
+    assert len(view.decoded_notes) == len(notes)

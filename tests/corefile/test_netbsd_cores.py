@@ -10,7 +10,10 @@ top frame is checked here through the executable's symbol table: the decoded pc 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,3 +145,23 @@ def test_bad_procinfo_and_registers_name_offsets() -> None:
     assert err.value.offset == 700
     odd = [Note("NetBSD-CORE@x", 33, bytes(8), 0, 0), Note("NetBSD", 1, b"", 0, 0)]
     assert netbsd.fold(odd, AMD64).threads == []  # not per-LWP names: kept raw
+
+
+LLDB_THREAD = re.compile(r"thread #\d+: tid = (\d+), (0x[0-9a-f]+), stop reason = signal (\w+)")
+
+
+@pytest.mark.skipif(
+    shutil.which("lldb") is None, reason="lldb not installed (tools/setup-system.sh)"
+)
+@pytest.mark.skipif(not ENTRIES, reason=f"LOUD: no corpus at {CORPUS}: NetBSD cores not checked")
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: Path(str(e["file"])).name)
+def test_lldb_sees_the_same_lwps_pcs_and_signals(entry: dict[str, object]) -> None:
+    path = CORPUS / str(entry["file"])
+    cmd = ["lldb", "--batch", "-x", "-c", str(path), "-o", "thread list"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    with open_core(path) as core:
+        ours = [(t.tid, t.pc, t.signal) for t in core.view.threads]
+        theirs = [(int(tid), int(pc, 16), 11 if sig == "SIGSEGV" else int(sig))
+                  for tid, pc, sig in LLDB_THREAD.findall(out)]  # fmt: skip
+        assert theirs == ours
+        assert f"Process {core.view.process.pid} stopped" in out
