@@ -9,8 +9,13 @@ from coresnap.unwind.frames import FrameState, UnwoundFrame
 from coresnap.unwind.modules import LoadedModule
 
 
-def symbolize(state: FrameState, loaded: LoadedModule | None, arch: Arch) -> list[UnwoundFrame]:
-    """The frames (one, or more with inlined calls) for the physical frame ``state``."""
+def symbolize(
+    state: FrameState, loaded: LoadedModule | None, arch: Arch, notes: list[str]
+) -> list[UnwoundFrame]:
+    """The frames (one, or more with inlined calls) for the physical frame ``state``.
+
+    Malformed debug info costs the frame its DWARF names and lines (noted), not the walk.
+    """
     registers = {arch.dwarf_names[n]: v for n, v in state.regs.items() if n in arch.dwarf_names}
     registers[arch.pc] = state.pc
     base = UnwoundFrame(
@@ -46,8 +51,12 @@ def symbolize(state: FrameState, loaded: LoadedModule | None, arch: Arch) -> lis
     debug = loaded.obj.debug
     if debug is None:
         return [base]
-    scopes = debug.scopes(link)
-    line = debug.line(link)
+    try:
+        scopes = debug.scopes(link)
+        line = debug.line(link)
+    except Exception as exc:  # pyelftools raises many types on malformed DWARF
+        notes.append(f"{module.path}: debug info at {link:#x}: {type(exc).__name__}: {exc}")
+        return [base]
     return _with_inlines(base, scopes, line, link_pc)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from coresnap.corefile.model import Thread
 from coresnap.unwind.arch import Arch, arch_for
 from coresnap.unwind.frames import (
+    STOP_BAD_RULE,
     STOP_CFA_NOT_INCREASING,
     STOP_MAX_FRAMES,
     STOP_NO_UNWIND_INFO,
@@ -73,7 +74,7 @@ def unwind_thread(
         loaded = modules.find(state.pc)
         if _is_trampoline(state, loaded):
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
-        frames = symbolize(state, loaded, arch)
+        frames = symbolize(state, loaded, arch, result.notes)
         result.extend(frames[: max_frames - len(result)])
         physical += 1
         entry_point = frames[-1].function in OUTERMOST_FUNCTIONS
@@ -84,13 +85,16 @@ def unwind_thread(
                 f"{STOP_OUTERMOST}: {frames[-1].function}" if entry_point else exc.reason
             )
             return result
+        except Exception as exc:  # malformed CFI that pyelftools let through: stop, say why
+            result.stop_reason = f"{STOP_BAD_RULE}: {type(exc).__name__}: {exc}"
+            return result
         if caller is None or (entry_point and (caller.how == "fp" or not modules.find(caller.pc))):
             result.stop_reason = STOP_OUTERMOST
             return result
         if not _moved_up(state, caller, arch):
             result.stop_reason = f"{STOP_CFA_NOT_INCREASING}: at pc {caller.pc:#x}"
             return result
-        virtual = _tail_call_frames(state, caller, loaded, modules, arch)
+        virtual = _tail_call_frames(state, caller, loaded, modules, arch, result.notes)
         result.extend(virtual[: max_frames - len(result)])
         state = caller
     return result
@@ -140,6 +144,7 @@ def _tail_call_frames(
     loaded: LoadedModule | None,
     modules: ModuleMap,
     arch: Arch,
+    notes: list[str],
 ) -> list[UnwoundFrame]:
     """Virtual frames of functions between ``caller`` and ``callee`` that tail-called."""
     if caller.how != "cfi" or loaded is None or loaded.obj is None or loaded.obj.debug is None:
@@ -153,9 +158,14 @@ def _tail_call_frames(
     low_pc = found[1].attributes.get("DW_AT_low_pc")
     start = int(low_pc.value) if low_pc is not None else found[0]
     frames = []
-    for link in tail_call_chain(loaded.obj, caller.pc - loaded.bias, start):
+    try:
+        chain = tail_call_chain(loaded.obj, caller.pc - loaded.bias, start)
+    except Exception as exc:  # pyelftools raises many types on malformed DWARF
+        notes.append(f"{loaded.module.path}: call sites: {type(exc).__name__}: {exc}")
+        return []
+    for link in chain:
         virtual = FrameState(pc=link + loaded.bias, regs={}, how="cfi", exact_pc=False)
-        frame = symbolize(virtual, loaded, arch)[0]  # gdb names it by the innermost scope
+        frame = symbolize(virtual, loaded, arch, notes)[0]  # gdb names it by the innermost scope
         frame.cfa, frame.tail_call = None, True
         frames.append(frame)
     return frames

@@ -3,6 +3,7 @@
  *   segv     null write at depth            abort    abort() from a leaf (libc frames)
  *   handler  SIGSEGV inside a SIGUSR1 handler (a signal frame in the middle of the stack)
  *   threads  like segv, with 3 more threads blocked in different calls
+ *   badcall  a call through a null function pointer (pc 0 in frame 0)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -14,12 +15,15 @@
 #define NOINLINE __attribute__((noinline))
 
 volatile int *volatile null_pointer;
+void (*volatile null_function)(int);
 static const char *mode = "segv";
 static pthread_barrier_t ready;
 
 NOINLINE void crash_here(int depth) {
     if (strcmp(mode, "abort") == 0)
         abort();
+    if (strcmp(mode, "badcall") == 0)
+        null_function(depth); /* SIGSEGV at pc 0 */
     *null_pointer = depth; /* SIGSEGV */
 }
 

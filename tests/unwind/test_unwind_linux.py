@@ -10,6 +10,7 @@ compared.
 from __future__ import annotations
 
 import signal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from unwind_oracles import gdb_backtraces
 from coresnap.corefile import open_core
 from coresnap.unwind import unwind_thread
 
+NO_EH_FRAME = ("-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-omit-frame-pointer")
 # (name, compiler flags, argv mode, expected signal)
 VARIANTS = [
     ("O0-threads", ("-g", "-O0"), "threads", signal.SIGSEGV),
@@ -28,6 +30,10 @@ VARIANTS = [
     ("O0-abort", ("-g", "-O0"), "abort", signal.SIGABRT),
     ("stripped-threads", ("-O2", "-s"), "threads", signal.SIGSEGV),
     ("stripped-handler", ("-O2", "-s"), "handler", signal.SIGSEGV),
+    ("O2-badcall", ("-g", "-O2"), "badcall", signal.SIGSEGV),
+    # No unwind tables: with -g, gcc still writes .debug_frame; without, only frame pointers.
+    ("debug-frame-threads", ("-g", "-O0", *NO_EH_FRAME), "threads", signal.SIGSEGV),
+    ("fp-only-handler", ("-O0", *NO_EH_FRAME), "handler", signal.SIGSEGV),
 ]
 
 
@@ -75,6 +81,18 @@ def test_every_frame_agrees_with_gdb(variant: str, crashes: dict[str, tuple[Path
         assert len(ours) == 4
     if "stripped" not in variant:
         assert "crash_here" in names and "level2" in names
+    in_exe = [f for fs in ours.values() for f in fs if f.module == str(exe) and f.how != "initial"]
+    if variant.startswith("fp-only"):
+        # A caller of a function of the exe (no CFI there) comes from the frame pointer.
+        stepped = [b for fs in ours.values() for a, b in pairwise(fs) if a.module == str(exe)]
+        assert stepped and all(f.how == "fp" and not f.trusted for f in stepped)
+    else:
+        assert all(f.trusted for f in in_exe if f.how == "cfi")
+    if variant.startswith("debug-frame"):
+        assert all(f.how == "cfi" for f in in_exe if f.function == "level2")
+    if "badcall" in variant:
+        first = ours[next(iter(ours))]
+        assert first[0].pc == 0 and first[1].function == "crash_here" and not first[1].trusted
 
 
 def test_second_core_of_the_same_program_is_faster(crashes: dict[str, tuple[Path, Path]]) -> None:
