@@ -34,7 +34,7 @@ from coresnap.corefile.model import (
     Thread,
 )
 from coresnap.corefile.reader import CoreReader
-from coresnap.errors import CoresnapError
+from coresnap.errors import CoreFormatError, CoresnapError
 
 Fold = Callable[[list[Note], ElfIdent], NoteView]
 
@@ -207,7 +207,13 @@ def open_core(
     reader = CoreReader(path)
     try:
         elf = read_core(reader)
-        view = _fold(elf.notes, elf.ident, elf.warnings)
+        try:
+            view = _fold(elf.notes, elf.ident, elf.warnings)
+        except CoreFormatError as e:
+            if e.path is not None:
+                raise
+            # Note decoders work on bytes and do not know the file: name it here.
+            raise CoreFormatError(e.offset, e.what, reader.path) from None
         return Core(reader, elf, view, sysroot=sysroot, path_map=path_map)
     except BaseException:
         reader.close()

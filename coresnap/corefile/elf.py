@@ -63,9 +63,10 @@ class ElfCore:
 
 def read_ident(reader: CoreReader) -> tuple[ElfIdent, dict[str, int]]:
     """Parse ``e_ident`` and the ELF header; raises CoreFormatError when they are not ELF."""
+    magic = reader.pread(0, 4)
+    if magic != S.ELFMAG:
+        raise reader.error(0, f"not an ELF file (magic {magic!r})")
     e_ident = reader.read(0, S.EI_NIDENT, "e_ident")
-    if e_ident[:4] != S.ELFMAG:
-        raise reader.error(0, f"not an ELF file (magic {e_ident[:4]!r})")
     ei_class, ei_data = e_ident[S.EI_CLASS], e_ident[S.EI_DATA]
     if ei_class not in (S.ELFCLASS32, S.ELFCLASS64):
         raise reader.error(S.EI_CLASS, f"bad EI_CLASS {ei_class}")
