@@ -41,4 +41,6 @@ def analyze(snapshot: dict[str, Any], core: Any = None) -> dict[str, Any]:
         except Exception as e:  # a malformed snapshot costs this part only
             classification["notes"].append(f"{key}: failed: {type(e).__name__}: {e}")
             snapshot[key] = empty
+    # Annotations may have observed more memory (free chunks): keep it for re-runs.
+    classification["observations"] = {k: v for k, v in ctx.observations.items() if v is not None}
     return snapshot

@@ -14,6 +14,7 @@ from typing import Any
 
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
 from coresnap.analysis.fingerprint import UNKNOWN, frame_name, is_noise
+from coresnap.analysis.heap import free_chunks, heap_state
 
 MAX_MEMBERS = 64
 
@@ -94,10 +95,21 @@ def _member_paths(ctx: Context, frame_index: int) -> Iterator[tuple[str, int]]:
             continue
 
 
-def _in_freed(ctx: Context, classification: dict[str, Any]) -> dict[int, str]:
-    uaf = classification.get("observations", {}).get("use_after_free") or {}
-    pointer = uaf.get("pointer")
-    return {int(pointer, 16): str(uaf.get("chunk_state"))} if pointer else {}
+def _free_ranges(ctx: Context) -> list[tuple[int, int, str]]:
+    """Free heap chunks (an observation, so stored snapshots keep annotating them)."""
+
+    def compute() -> list[list[Any]] | None:
+        state = heap_state(ctx)
+        return free_chunks(ctx, state) if state is not None else None
+
+    found = ctx.observe("free_chunks", compute) or []
+    return [
+        (int(s), int(e), str(w)) for s, e, w in found if isinstance(s, int) and isinstance(e, int)
+    ]
+
+
+def _freed(value: int, ranges: list[tuple[int, int, str]]) -> str | None:
+    return next((where for start, end, where in ranges if start <= value < end), None)
 
 
 def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any]]:
@@ -139,7 +151,7 @@ def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any
 
 
 def _variable_annotations(ctx: Context, classification: dict[str, Any], tid: Any) -> list[dict]:
-    bad, freed, out = _bad_values(classification, ctx), _in_freed(ctx, classification), []
+    bad, freed, out = _bad_values(classification, ctx), _free_ranges(ctx), []
     for frame in ctx.frames:
         index = frame.get("index")
         found = [(n, v, t) for n, v, t in _vars(frame)]
@@ -152,8 +164,8 @@ def _variable_annotations(ctx: Context, classification: dict[str, Any], tid: Any
             untyped_zero = value == 0 and "*" not in type_ and not _dereferenced_here(name, frame)
             if value in bad and not untyped_zero:
                 text = f"`{name}` is {_describe(value)}: {bad[value]}"
-            elif value in freed:
-                text = f"`{name}` points into a freed chunk ({freed[value]})"
+            elif value >= NULL_PAGE_LIMIT and _freed(value, freed):
+                text = f"`{name}` points into a freed chunk ({_freed(value, freed)})"
             elif "*" in type_ and value >= NULL_PAGE_LIMIT and ctx.mapping_at(value) is None:
                 text = f"`{name}` = {value:#x} points outside any mapping"
             if text:

@@ -136,6 +136,18 @@ def heap_state(ctx: Context) -> HeapState | None:
     return state
 
 
+def free_chunks(ctx: Context, state: HeapState, limit: int = 256) -> list[list[Any]]:
+    """``[start, end, where]`` of the user memory of free chunks (tcache, fastbins), bounded."""
+    out: list[list[Any]] = []
+    for user in sorted({*state.tcache, *state.fastbins})[:limit]:
+        size = ctx.word(user - 8)
+        if size is None:
+            continue
+        # The user memory runs to the next chunk's size field (its prev_size word is usable).
+        out.append([user, user + (size & ~SIZE_BITS) - 8, state.free_state(user)])
+    return out
+
+
 def chunk_containing(ctx: Context, state: HeapState, address: int) -> int | None:
     """The user pointer of the heap chunk that contains ``address`` (walking size fields)."""
     chunk = state.start

@@ -81,6 +81,8 @@ def test_double_free_allocator_state(analyzed: Factory) -> None:
     assert allocator["already_free_in"] == "tcache bin 1"  # a 32-byte block: 0x30 chunk
     release = next(f for f in a.snapshot["threads"][0]["frames"] if f["function"] == "release")
     assert int(allocator["block"], 16) == release["variables"][0]["value"]
+    notes = {(an["frame"], an.get("name"), an["text"]) for an in a.snapshot["annotations"]}
+    assert (release["index"], "p", "`p` points into a freed chunk (tcache bin 1)") in notes
 
 
 def test_stack_overflow(analyzed: Factory) -> None:
