@@ -19,7 +19,6 @@ import pwd
 import signal
 import sys
 import time
-import uuid
 
 from coresnap import config as configuration
 from coresnap.capture import assets, elfcheck, fields, sparse
@@ -102,6 +101,14 @@ def _limit(core_limit: str, max_size: int) -> tuple[int, str]:
     return max_size, "dump.max_size"
 
 
+def _uuid4_hex() -> str:
+    """uuid.uuid4().hex without importing uuid (3 ms at every crash): RFC 4122 version 4."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
 def _signal_name(number: str) -> str:
     try:
         return signal.Signals(int(number)).name
@@ -163,7 +170,7 @@ class Archive:
     def __init__(self, cfg: configuration.Config, root: str, crash: dict[str, str], log: Log):
         self.cfg, self.root, self.crash, self.log = cfg, root, crash, log
         self.spool = Spool(root)
-        self.dump_id = uuid.uuid4().hex
+        self.dump_id = _uuid4_hex()
         self.uid, self.gid, self.mode = _owner(cfg, log, crash["dumpable"])
 
     def run(self, src: sparse.Readable) -> str:

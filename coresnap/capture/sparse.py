@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 BLOCK = 4096  # the page size of every Linux/FreeBSD target we dump: cores are page-aligned
 READ_SIZE = 1 << 20
@@ -23,8 +22,7 @@ class Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
-@dataclass
-class StreamResult:
+class StreamResult(NamedTuple):
     size: int  # bytes of the file (holes included)
     written: int  # bytes actually written (non-zero blocks)
     truncated: bool  # stopped at the limit with more data on the pipe
