@@ -27,7 +27,7 @@ TID_BASE = 100000
 PAGE = 4096
 PT_LOAD, PT_NOTE = 1, 4
 ELFOSABI_FREEBSD = 9
-EM_386, EM_X86_64 = 3, 62
+EM_386, EM_X86_64, EM_AARCH64 = 3, 62, 183
 
 
 # --- A small ELF core reader (Linux x86_64 / i386) ---------------------------------------
@@ -50,7 +50,7 @@ class Load:
 
 
 @dataclass
-class LinuxThread:
+class SourceThread:
     tid: int
     regs: dict[str, int]
     sigpend: int
@@ -60,16 +60,20 @@ class LinuxThread:
 
 
 @dataclass
-class LinuxCore:
+class SourceCore:
+    """A crashed process as read from a real core: Linux, or NetBSD (tests/bsdcore_netbsd.py)."""
+
     elfclass: int
     machine: int
     loads: list[Load]
     notes: list[RawNote]
-    threads: list[LinuxThread] = field(default_factory=list)
+    threads: list[SourceThread] = field(default_factory=list)
     psinfo: dict[str, object] = field(default_factory=dict)
     siginfo: dict[str, int] = field(default_factory=dict)
     auxv: list[tuple[int, int]] = field(default_factory=list)
     files: list[tuple[int, int, int, str]] = field(default_factory=list)  # start end offset path
+    os: str = "linux"  # whose signal numbering cursig uses (NetBSD's is FreeBSD's)
+    cursig: int = 0
 
 
 def walk_notes(data: bytes, elfclass: int) -> list[tuple[RawNote, int]]:
@@ -108,7 +112,7 @@ LINUX_REGS = {
 }
 
 
-def read_linux_core(path: Path) -> LinuxCore:
+def read_linux_core(path: Path) -> SourceCore:
     """Parse the threads, process info, siginfo, auxv, NT_FILE and PT_LOADs of a Linux core."""
     data = path.read_bytes()
     elfclass = 64 if data[4] == 2 else 32
@@ -118,7 +122,7 @@ def read_linux_core(path: Path) -> LinuxCore:
         for p_type, off, vaddr, filesz, memsz, flags in _phdrs(data, elfclass)
         if p_type == PT_LOAD
     ]
-    core = LinuxCore(elfclass, machine, loads, [n for n, _ in walk_notes(data, elfclass)])
+    core = SourceCore(elfclass, machine, loads, [n for n, _ in walk_notes(data, elfclass)])
     w, wc = (8, "Q") if elfclass == 64 else (4, "I")
     for note in core.notes:
         d = note.desc
@@ -129,7 +133,7 @@ def read_linux_core(path: Path) -> LinuxCore:
             names = LINUX_REGS[elfclass].split()
             values = struct.unpack_from(f"<{len(names)}{wc}", d, reg_at)
             core.threads.append(
-                LinuxThread(tid, dict(zip(names, values, strict=True)), sigpend, sighold)
+                SourceThread(tid, dict(zip(names, values, strict=True)), sigpend, sighold)
             )
         elif note.type == 2 and core.threads:  # NT_FPREGSET
             core.threads[-1].fpregs = d
@@ -143,6 +147,7 @@ def read_linux_core(path: Path) -> LinuxCore:
             (addr,) = struct.unpack_from("<" + wc, d, union)
             pid, uid = struct.unpack_from("<iI", d, union)
             core.siginfo = dict(signo=signo, errno=errno, code=code, addr=addr, pid=pid, uid=uid)
+            core.cursig = signo
         elif note.type == 6:  # NT_AUXV
             vals = struct.unpack_from(f"<{len(d) // w}{wc}", d)
             core.auxv = [(t, v) for t, v in zip(vals[0::2], vals[1::2], strict=False) if t]
@@ -298,13 +303,14 @@ def note(name: str, ntype: int, desc: bytes) -> bytes:
     return struct.pack("<III", len(raw), len(desc), ntype) + pad(raw) + pad(desc)
 
 
-def prstatus(elfclass: int, osrel: int, cursig: int, lwpid: int, reg: bytes) -> bytes:
-    """sys/sys/procfs.h prstatus_t, PRSTATUS_VERSION 1."""
-    if elfclass == 64:
-        return (
-            struct.pack("<i4xQQQiii4x", 1, 48 + len(reg), len(reg), 512, osrel, cursig, lwpid) + reg
-        )
-    return struct.pack("<iIIIiii", 1, 28 + len(reg), len(reg), 176, osrel, cursig, lwpid) + reg
+def prstatus(
+    elfclass: int, osrel: int, cursig: int, lwpid: int, reg: bytes, fpsize: int = 0
+) -> bytes:
+    """sys/sys/procfs.h prstatus_t, PRSTATUS_VERSION 1 (fpsize: sizeof(fpregset_t))."""
+    fpsize = fpsize or (512 if elfclass == 64 else 176)
+    head = "<i4xQQQiii4x" if elfclass == 64 else "<iIIIiii"
+    size = struct.calcsize(head) + len(reg)
+    return struct.pack(head, 1, size, len(reg), fpsize, osrel, cursig, lwpid) + reg
 
 
 def amd64_reg(r: dict[str, int]) -> bytes:
@@ -415,11 +421,11 @@ class FreeBSDCore:
     """What :func:`build_freebsd_core` wrote, for tests to compare with what is decoded."""
 
     path: Path
-    linux: LinuxCore
+    source: SourceCore
     lwpids: list[int]  # FreeBSD LWP ids in note order (the faulting thread first)
     names: list[str]
     signo: int  # FreeBSD numbering
-    si_code: int
+    si_code: int | None  # None: no NT_PTLWPINFO siginfo
     vmmap: list[VmEntry]
     osrel: int
     umask: int
@@ -452,25 +458,32 @@ def _rlimits() -> dict[str, tuple[int, int]]:
     return out
 
 
-def _vmmap(linux: LinuxCore, sp: int) -> list[VmEntry]:
+def _user_loads(core: SourceCore) -> list[Load]:
+    """The PT_LOADs of user space: Linux's amd64 [vsyscall] page is kernel space on FreeBSD."""
+    if core.machine != EM_X86_64:
+        return core.loads
+    return [ld for ld in core.loads if ld.vaddr < 1 << 47]
+
+
+def _vmmap(linux: SourceCore, sp: int) -> list[VmEntry]:
     files = {start: (off, path) for start, _, off, path in linux.files}
     out = []
-    for load in linux.loads:
-        if load.vaddr >= 1 << 47:  # Linux's [vsyscall] page: kernel space on FreeBSD
-            continue
+    for load in _user_loads(linux):
         prot = (
             (1 if load.flags & 4 else 0)
             | (2 if load.flags & 2 else 0)
             | (4 if load.flags & 1 else 0)
         )
-        dumped = 0 < load.filesz == load.memsz
+        # Linux: p_filesz < p_memsz means "not dumped past here" (read the file); NetBSD trims
+        # trailing zeros, which ELF reads back as zeros: dump those whole.
+        dumped = 0 < load.filesz == load.memsz or (linux.os == "netbsd" and load.filesz > 0)
         flags = (0 if dumped else 0x4) | (0x20 if load.vaddr <= sp < load.vaddr + load.memsz else 0)
         off, path = files.get(load.vaddr, (0, None))
         out.append(VmEntry(load.vaddr, load.vaddr + load.memsz, prot, flags, off, path, dumped))
     return out
 
 
-def _auxv(linux: LinuxCore, osrel: int) -> list[tuple[int, int]]:
+def _auxv(linux: SourceCore, osrel: int) -> list[tuple[int, int]]:
     """Linux AT_* -> FreeBSD AT_* (sys/sys/elf_common.h); Linux-only entries are dropped."""
     same = {3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14}  # AT_PHDR .. AT_ENTRY, AT_UID .. AT_EGID
     moved = {31: 15, 16: 25, 26: 26, 33: 34}  # EXECFN->EXECPATH, HWCAP, HWCAP2, vDSO->KPRELOAD
@@ -515,42 +528,54 @@ def write_core(out: Path, elfclass: int, machine: int, notes: bytes, loads: list
     return notes_at
 
 
+def arm64_reg(r: dict[str, int]) -> bytes:
+    """sys/arm64/include/reg.h struct reg: x[30], lr, sp, elr, uint32 spsr (+ padding)."""
+    x = [r[f"x{i}"] for i in range(30)]
+    return struct.pack("<30QQQQI4x", *x, r["x30"], r["sp"], r["pc"], r["spsr"] & 0xFFFFFFFF)
+
+
+# e_machine -> (struct reg encoder, stack pointer name, sizeof(struct fpreg))
+_ARCH = {EM_X86_64: (amd64_reg, "rsp", 512), EM_386: (i386_reg, "esp", 176),
+         EM_AARCH64: (arm64_reg, "sp", 528)}  # fmt: skip
+
+
 def build_freebsd_core(
-    linux_core: Path,
+    source: Path | SourceCore,
     out: Path,
     *,
     cwd: Path,
     thread_names: dict[int, str] | None = None,
     osrel: int = 1302001,
+    exe: str | None = None,
 ) -> FreeBSDCore:
-    """Re-encode the real Linux core ``linux_core`` as the FreeBSD kernel would have written it.
+    """Re-encode a real core (a Linux core file, or a parsed SourceCore) as FreeBSD writes it.
 
-    ``thread_names`` maps Linux tids to the names the program gave its threads (Linux cores do
-    not hold them); unnamed threads get p_comm, as FreeBSD's thread_create copies it.
+    ``thread_names`` maps source tids to the names the program gave its threads (Linux cores
+    do not hold them); unnamed threads get p_comm, as FreeBSD's thread_create copies it.
+    The first source thread must be the one that took the signal (both kernels agree).
     """
-    lx = read_linux_core(linux_core)
+    lx = source if isinstance(source, SourceCore) else read_linux_core(source)
     c = lx.elfclass
-    crashed = lx.threads[0]
-    vmmap = _vmmap(lx, crashed.regs["rsp" if c == 64 else "esp"])
-    exe = lx.files[0][3]
+    encode, sp_name, fp_size = _ARCH[lx.machine]
+    vmmap = _vmmap(lx, lx.threads[0].regs[sp_name])
+    exe = exe or lx.files[0][3]
     comm = os.path.basename(exe)[:19]  # p_comm: MAXCOMLEN
     names = [(thread_names or {}).get(t.tid, comm) for t in lx.threads]
-    signo = freebsd_signo(lx.siginfo["signo"])
-    si = dict(
-        lx.siginfo, signo=signo, code=freebsd_si_code(lx.siginfo["signo"], lx.siginfo["code"])
-    )
+    signo = freebsd_signo(lx.cursig) if lx.os == "linux" else lx.cursig
+    si = None
+    if lx.siginfo:
+        code = freebsd_si_code(lx.siginfo["signo"], lx.siginfo["code"])
+        si = dict(lx.siginfo, signo=signo, code=code)
     umask = os.umask(0)
     os.umask(umask)
     stack = next(v for v in vmmap if v.flags & 0x20)
-    info = FreeBSDCore(out, lx, [TID_BASE + t.tid for t in lx.threads], names, signo, si["code"],
-                       vmmap, osrel, umask, os.getgroups(), _rlimits(), stack.end - (32 if c == 64 else 16),
-                       exe, str(cwd))  # fmt: skip
+    info = FreeBSDCore(out, lx, [TID_BASE + t.tid for t in lx.threads], names, signo,
+                       si["code"] if si else None, vmmap, osrel, umask, os.getgroups(), _rlimits(),
+                       stack.end - (32 if c == 64 else 16), exe, str(cwd))  # fmt: skip
     parts = [(3, prpsinfo(c, comm, str(lx.psinfo["psargs"]), int(lx.psinfo["pid"])))]
     for i, t in enumerate(lx.threads):
-        reg = amd64_reg(t.regs) if c == 64 else i386_reg(t.regs)
-        fp = t.fpregs if c == 64 else t.fpregs.ljust(176, b"\0")  # i386 struct fpreg is 176
-        parts += [(1, prstatus(c, osrel, signo, info.lwpids[i], reg)), (2, fp),
-                  (7, thrmisc(names[i])),
+        parts += [(1, prstatus(c, osrel, signo, info.lwpids[i], encode(t.regs), fp_size)),
+                  (2, t.fpregs.ljust(fp_size, b"\0")), (7, thrmisc(names[i])),
                   (17, ptlwpinfo(c, info.lwpids[i], _sigset(t.sighold), _sigset(t.sigpend),
                                  names[i], si if i == 0 else None))]  # fmt: skip
         if t.xstate:
@@ -560,9 +585,8 @@ def build_freebsd_core(
     for ntype, desc in parts:
         offsets[ntype] = len(notes)
         notes += note("FreeBSD", ntype, desc)
-    loads = [Load(v.start, v.end - v.start, v.end - v.start, _pflags(v.prot), d.data)
-             for v, d in zip(vmmap, [ld for ld in lx.loads if ld.vaddr < 1 << 47], strict=True)
-             if v.dumped]  # fmt: skip
+    loads = [Load(v.start, v.end - v.start, v.end - v.start, _pflags(v.prot), d.data.ljust(v.end - v.start, b"\0"))
+             for v, d in zip(vmmap, _user_loads(lx), strict=True) if v.dumped]  # fmt: skip
     at = write_core(out, c, lx.machine, notes, loads)
     info.note_offsets = {t: at + o for t, o in offsets.items()}
     return info
@@ -574,7 +598,7 @@ def _pflags(prot: int) -> int:
 
 def _procstat_notes(info: FreeBSDCore) -> list[tuple[int, bytes]]:
     """NT_PROCSTAT_PROC .. NT_PROCSTAT_AUXV, in the kernel's order."""
-    lx, c = info.linux, info.linux.elfclass
+    lx, c = info.source, info.source.elfclass
     ps, word = lx.psinfo, ("<Q" if c == 64 else "<I")
     kp = CStruct(KINFO_PROC, c)
     assert kp.size == (1088 if c == 64 else 768), kp.size  # KINFO_PROC_SIZE / KINFO_PROC32_SIZE

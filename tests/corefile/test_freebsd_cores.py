@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 from bsdcore import LINUX_REGS, FreeBSDCore, build_freebsd_core
+from bsdcore_netbsd import read_netbsd_aarch64_core
 from crashes import Crash, build, crash
+from elftools.elf.elffile import ELFFile
 
 from coresnap.corefile import open_core
 from coresnap.errors import CoreFormatError
@@ -73,7 +75,7 @@ def case_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Case]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_threads_registers_names_and_order(case_of: Callable[[str], Case], kind: str) -> None:
     case = case_of(kind)
-    linux = case.core.linux
+    linux = case.core.source
     with open_core(case.core.path) as core:
         view = core.view
         assert view.os == "freebsd" and core.ident.osabi == 9  # ELFOSABI_FREEBSD
@@ -127,7 +129,7 @@ def test_process_and_procstat_facts(case_of: Callable[[str], Case], kind: str) -
             os.getgid(),
         )
         assert p.exe == str(case.crash.exe) and p.fname == case.crash.exe.name[:16]
-        assert p.psargs == case.core.linux.psinfo["psargs"]
+        assert p.psargs == case.core.source.psinfo["psargs"]
         assert p.state == "SRUN"  # the dumping thread's kinfo_proc
         assert d["osrel"] == d["pr_osreldate"] == 1302001
         assert d["umask"] == case.core.umask and d["groups"] == os.getgroups()
@@ -148,7 +150,7 @@ def test_process_and_procstat_facts(case_of: Callable[[str], Case], kind: str) -
 @pytest.mark.parametrize("kind", ["null", "threads", "null-i386"])
 def test_vmmap_mappings_and_memory(case_of: Callable[[str], Case], kind: str) -> None:
     case = case_of(kind)
-    linux = case.core.linux
+    linux = case.core.source
     with open_core(case.core.path) as core:
         got = {(m.start, m.end, m.file_offset, m.path) for m in core.view.files}
         assert got == {(s, e, off, path) for s, e, off, path in linux.files}
@@ -196,7 +198,7 @@ def test_lldb_reads_the_same_core(case_of: Callable[[str], Case], kind: str) -> 
         "thread list",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
-    arch = "x86_64" if case.core.linux.elfclass == 64 else "i386"
+    arch = "x86_64" if case.core.source.elfclass == 64 else "i386"
     assert f"arch={arch}-*-freebsd" in out
     with open_core(case.core.path) as core:
         ours = [(t.tid, t.pc, t.name) for t in core.view.threads]
@@ -235,3 +237,46 @@ def test_malformed_procstat_notes_name_their_file_offsets(
         with pytest.raises(CoreFormatError) as err:
             open_core(path)
         assert err.value.offset == offset, (ntype, at, value, err.value)
+
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "lldb"
+ARM64_SOURCES = sorted(CORPUS.glob("netbsd-*.aarch64.core")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not ARM64_SOURCES, reason=f"LOUD: no corpus at {CORPUS}: arm64 not checked")
+@pytest.mark.parametrize("source", ARM64_SOURCES, ids=lambda p: p.name)
+def test_arm64_cores_from_real_netbsd_crashes(source: Path, tmp_path: Path) -> None:
+    """FreeBSD arm64 layout on real aarch64 crashes: NetBSD's kernel wrote the registers."""
+    src = read_netbsd_aarch64_core(source)
+    exe = source.with_suffix("")  # the corpus ships each core's executable beside it
+    built = build_freebsd_core(src, tmp_path / "arm64.core", cwd=tmp_path, exe=str(exe))
+    with open_core(built.path) as core:
+        view = core.view
+        assert (core.ident.arch, core.ident.osabi, view.os) == ("aarch64", 9, "freebsd")
+        assert [t.tid for t in view.threads] == [100000 + t.tid for t in src.threads]
+        for t, s in zip(view.threads, src.threads, strict=True):
+            assert all(t.registers[f"x{i}"] == s.regs[f"x{i}"] for i in range(30))
+            assert (t.registers["lr"], t.registers["elr"]) == (s.regs["x30"], s.regs["pc"])
+            assert (t.pc, t.sp, t.registers["spsr"]) == (s.regs["pc"], s.regs["sp"], s.regs["spsr"])
+            assert t.fpregs == s.fpregs
+        crashed = view.threads[view.crashed_index or 0]
+        assert _function_at(exe, crashed.pc or 0) == "bar"  # LLDB's asserted top frame
+        assert view.signal is not None and (view.signal.name, view.signal.source) == (
+            "SIGSEGV", "cursig")  # fmt: skip
+        sp = crashed.sp or 0
+        seg = next(ld for ld in src.loads if ld.vaddr <= sp < ld.vaddr + ld.filesz)
+        assert core.memory.read(sp, 32) == seg.data[sp - seg.vaddr : sp - seg.vaddr + 32]
+        if shutil.which("lldb"):
+            cmd = ["lldb", "--batch", "-x", "-c", str(built.path), "-o", "thread list"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+            theirs = [(int(tid), int(pc, 16)) for tid, pc, _ in LLDB_THREAD.findall(out.stdout)]
+            assert theirs == [(t.tid, t.pc) for t in view.threads]
+
+
+def _function_at(exe: Path, pc: int) -> str | None:
+    with open(exe, "rb") as f:
+        for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
+            start, size = sym["st_value"], sym["st_size"]
+            if sym["st_info"]["type"] == "STT_FUNC" and start <= pc < start + size:
+                return str(sym.name)
+    return None
