@@ -179,3 +179,22 @@ class StoreUnavailable(StoreError):
         self.url = url
         self.why = why
         super().__init__(f"{url}: {why}", url=url)
+
+
+class SnapshotFormatError(CoresnapError):
+    """A snapshot (file ``path``, or bytes when ``path`` is None) is not a valid v1 snapshot."""
+
+    def __init__(self, path: str | None, what: str) -> None:
+        self.path = path
+        self.what = what
+        where = f"{path}: " if path else "snapshot: "
+        super().__init__(f"{where}{what}")
+
+
+class SnapshotEngineError(CoresnapError):
+    """Snapshot engine ``engine`` could not serve this core: ``why`` says what failed."""
+
+    def __init__(self, engine: str, why: str) -> None:
+        self.engine = engine
+        self.why = why
+        super().__init__(f"{engine} engine: {why}")

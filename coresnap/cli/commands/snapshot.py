@@ -1,0 +1,66 @@
+"""``coresnap snapshot CORE [EXE] -o FILE``: turn a core into a snapshot (or JSON on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from coresnap.cli.commands import Command
+from coresnap.snapshot.attributes import parse_kv
+from coresnap.snapshot.bounds import DEFAULT_BOUNDS
+from coresnap.snapshot.build import build_snapshot
+from coresnap.snapshot.format import to_json, validate, write
+from coresnap.snapshot.isolate import Limits, run_snapshot
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("core", help="the core file")
+    p.add_argument("exe", nargs="?", help="the executable (default: the path the core names)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the compressed snapshot here")
+    p.add_argument("--json", action="store_true", help="write plain JSON to stdout")
+    p.add_argument(
+        "--resource", metavar="DIR|TAR", help="assets captured at crash time (system facts)"
+    )
+    p.add_argument("--kv", metavar="K:V,K:V", help="attributes to add (coresnap.object:<id>)")
+    p.add_argument("--engine", choices=("auto", "drgn", "corefile"), default="auto")
+    p.add_argument("--isolate", action="store_true", help="run in a child with resource limits")
+    p.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit (--isolate)")
+    p.add_argument("--cpu", type=int, default=120, help="CPU seconds limit (--isolate)")
+    p.add_argument("--memory", type=int, default=2048, help="address-space MiB limit (--isolate)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.output and not args.json:
+        print("coresnap snapshot: give -o FILE or --json", file=sys.stderr)
+        return 2
+    kv = parse_kv(args.kv)
+    if args.isolate:
+        limits = Limits(cpu_seconds=args.cpu, memory_mb=args.memory, wall_seconds=args.timeout)
+        snap = run_snapshot(
+            args.core, args.exe, limits, resource=args.resource, kv=kv, engine=args.engine
+        )
+    else:
+        snap = build_snapshot(
+            args.core,
+            args.exe,
+            resource=args.resource,
+            kv=kv,
+            engine=args.engine,
+            bounds=DEFAULT_BOUNDS,
+        )
+    validate(snap)
+    if args.output:
+        size = write(snap, args.output)
+        analysis = snap["analysis"]
+        note = f" (fallback: {analysis['fallback_reason']})" if analysis["fallback_reason"] else ""
+        print(
+            f"{args.output}: {size} bytes, {len(snap['threads'])} threads, "
+            f"engine {analysis['engine']}{note}",
+            file=sys.stderr,
+        )
+    if args.json:
+        sys.stdout.write(to_json(snap, indent=1) + "\n")
+    return 0
+
+
+COMMAND = Command("snapshot", "Make a snapshot of a core file.", configure, run)

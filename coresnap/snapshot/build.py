@@ -1,0 +1,175 @@
+"""Core → snapshot: read the core's facts, run an engine, add assets, attributes and bounds.
+
+The one rule of this module: if the core itself can be read, the caller gets a snapshot. A
+failing engine falls back to the next (drgn → corefile) and the snapshot says why.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid as uuidlib
+from pathlib import Path
+from typing import Any, Literal
+
+from coresnap import __version__
+from coresnap.errors import ConfigError, SnapshotEngineError
+from coresnap.snapshot import facts
+from coresnap.snapshot.assets import read_assets
+from coresnap.snapshot.attributes import attributes
+from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
+from coresnap.snapshot.engines import EngineResult, corefile_engine
+from coresnap.snapshot.format import FORMAT, VERSION
+from coresnap.snapshot.merge import merge_modules, merge_threads
+from coresnap.snapshot.shrink import shrink
+from coresnap.snapshot.source import attach_source
+from coresnap.snapshot.system import crash_time, local_system, process_facts, system_facts
+
+EngineName = Literal["auto", "drgn", "corefile"]
+OBJECT_KEY = "coresnap.object"
+
+
+def build_snapshot(
+    core_path: str | os.PathLike[str],
+    exe: str | None = None,
+    *,
+    resource: str | os.PathLike[str] | None = None,
+    kv: dict[str, str] | None = None,
+    engine: EngineName = "auto",
+    bounds: Bounds = DEFAULT_BOUNDS,
+    fallback_reason: str | None = None,
+) -> dict[str, Any]:
+    """The v1 snapshot of ``core_path``.
+
+    ``engine="auto"`` tries drgn and falls back to the core-reader engine; ``fallback_reason``
+    lets a caller that already saw drgn fail (the isolating parent) say why.
+
+    Raises:
+        CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
+        AssetError: ``resource`` is given but is neither a directory nor a tar.
+        ConfigError: ``kv`` has a malformed ``coresnap.object``.
+    """
+    started = time.monotonic()
+    kv = dict(kv or {})
+    object_id = _object_id(kv.get(OBJECT_KEY))
+    assets = read_assets(resource) if resource is not None else None
+    from coresnap.corefile import open_core
+
+    core = open_core(str(core_path))
+    try:
+        snap = _skeleton(core)
+        result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap)
+        reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
+        truncated = bool(getattr(core, "truncated", False))
+    finally:
+        close = getattr(core, "close", None)
+        if close is not None:
+            close()
+    snap["uuid"] = object_id
+    merge_threads(snap, result)
+    snap["modules"] = merge_modules(snap["modules"], result.modules)
+    _apply_assets(snap, assets, core_path)
+    snap["attributes"] = attributes(snap, kv)
+    attach_source(snap)
+    cuts = [*result.cuts, *shrink(snap, bounds)]
+    snap["analysis"] = {
+        "engine": result.engine,
+        "fallback_reason": reason,
+        "tool_version": __version__,
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "cuts": cuts,
+        "core_path": str(Path(core_path).resolve()),
+        "core_size": _size(core_path),
+        "core_truncated": truncated,
+        "warnings": result.warnings[:64],
+        "bounds": bounds.as_dict(),
+    }
+    return snap
+
+
+def _skeleton(core: Any) -> dict[str, Any]:
+    crashed = facts.crashed_tid(core)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "uuid": "",
+        "timestamp": 0.0,
+        "process": facts.process_section(core),
+        "signal": facts.signal_section(core.signal),
+        "crashed_thread": crashed,
+        "threads": [facts.thread_section(t, t.tid == crashed) for t in core.threads],
+        "modules": [facts.module_section(m) for m in core.modules],
+        "memory_map": [facts.mapping_section(m) for m in core.mappings],
+        "system": {},
+        "attributes": {},
+        "classification": None,
+        "annotations": [],
+        "fingerprint": None,
+        "quality": None,
+        "analysis": {},
+    }
+
+
+def _run_engine(
+    engine: EngineName, core: Any, core_path: str, exe: str | None, bounds: Bounds, snap: dict
+) -> tuple[EngineResult, str | None]:
+    """(result, why the fallback ran or None)."""
+    if engine == "corefile":
+        return corefile_engine.run(core, exe, bounds), "corefile engine requested"
+    try:
+        from coresnap.snapshot.engines import drgn_engine
+    except ImportError as e:
+        if engine == "drgn":
+            raise SnapshotEngineError("drgn", f"cannot be loaded: {e}") from None
+        return corefile_engine.run(core, exe, bounds), f"drgn cannot be loaded: {e}"
+    try:
+        result = drgn_engine.run(core_path, exe, bounds, snap["memory_map"])
+    except SnapshotEngineError as e:
+        if engine == "drgn":
+            raise
+        return corefile_engine.run(core, exe, bounds), str(e)
+    except Exception as e:  # noqa: BLE001 - drgn internals: the caller must still get a snapshot
+        if engine == "drgn":
+            raise SnapshotEngineError("drgn", f"{type(e).__name__}: {e}") from e
+        why = f"drgn engine failed: {type(e).__name__}: {e}"
+        return corefile_engine.run(core, exe, bounds), why
+    if engine == "auto" and not any(t["frames"] for t in result.threads):
+        fallback = corefile_engine.run(core, exe, bounds)
+        if any(t["frames"] for t in fallback.threads):
+            return fallback, "drgn engine found no frames in any thread"
+    return result, None
+
+
+def _apply_assets(snap: dict[str, Any], assets: dict[str, bytes] | None, core: Any) -> None:
+    if assets is None:
+        snap["system"] = local_system()
+        snap["timestamp"] = _mtime(core)
+        return
+    snap["system"] = system_facts(assets)
+    for key, value in process_facts(assets).items():
+        if value not in (None, "", [], {}):
+            snap["process"][key] = value
+    snap["timestamp"] = crash_time(assets) or _mtime(core)
+
+
+def _object_id(value: str | None) -> str:
+    if value is None:
+        return uuidlib.uuid4().hex
+    try:
+        return uuidlib.UUID(value.strip()).hex
+    except ValueError:
+        raise ConfigError("--kv", f"{OBJECT_KEY} {value!r} is not a 32-hex-digit id") from None
+
+
+def _mtime(path: Any) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return time.time()
+
+
+def _size(path: Any) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None

