@@ -16,7 +16,7 @@ def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
     return next((t for t in threads if t.get("crashed") or (tid and t.get("tid") == tid)), None)
 
 
-def _frames_penalties(frames: list[dict[str, Any]]) -> list[tuple[int, str]]:
+def _frames_penalties(frames: list[dict[str, Any]], cut: str | None) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     named = sum(1 for f in frames if f.get("function"))
     if named < len(frames):
@@ -32,14 +32,25 @@ def _frames_penalties(frames: list[dict[str, Any]]) -> list[tuple[int, str]]:
     if guesses:
         out.append((min(15, 5 * guesses), f"{guesses} frames are unwinder guesses"))
     last = frame_name(frames[-1])
-    if last not in CLEAN_ENDS:
+    if cut is not None:
+        out.append((5, f"frames cut by the snapshot's bounds ({cut})"))
+    elif last not in CLEAN_ENDS:
         out.append((10, f"unwinding stopped at {last}, not at a thread entry"))
     return out
+
+
+def _frames_cut(cuts: list[Any], tid: object) -> str | None:
+    """The snapshot builder's note that it kept only some of this thread's frames."""
+    prefix = f"thread {tid}: frames: "
+    return next((str(c)[len(prefix) :] for c in cuts if str(c).startswith(prefix)), None)
 
 
 def score(snapshot: dict[str, Any]) -> dict[str, Any]:
     """``{"score": 0-100, "reasons": [...]}``; each reason says what cost points and how many."""
     penalties: list[tuple[int, str]] = []
+    found = snapshot.get("analysis")
+    analysis: dict[str, Any] = found if isinstance(found, dict) else {}
+    cuts: list[Any] = analysis["cuts"] if isinstance(analysis.get("cuts"), list) else []
     thread = _crashed(snapshot)
     frames = [f for f in (thread or {}).get("frames") or [] if isinstance(f, dict)]
     if thread is None:
@@ -47,13 +58,11 @@ def score(snapshot: dict[str, Any]) -> dict[str, Any]:
     elif not frames:
         penalties.append((50, "the crashed thread has no frames"))
     else:
-        penalties += _frames_penalties(frames)
-    cuts = (snapshot.get("analysis") or {}).get("cuts") or []
-    if any("truncat" in str(c) for c in cuts):
+        penalties += _frames_penalties(frames, _frames_cut(cuts, thread.get("tid")))
+    if analysis.get("core_truncated") or any("truncat" in str(c) for c in cuts):
         penalties.append((20, "the core is truncated"))
-    mismatched = [
-        m.get("path") for m in snapshot.get("modules") or [] if m.get("build_id_mismatch")
-    ]
+    modules = [m for m in snapshot.get("modules") or [] if isinstance(m, dict)]
+    mismatched = [m.get("path") for m in modules if m.get("build_id_mismatch")]
     if mismatched:
         penalties.append(
             (min(30, 15 * len(mismatched)), f"build id mismatch: {', '.join(map(str, mismatched))}")
