@@ -18,6 +18,8 @@ from elftools.dwarf.die import DIE
 from elftools.dwarf.dwarfinfo import DWARFInfo
 from elftools.dwarf.ranges import BaseAddressEntry
 
+from coresnap.unwind.names import die_name, text
+
 _FUNCTION_TAGS = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine")
 _SCOPE_TAGS = ("DW_TAG_lexical_block", *_FUNCTION_TAGS)
 
@@ -139,10 +141,10 @@ class DebugInfo:
         if program is None:
             return {}
         version = program.header["version"]
-        dirs = [_text(d) for d in program["include_directory"]]
+        dirs = [text(d) for d in program["include_directory"]]
         names: dict[int, str] = {}
         for i, entry in enumerate(program["file_entry"]):
-            name = _text(entry.name)
+            name = text(entry.name)
             # DWARF 5 numbers files and directories from 0 (directory 0 is the CU's own);
             # earlier versions number both from 1, directory 0 meaning the CU's directory.
             d = entry.dir_index if version >= 5 else entry.dir_index - 1
@@ -179,36 +181,6 @@ class DebugInfo:
                 lines.append(line)
         self._lines[cu.cu_offset] = (starts, lines)
         return starts, lines
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    name = getattr(value, "name", value)
-    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
-
-
-def die_name(die: DIE) -> str | None:
-    """The DIE's name, following ``DW_AT_abstract_origin`` / ``DW_AT_specification``.
-
-    A C linkage name (an asm label such as glibc's ``__GI___libc_read``) wins over
-    ``DW_AT_name``, as gdb shows it; a mangled C++ one (``_Z...``) does not.
-    """
-    for _ in range(8):  # origin chains are short; a cycle is a malformed file
-        attrs = die.attributes
-        linkage = attrs.get("DW_AT_linkage_name") or attrs.get("DW_AT_MIPS_linkage_name")
-        if linkage is not None and not _text(linkage.value).startswith("_Z"):
-            return _text(linkage.value)
-        if "DW_AT_name" in attrs:
-            value = attrs["DW_AT_name"].value
-            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-        for ref in ("DW_AT_abstract_origin", "DW_AT_specification"):
-            if ref in attrs:
-                die = die.get_DIE_from_attribute(ref)
-                break
-        else:
-            return None
-    return None
 
 
 def die_ranges(dwarf: DWARFInfo, die: DIE) -> list[tuple[int, int]]:

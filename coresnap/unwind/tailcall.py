@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 from elftools.dwarf.die import DIE
 
-from coresnap.unwind.debuginfo import DebugInfo, die_name
+from coresnap.unwind.debuginfo import DebugInfo
+from coresnap.unwind.names import die_name
 from coresnap.unwind.objfile import ObjectFile
 
 _CALL_SITE_TAGS = ("DW_TAG_call_site", "DW_TAG_GNU_call_site")

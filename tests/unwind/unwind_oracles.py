@@ -70,7 +70,17 @@ class GdbFrame:
     signal_trampoline: bool = False
 
 
-_GDB_FRAME = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-f]+) in )?(<signal handler called>|\S+)")
+_GDB_FRAME = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-f]+) in )?(<signal handler called>|.*)")
+_ANON = "(anonymous namespace)"
+
+
+def _gdb_function(rest: str) -> str:
+    """The function name of a frame line's remainder: ``name (args) at file:line``."""
+    if rest.startswith("<signal handler called>"):
+        return "<signal handler called>"
+    return rest.replace(_ANON, "\0").split(" (")[0].replace("\0", _ANON)
+
+
 _GDB_THREAD = re.compile(r"^Thread \d+ \(.*?LWP (\d+)\)")
 
 
@@ -101,7 +111,7 @@ def gdb_backtraces(exe: Path, core: Path) -> dict[int, list[GdbFrame]]:
             continue
         m = _GDB_FRAME.match(line)
         if m and frames is not None:
-            name = m[3]
+            name = _gdb_function(m[3])
             frames.append(
                 GdbFrame(
                     int(m[1]),
