@@ -46,7 +46,12 @@ def _safe_link_proof(ctx: Context, state: HeapState) -> dict[str, Any] | None:
         if not state.contains(pointer) or pointer % 16:
             continue
         stored = ctx.word(pointer)
-        if stored is None or stored not in bad:
+        # The loaded pointer may have had an offset added before the access (a member, a
+        # vtable slot): accept a bad value up to a page above it.
+        offset = next(
+            (b - stored for b in bad if stored is not None and 0 <= b - stored < 4096), None
+        )
+        if stored is None or offset is None:
             continue
         target = protect_ptr(pointer, stored)  # un-mangle: (pos >> 12) ^ stored
         if target and not state.contains(target):
@@ -56,6 +61,7 @@ def _safe_link_proof(ctx: Context, state: HeapState) -> dict[str, Any] | None:
             "pointer": hexa(pointer),
             "pointer_held_in": where,
             "loaded_value": hexa(stored),
+            "offset_added": offset,
             "safe_linking": f"{stored:#x} == ({pointer:#x} >> 12) ^ {target:#x}",
             "chunk_state": state.free_state(pointer) or "not in a walked free list",
             "tcache_key_matches": key is not None and key == state.tcache_key,

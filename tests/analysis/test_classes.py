@@ -23,6 +23,17 @@ def test_seed_simple_is_use_after_free_write(analyzed: Factory) -> None:
     assert "`r` points into a freed chunk (tcache bin 0)" in notes
 
 
+def test_use_after_free_virtual_call(analyzed: Factory) -> None:
+    a = analyzed("cls_uaf_virtual.cc")
+    assert a.labels == ["use-after-free", "memory.read"]
+    facts = a.facts("use-after-free")
+    # The vtable pointer read from the freed object is its tcache `next`; the call adds the
+    # slot offset (the third slot: 0x10) before loading the target.
+    assert facts["pointer_held_in"] == "variable h (frame 0)"
+    assert facts["offset_added"] == 0x10 and facts["chunk_state"] == "tcache bin 0"
+    assert int(facts["loaded_value"], 16) == int(facts["pointer"], 16) >> 12
+
+
 @pytest.mark.parametrize(
     ("args", "access", "instruction"),
     [
