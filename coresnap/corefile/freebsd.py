@@ -40,6 +40,7 @@ class _Folder:
     def __init__(self, ident: ElfIdent) -> None:
         self.ident = ident
         self.threads: list[Thread] = []
+        self.by_tid: dict[int, Thread] = {}
         self.prpsinfo: Decoded = {}
         self.kinfo_proc: list[Decoded] = []
         self.details: dict[str, object] = {}
@@ -72,7 +73,7 @@ class _Folder:
             return
         self.decoded.append((note, handler(note)))
 
-    def _current(self, note: Note) -> Thread | None:
+    def _current(self) -> Thread | None:
         # A per-thread note before any NT_PRSTATUS belongs to no thread; it stays decoded.
         return self.threads[-1] if self.threads else None
 
@@ -84,10 +85,11 @@ class _Folder:
             t.pc, t.sp = registers[layout.pc], registers[layout.sp]
         t.pr_info = {k: v for k, v in fields.items() if isinstance(v, int)}
         self.threads.append(t)
+        self.by_tid.setdefault(t.tid, t)
         return {**fields, "registers": registers}
 
     def _fpregset(self, note: Note) -> Decoded:
-        t = self._current(note)
+        t = self._current()
         if t is not None:
             t.fpregs = note.desc
         return {"size": len(note.desc)}
@@ -98,15 +100,14 @@ class _Folder:
 
     def _thrmisc(self, note: Note) -> Decoded:
         d = N.decode_thrmisc(note)
-        t = self._current(note)
+        t = self._current()
         if t is not None and d["pr_tname"]:
             t.name = cast(str, d["pr_tname"])
         return d
 
     def _ptlwpinfo(self, note: Note) -> Decoded:
         d, info = N.decode_ptlwpinfo(note, self.ident)
-        by_tid = {t.tid: t for t in self.threads}
-        t = by_tid.get(cast(int, d["pl_lwpid"])) or self._current(note)
+        t = self.by_tid.get(cast(int, d["pl_lwpid"])) or self._current()
         if t is not None:
             t.siginfo = info or t.siginfo
             t.name = t.name or cast(str, d["pl_tdname"]) or None

@@ -7,6 +7,7 @@ The bytes are packed by tests/bsdcore.py, which lays out the structs from their 
 from __future__ import annotations
 
 import struct
+import time
 
 import pytest
 from bsdcore import (
@@ -380,3 +381,18 @@ def test_fuzz_mutated_notes_raise_only_core_format_errors(
         assert BASE <= e.offset <= BASE + max(len(n.desc) for n in notes)
         return
     assert len(view.decoded_notes) == len(notes)
+
+
+def test_many_threads_fold_in_linear_time() -> None:
+    reg = amd64_reg(X86_64_REGS)
+    z = bytes(16)
+    notes = []
+    for lwpid in range(100001, 100001 + 20000):
+        notes += [
+            mk(1, prstatus(64, 1, 11, lwpid, reg)),
+            mk(17, ptlwpinfo(64, lwpid, z, z, "t", None)),
+        ]
+    started = time.monotonic()
+    view = freebsd.fold(notes, AMD64)
+    assert len(view.threads) == 20000 and view.threads[-1].name == "t"
+    assert time.monotonic() - started < 10  # about 1 s here; quadratic would take minutes
