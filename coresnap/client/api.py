@@ -13,7 +13,8 @@ from coresnap.errors import ConfigError
 API = "/api/v1/projects"
 
 
-def _writer(cf: CoronerConfig, token_name: str) -> Client:
+def writer(cf: CoronerConfig, token_name: str) -> Client:
+    """A client of the write endpoint with token ``token_name`` (raises ConfigError)."""
     return Client(cf.write.url, cf.token(token_name), cf.write.verify)
 
 
@@ -38,14 +39,21 @@ def put_snapshot(
         body = Path(path).read_bytes()
     except OSError as e:
         raise ConfigError(str(path), e.strerror or str(e)) from e
-    with _writer(cf, token_name) as client:
-        reply = client.json(
-            "POST",
-            f"{API}/{project}/objects",
-            content=body,
-            params=attributes or {},
-            headers={"Content-Type": "application/zstd"},
-        )
+    with writer(cf, token_name) as client:
+        return put_body(client, project, body, attributes)
+
+
+def put_body(
+    client: Client, project: str, body: bytes, attributes: dict[str, str] | None = None
+) -> str:
+    """Upload snapshot bytes with an open client; returns the object id (see put_snapshot)."""
+    reply = client.json(
+        "POST",
+        f"{API}/{project}/objects",
+        content=body,
+        params=attributes or {},
+        headers={"Content-Type": "application/zstd"},
+    )
     return str(reply["object"])
 
 

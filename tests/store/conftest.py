@@ -35,14 +35,13 @@ def pg_url() -> Iterator[str]:
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """A running coronerd (sampling off: every blob kept) over each database."""
+    """A running coronerd with the default settings (storage sampling on) over each database."""
     kind = request.param
     pg = request.getfixturevalue("pg_url") if kind == "postgresql" else None
     server = make_server(
         kind,
         tmp_path_factory.mktemp(f"coronerd-{kind}"),
         pg,
-        sampling={"first": -1},
         limits={"max_body": 1 << 20},
     )
     server.start()
