@@ -21,6 +21,7 @@ VERSION = 1
 TOP_FRAMES = 3
 _SALT = f"coresnap-fingerprint-v{VERSION}\n"
 _VERSIONED = re.compile(r"@@?[A-Za-z0-9_.]+$")
+_SO_VERSION = re.compile(r"\.so(\.[0-9]+)+$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # what some unwinders print for a nameless pc
 UNKNOWN = "?"
 
@@ -77,19 +78,34 @@ def normalize_function(name: str) -> tuple[str, list[str]]:
     return base.strip(), changes
 
 
+def module_name(path: str) -> str:
+    """A module's stable name: its base name without a shared-object version (libc.so.6 -> libc.so)."""
+    return _SO_VERSION.sub(".so", os.path.basename(path))
+
+
 def frame_name(frame: dict[str, Any]) -> str:
-    """Step 2 for one frame: the normal function name, else module+offset, else ``?``."""
+    """The normal function name of a frame, else ``module+offset``, else ``?``."""
     function = frame.get("function")
     if isinstance(function, str) and function and not _ADDRESS.fullmatch(function):
         return normalize_function(function)[0]
     module, offset = frame.get("module"), frame.get("module_offset")
     if isinstance(module, str) and module and isinstance(offset, int):
-        return f"{os.path.basename(module)}+{offset:#x}"
+        return f"{module_name(module)}+{offset:#x}"
     return UNKNOWN
 
 
+def frame_key(frame: dict[str, Any]) -> str:
+    """Step 2 for one frame: ``module!function`` (the same name in two programs is two bugs)."""
+    name, module = frame_name(frame), frame.get("module")
+    if name == UNKNOWN or "+0x" in name or not isinstance(module, str) or not module:
+        return name
+    return f"{module_name(module)}!{name}"
+
+
 def is_noise(name: str) -> bool:
-    return any(p.fullmatch(name) for p in _patterns("noise.txt"))
+    """Whether a frame name (with or without its ``module!``) matches ``lists/noise.txt``."""
+    function = name.split("!", 1)[-1]
+    return any(p.fullmatch(function) for p in _patterns("noise.txt"))
 
 
 @dataclass
@@ -133,12 +149,12 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
     steps = [Step("1. crashed thread's frames", [str(f.get("function") or "?") for f in raw])]
     caller = _caller(snapshot)
     lost = bool(raw) and frame_name(raw[0]) == UNKNOWN
-    if caller and lost and (len(raw) < 2 or frame_name(raw[1]) != frame_name(caller)):
+    if caller and lost and (len(raw) < 2 or frame_key(raw[1]) != frame_key(caller)):
         raw = [raw[0], caller, *raw[1:]]
-        inserted = [frame_name(f) for f in raw]
+        inserted = [frame_key(f) for f in raw]
         steps.append(Step("1b. caller of the bad jump (return address at sp) inserted", inserted))
-    names = [frame_name(f) for f in raw]
-    steps.append(Step("2. normalised", names))
+    names = [frame_key(f) for f in raw]
+    steps.append(Step("2. normalised (module!function)", names))
     names = _known_prefix([n for n in names if not is_noise(n)])
     steps.append(Step("3. noise and unknown frames dropped (lists/noise.txt)", names))
     names = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]

@@ -3,6 +3,7 @@ snapshotted by the real builder and analyzed with the real core open."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,10 @@ def analyzed(tmp_path_factory: pytest.TempPathFactory) -> Factory:
             path = Path(source) if "/" in source else Path(source)
             if source.startswith("demo/"):
                 path = ROOT / source
-            exe = build(path, flags=flags)
+            # A stable executable name (the build cache's names carry a hash of the flags),
+            # as a real program keeps its name across builds.
+            exe = tmp_path_factory.mktemp("bin") / Path(source).stem
+            shutil.copy2(build(path, flags=flags), exe)
             cwd = tmp_path_factory.mktemp(Path(source).stem)
             result = crash(exe, args, cwd=cwd)
             # The real pipeline: the snapshot builder, then analysis with the core's memory.

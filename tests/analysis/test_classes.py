@@ -109,7 +109,7 @@ def test_stack_smash(analyzed: Factory) -> None:
     a = analyzed("cls_stack_smash.c", "A" * 40, flags=SMASH)
     assert a.labels == ["stack-smash"]
     assert "stack smashing detected" in a.facts("stack-smash")["message"]
-    assert a.snapshot["fingerprint"]["frames"] == ["copy_name"]
+    assert a.snapshot["fingerprint"]["frames"] == ["cls_stack_smash!copy_name"]
 
 
 def test_assert_message(analyzed: Factory) -> None:
@@ -165,7 +165,7 @@ def test_bad_jump(analyzed: Factory) -> None:
     facts = a.facts("bad-jump")
     assert facts["pc"] == facts["address"] == "0x41414141000" and facts["pc_mapping"] is None
     assert facts["caller"]["function"] == "dispatch"
-    assert a.snapshot["fingerprint"]["frames"][0] == "dispatch"
+    assert a.snapshot["fingerprint"]["frames"][0] == "cls_bad_jump!dispatch"
 
 
 def test_exec_nonexec(analyzed: Factory) -> None:
@@ -180,7 +180,7 @@ def test_cxx_uncaught_exception(analyzed: Factory) -> None:
     assert a.labels == ["cxx-uncaught-exception"]
     facts = a.facts("cxx-uncaught-exception")
     assert facts["type"] == "std::runtime_error" and facts["throw_frame"] == "__cxa_throw"
-    assert a.snapshot["fingerprint"]["frames"][0] == "parse_port"
+    assert a.snapshot["fingerprint"]["frames"][0] == "cls_uncaught_exception!parse_port"
 
 
 def test_cxx_pure_virtual(analyzed: Factory) -> None:

@@ -72,6 +72,6 @@ def test_fingerprint_explain(store: Path, capsys: pytest.CaptureFixture[str]) ->
     for title in ("1. crashed thread's frames", "3. noise and unknown frames dropped", "6. sha256"):
         assert f"  {title}" in out
     assert f"    #0  {snapshot['fingerprint']['hash']}" in out
-    assert "    #0  parse_port" in out
+    assert "    #0  cls_uncaught_exception!parse_port" in out
     assert main(["fingerprint", str(path)]) == 0
     assert capsys.readouterr().out == f"{snapshot['fingerprint']['hash']}  {path}\n"

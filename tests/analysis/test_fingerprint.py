@@ -19,7 +19,11 @@ def test_same_bug_across_aslr(analyzed: Factory) -> None:
     one, two = analyzed(GROUP, "b", "1"), analyzed(GROUP, "b", "1", run="second")
     assert _frames_pcs(one.snapshot) != _frames_pcs(two.snapshot)  # ASLR moved the code
     assert one.fingerprint == two.fingerprint
-    assert one.snapshot["fingerprint"]["frames"] == ["field_width", "lookup", "parse_record"]
+    assert one.snapshot["fingerprint"]["frames"] == [
+        "cls_fp_group!field_width",
+        "cls_fp_group!lookup",
+        "cls_fp_group!parse_record",
+    ]
 
 
 def test_same_bug_across_optimisation(analyzed: Factory) -> None:
@@ -35,7 +39,8 @@ def test_same_bug_across_inputs(analyzed: Factory) -> None:
 def test_same_bug_across_outer_callers(analyzed: Factory) -> None:
     direct, batched = analyzed(GROUP, "b", "1"), analyzed(GROUP, "a", "3")
     functions = [f["function"] for f in batched.snapshot["threads"][0]["frames"]]
-    assert "batch" in functions and "batch" not in direct.snapshot["fingerprint"]["frames"]
+    assert "batch" in functions
+    assert "cls_fp_group!batch" not in direct.snapshot["fingerprint"]["frames"]
     assert direct.fingerprint == batched.fingerprint
 
 
@@ -53,7 +58,7 @@ def test_unsymbolised_frames_use_module_offset_stable_under_aslr(analyzed: Facto
         analyzed(GROUP, "b", "1", flags=flags, run="2"),
     )
     frames = one.snapshot["fingerprint"]["frames"]
-    assert all("+0x" in f for f in frames), frames
+    assert all(f.startswith("cls_fp_group+0x") for f in frames), frames
     assert one.fingerprint == two.fingerprint
     assert _frames_pcs(one.snapshot) != _frames_pcs(two.snapshot)
 
@@ -97,7 +102,7 @@ def test_noise_and_recursion_steps() -> None:
         "_start",
     )
     fp, steps = explain(snap)
-    assert fp["frames"] == ["walk", "visit", "main"]
+    assert fp["frames"] == ["app!walk", "app!visit", "app!main"]
     assert [s.title[0] for s in steps] == ["1", "2", "3", "4", "5", "6"]
     assert steps[-1].frames == [fp["hash"]]
 
@@ -106,3 +111,22 @@ def test_no_usable_frames_still_groups() -> None:
     snap = _snap("raise", "abort")
     snap["signal"] = {"name": "SIGABRT"}
     assert fingerprint(snap)["frames"] == ["<no frames>", "SIGABRT"]
+
+
+def test_same_function_name_in_two_programs_differs(analyzed: Factory) -> None:
+    # Both crash in `main` with nothing else on the stack: the module tells them apart.
+    one, two = analyzed("cls_invalid_free.c"), analyzed("cls_heap_corruption.c")
+    assert one.snapshot["fingerprint"]["frames"] == ["cls_invalid_free!main"]
+    assert one.fingerprint != two.fingerprint
+
+
+def test_library_versions_do_not_split_groups() -> None:
+    def snap(lib: str) -> dict:
+        frames = [{"index": 0, "function": "parse", "module": lib, "module_offset": 16}]
+        return {"crashed_thread": 1, "threads": [{"tid": 1, "crashed": True, "frames": frames}]}
+
+    old, new = (
+        fingerprint(snap("/usr/lib/libfoo.so.1.2.3")),
+        fingerprint(snap("/lib/libfoo.so.1.4")),
+    )
+    assert old == new and old["frames"] == ["libfoo.so!parse"]
