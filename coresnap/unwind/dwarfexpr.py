@@ -127,6 +127,13 @@ def _signed(value: int, mask: int) -> int:
     return value - (mask + 1) if value & top else value
 
 
+def _take(expr: Sequence[int], pos: int, size: int) -> bytes:
+    """``size`` operand bytes at ``pos``; an operand cut short by the end is malformed."""
+    if pos + size > len(expr):
+        raise DwarfExpressionError(pos, f"operand of {size} bytes runs past the end")
+    return bytes(expr[pos : pos + size])
+
+
 def _pop(stack: list[int], pos: int) -> int:
     if not stack:
         raise DwarfExpressionError(pos, "stack underflow")
@@ -155,11 +162,11 @@ def _step(
         stack.append((register(regno) + offset) & mask)
     elif op in _FIXED:
         size, signed = _FIXED[op]
-        raw = bytes(expr[pos : pos + size])
+        raw = _take(expr, pos, size)
         stack.append(int.from_bytes(raw, "little", signed=signed) & mask)
         pos += size
     elif op == DW_OP_addr:
-        stack.append(int.from_bytes(bytes(expr[pos : pos + address_size]), "little"))
+        stack.append(int.from_bytes(_take(expr, pos, address_size), "little"))
         pos += address_size
     elif op in (DW_OP_constu, DW_OP_plus_uconst):
         value, pos = read_uleb128(expr, pos)
@@ -170,7 +177,10 @@ def _step(
     elif op == DW_OP_deref:
         stack.append(read_memory(_pop(stack, pos), address_size))
     elif op == DW_OP_deref_size:
-        stack.append(read_memory(_pop(stack, pos), expr[pos]))
+        size = _take(expr, pos, 1)[0]
+        if not 0 < size <= address_size:
+            raise DwarfExpressionError(pos, f"DW_OP_deref_size {size}")
+        stack.append(read_memory(_pop(stack, pos), size))
         pos += 1
     else:
         _stack_op(op, pos, stack, mask)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TypeVar
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -22,6 +23,7 @@ from coresnap.unwind.debuginfo import DebugInfo
 from coresnap.unwind.symbols import SymbolTable, read_symbols
 
 DEBUG_ROOTS = ("/usr/lib/debug",)
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,9 +39,24 @@ class ObjectFile:
     _symbols: SymbolTable | None = None
     _debug: DebugInfo | None | bool = None  # False: looked, none usable
 
+    def _guarded(self, what: str, parse: Callable[[], T], default: T) -> T:
+        """Run a pyelftools parse; on any failure note it and use ``default``.
+
+        The one boundary where pyelftools' exceptions (ELFError, construct errors, but also
+        OverflowError, KeyError... on hostile bytes such as a vDSO image from a core) stop.
+        """
+        try:
+            return parse()
+        except Exception as exc:
+            self.problems.append(f"{self.path}: {what}: {type(exc).__name__}: {exc}")
+            return default
+
     @property
     def link_base(self) -> int:
         """The lowest ``PT_LOAD`` address, page aligned: the module's start minus its bias."""
+        return self._guarded("program headers", self._link_base, 0)
+
+    def _link_base(self) -> int:
         loads = [s for s in self.elf.iter_segments() if s["p_type"] == "PT_LOAD"]
         if not loads:
             return 0
@@ -65,39 +82,30 @@ class ObjectFile:
             return None
         key = f"{id(elf)}{section}"
         if key not in self._tables:
-            try:
-                table = load_frame_table(elf, self.path, section)
-                self._tables[key] = table
-                if table is not None and table.problems:
-                    self.problems.append(f"{len(table.problems)} bad entries: {table.problems[0]}")
-            except UnwindError as exc:
-                self.problems.append(str(exc))
-                self._tables[key] = None
+            table = self._guarded(section, lambda: load_frame_table(elf, self.path, section), None)
+            self._tables[key] = table
+            if table is not None and table.problems:
+                self.problems.append(f"{len(table.problems)} bad entries: {table.problems[0]}")
         return self._tables[key]
 
     @property
     def symbols(self) -> SymbolTable:
         if self._symbols is None:
             elves = [e for e in (self.debug_elf, self.elf) if e is not None]
-            try:
-                self._symbols = read_symbols(*elves)
-            except (ELFError, ValueError) as exc:
-                self.problems.append(f"{self.path}: symbols: {exc}")
-                self._symbols = SymbolTable([])
+            self._symbols = self._guarded("symbols", lambda: read_symbols(*elves), SymbolTable([]))
         return self._symbols
 
     @property
     def debug(self) -> DebugInfo | None:
         if self._debug is None:
-            self._debug = False
-            for elf in (self.elf, self.debug_elf):
-                if elf is not None and elf.get_section_by_name(".debug_info") is not None:
-                    try:
-                        self._debug = DebugInfo(elf.get_dwarf_info(relocate_dwarf_sections=False))
-                    except (ELFError, ValueError, KeyError) as exc:
-                        self.problems.append(f"{self.path}: debug info: {exc}")
-                    break
+            self._debug = self._guarded("debug info", self._open_debug, None) or False
         return self._debug if isinstance(self._debug, DebugInfo) else None
+
+    def _open_debug(self) -> DebugInfo | None:
+        for elf in (self.elf, self.debug_elf):
+            if elf is not None and elf.get_section_by_name(".debug_info") is not None:
+                return DebugInfo(elf.get_dwarf_info(relocate_dwarf_sections=False))
+        return None
 
 
 def build_id_of(elf: ELFFile) -> str | None:
@@ -145,7 +153,7 @@ def _object_from(path: str, stream: IO[bytes]) -> ObjectFile:
     try:
         elf = _open_elf(stream)
         build_id = build_id_of(elf)
-    except (ELFError, ValueError) as exc:
+    except Exception as exc:  # pyelftools on hostile bytes: ELFError, construct, Overflow...
         raise UnwindError(path, "ELF header", 0, f"not a usable ELF file: {exc}") from exc
     obj = ObjectFile(path=path, elf=elf, build_id=build_id)
     debug_path = debug_file_for(build_id)
