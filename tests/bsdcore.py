@@ -179,13 +179,17 @@ def _linux_psinfo(d: bytes, elfclass: int) -> dict[str, object]:
 
 # --- C layouts, computed from the declarations (not from the decoders' offset tables) -------
 
-# (size, alignment) per ABI: amd64 LP64 and i386 ILP32, where a 64-bit integer is 4-aligned
-# inside structs. Compound members are kept opaque (bytes), they are only spacers here.
-_CTYPES = {
-    64: dict(int=(4, 4), short=(2, 2), char=(1, 1), long=(8, 8), ptr=(8, 8), u64=(8, 8), i64=(8, 8),
-             timeval=(16, 8), sigset=(16, 4), rusage=(144, 8), priority=(4, 1)),
-    32: dict(int=(4, 4), short=(2, 2), char=(1, 1), long=(4, 4), ptr=(4, 4), u64=(8, 4), i64=(8, 4),
-             timeval=(8, 4), sigset=(16, 4), rusage=(72, 4), priority=(4, 1)),
+# (size, alignment) per ABI: amd64 LP64; i386 ILP32, where a 64-bit integer is 4-aligned inside
+# structs and time_t is 32-bit; "ilp32t64" the other 32-bit FreeBSD ABIs (armv7, powerpc): a
+# 64-bit, 8-aligned time_t. Compound members are kept opaque (bytes): only spacers here.
+_CTYPES: dict[int | str, dict[str, tuple[int, int]]] = {
+    64: dict(int=(4, 4), short=(2, 2), char=(1, 1), long=(8, 8), ptr=(8, 8), u64=(8, 8),
+             i64=(8, 8), timeval=(16, 8), sigset=(16, 4), rusage=(144, 8), priority=(4, 1)),
+    32: dict(int=(4, 4), short=(2, 2), char=(1, 1), long=(4, 4), ptr=(4, 4), u64=(8, 4),
+             i64=(8, 4), timeval=(8, 4), sigset=(16, 4), rusage=(72, 4), priority=(4, 1)),
+    "ilp32t64": dict(int=(4, 4), short=(2, 2), char=(1, 1), long=(4, 4), ptr=(4, 4),
+                     u64=(8, 8), i64=(8, 8), timeval=(16, 8), sigset=(16, 4), rusage=(88, 8),
+                     priority=(4, 1)),
 }  # fmt: skip
 _CODES = {("int", 4): "i", ("short", 2): "h", ("char", 1): "b", ("long", 8): "q",
           ("long", 4): "i", ("ptr", 8): "Q", ("ptr", 4): "I", ("u64", 8): "Q", ("i64", 8): "q"}  # fmt: skip
@@ -228,7 +232,7 @@ u64 kf_cap_rights[2]; u64 _kf_cap_spare; char kf_path[1024];
 class CStruct:
     """A C struct laid out by the ABI's natural alignment; ``pack`` fills members by name."""
 
-    def __init__(self, decl: str, elfclass: int) -> None:
+    def __init__(self, decl: str, elfclass: int | str) -> None:
         self.members: dict[str, tuple[int, str, int]] = {}  # name -> offset, ctype, count
         at, biggest = 0, 1
         for item in decl.replace("\n", " ").split(";"):

@@ -131,7 +131,7 @@ def decode_ptlwpinfo(note: Note, ident: ElfIdent) -> tuple[Decoded, SignalInfo |
     if len(d) < need:
         raise CoreFormatError(base, f"NT_PTLWPINFO: {len(d)} bytes, ptrace_lwpinfo needs {need}")
     lwpid, event, flags = unpack_from(o + "iii", d, 0, "pl_lwpid", base)
-    si_at, name_at = (48, 128) if lp64 else (44, 108)
+    si_at, name_at = (48, 128) if lp64 else (44, 108)  # gdb: LWPINFO{64,32}_PL_SIGINFO
     sig = unpack_from(o + ("iiiiIiQ" if lp64 else "iiiiIiI"), d, si_at, "pl_siginfo", base)
     out: Decoded = {
         "pl_lwpid": lwpid,

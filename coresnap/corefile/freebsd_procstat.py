@@ -24,42 +24,57 @@ Decoded = dict[str, object]
 # larger structsize is a corrupt or hostile note, not a newer FreeBSD.
 MAX_STRUCTSIZE = 1 << 16
 
-# sys/sys/user.h, struct kinfo_proc: (LP64 offset, ILP32 offset, format). "w" is a long /
-# vm_size_t / segsz_t (8 or 4 bytes), "tv" a struct timeval (time_t is 32-bit on i386).
+# sys/sys/user.h, struct kinfo_proc, in three layouts: LP64 (amd64, arm64), i386 (ILP32 with a
+# 32-bit time_t) and the other ILP32 architectures (armv7, powerpc: 64-bit time_t, 8-aligned
+# int64). They agree with gdb's fbsd-tdep.c kinfo_proc_layout_64 / _i386 / _32 tables.
+# (offsets..., format): "w" is a long / vm_size_t / segsz_t, "tv" a struct timeval.
 _KINFO_PROC = {
-    "ki_pid": (72, 40, "i"),
-    "ki_ppid": (76, 44, "i"),
-    "ki_pgid": (80, 48, "i"),
-    "ki_tpgid": (84, 52, "i"),
-    "ki_sid": (88, 56, "i"),
-    "ki_tsid": (92, 60, "i"),
-    "ki_uid": (168, 136, "I"),
-    "ki_ruid": (172, 140, "I"),
-    "ki_svuid": (176, 144, "I"),
-    "ki_rgid": (180, 148, "I"),
-    "ki_svgid": (184, 152, "I"),
-    "ki_ngroups": (188, 156, "h"),
-    "ki_size": (256, 224, "w"),
-    "ki_rssize": (264, 228, "w"),
-    "ki_start": (336, 280, "tv"),
-    "ki_flag": (368, 296, "w"),
-    "ki_stat": (388, 308, "B"),
-    "ki_nice": (389, 309, "b"),
-    "ki_jid": (592, 512, "i"),
-    "ki_numthreads": (596, 516, "i"),
-    "ki_tid": (600, 520, "i"),
+    "ki_pid": (72, 40, 40, "i"),
+    "ki_ppid": (76, 44, 44, "i"),
+    "ki_pgid": (80, 48, 48, "i"),
+    "ki_tpgid": (84, 52, 52, "i"),
+    "ki_sid": (88, 56, 56, "i"),
+    "ki_tsid": (92, 60, 60, "i"),
+    "ki_uid": (168, 136, 136, "I"),
+    "ki_ruid": (172, 140, 140, "I"),
+    "ki_svuid": (176, 144, 144, "I"),
+    "ki_rgid": (180, 148, 148, "I"),
+    "ki_svgid": (184, 152, 152, "I"),
+    "ki_ngroups": (188, 156, 156, "h"),
+    "ki_size": (256, 224, 224, "w"),
+    "ki_rssize": (264, 228, 228, "w"),
+    "ki_start": (336, 280, 280, "tv"),
+    "ki_flag": (368, 296, 312, "w"),
+    "ki_stat": (388, 308, 324, "B"),
+    "ki_nice": (389, 309, 325, "b"),
+    "ki_jid": (592, 512, 528, "i"),
+    "ki_numthreads": (596, 516, 532, "i"),
+    "ki_tid": (600, 520, 536, "i"),
 }
-_KINFO_PROC_STRINGS = {  # char arrays: (LP64 offset, ILP32 offset, length)
-    "ki_tdname": (394, 314, 17),  # TDNAMLEN + 1
-    "ki_comm": (447, 367, 20),  # COMMLEN + 1
-    "ki_emul": (467, 387, 17),  # KI_EMULNAMELEN + 1
-    "ki_moretdname": (502, 422, 4),  # MAXCOMLEN - TDNAMLEN + 1
+_KINFO_PROC_STRINGS = {  # char arrays: (offsets..., length)
+    "ki_tdname": (394, 314, 330, 17),  # TDNAMLEN + 1
+    "ki_comm": (447, 367, 383, 20),  # COMMLEN + 1
+    "ki_emul": (467, 387, 403, 17),  # KI_EMULNAMELEN + 1
+    "ki_moretdname": (502, 422, 438, 4),  # MAXCOMLEN - TDNAMLEN + 1
 }
-_KINFO_PROC_MIN = (604, 524)  # through ki_tid: older or newer records must hold this much
+_KINFO_PROC_MIN = (604, 524, 540)  # through ki_tid: older or newer records must hold this much
+_KI_GROUPS = (192, 160, 160)
+_TIMEVAL = ("qq", "ii", "qi")
+EM_386 = 3
+
+
+def kinfo_proc_layout(ident: ElfIdent) -> int:
+    """Which column of the kinfo_proc tables applies: 0 LP64, 1 i386, 2 other ILP32."""
+    if _lp64(ident):
+        return 0
+    return 1 if ident.machine == EM_386 else 2
+
+
 _KI_STAT = {1: "SIDL", 2: "SRUN", 3: "SSLEEP", 4: "SSTOP", 5: "SZOMB", 6: "SWAIT", 7: "SLOCK"}
 
 # struct kinfo_vmentry: kve_path starts at 136; struct kinfo_file: kf_path at 368 (both the
-# same on every architecture: the structs use fixed-width types and explicit padding).
+# same on every architecture: fixed-width types, explicit padding; gdb's KVE_PATH 0x88 and
+# KF_PATH 0x170).
 _KVE_PATH = 136
 _KF_PATH = 368
 _KVME_TYPE = {0: "none", 1: "default", 2: "vnode", 3: "swap", 4: "device", 5: "phys",
@@ -118,24 +133,23 @@ def decode_kinfo_proc(note: Note, ident: ElfIdent) -> list[Decoded]:
 
     Raises CoreFormatError when the structsize is too small to hold ki_tid or absurd.
     """
-    col = 0 if _lp64(ident) else 1
+    col = kinfo_proc_layout(ident)
     size = structsize(note, ident, _KINFO_PROC_MIN[col], "NT_PROCSTAT_PROC")
-    o, w = ident.byteorder, ("q" if _lp64(ident) else "i")
+    o, w = ident.byteorder, ("q" if col == 0 else "i")
     out = []
     for _, rec in _records(note, size):
         d: Decoded = {"ki_structsize": size}
         for name, (*offsets, fmt) in _KINFO_PROC.items():
             at = offsets[col]
             if fmt == "tv":
-                sec, usec = unpack_from(o + w + w, rec, at, name)
+                sec, usec = unpack_from(o + _TIMEVAL[col], rec, at, name)
                 d[name] = sec + usec / 1e6
             else:
                 (d[name],) = unpack_from(o + (w if fmt == "w" else fmt), rec, at, name)
         for name, (*offsets, length) in _KINFO_PROC_STRINGS.items():
             d[name] = cstring(rec[offsets[col] : offsets[col] + length])
         ngroups = max(0, min(cast(int, d["ki_ngroups"]), 16))  # KI_NGROUPS
-        groups_at = 192 if col == 0 else 160
-        d["ki_groups"] = list(unpack_from(f"{o}{ngroups}I", rec, groups_at, "ki_groups"))
+        d["ki_groups"] = list(unpack_from(f"{o}{ngroups}I", rec, _KI_GROUPS[col], "ki_groups"))
         d["ki_stat_name"] = _KI_STAT.get(cast(int, d["ki_stat"]))
         out.append(d)
     return out

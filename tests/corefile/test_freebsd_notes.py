@@ -169,8 +169,12 @@ def test_ptlwpinfo_structsize_checked() -> None:
         N.decode_ptlwpinfo(mk(17, desc[:100]), AMD64)
 
 
-def _kinfo_proc(bits: int, **over: object) -> bytes:
-    kp = CStruct(KINFO_PROC, bits)
+ARM32 = ElfIdent(32, "<", 40, "arm", 9)
+IDENTS: dict[int | str, ElfIdent] = {64: AMD64, 32: I386, "ilp32t64": ARM32}
+
+
+def _kinfo_proc(abi: int | str, **over: object) -> bytes:
+    kp = CStruct(KINFO_PROC, abi)
     values: dict[str, object] = dict(
         ki_structsize=kp.size, ki_pid=501, ki_ppid=1, ki_pgid=501, ki_sid=400, ki_uid=1001,
         ki_ruid=1002, ki_svuid=1003, ki_rgid=20, ki_svgid=21, ki_ngroups=2, ki_groups=[20, 0],
@@ -182,13 +186,27 @@ def _kinfo_proc(bits: int, **over: object) -> bytes:
     return kp.pack(**values)
 
 
-@pytest.mark.parametrize("bits", [64, 32])
-def test_kinfo_proc_fields_at_their_offsets(bits: int) -> None:
-    ident = AMD64 if bits == 64 else I386
-    kp = CStruct(KINFO_PROC, bits)
-    assert kp.size == (1088 if bits == 64 else 768)  # KINFO_PROC_SIZE, KINFO_PROC32_SIZE
-    start = struct.pack("<qq" if bits == 64 else "<ii", 1700000000, 250000)
-    recs = _kinfo_proc(bits) + _kinfo_proc(bits, ki_tid=100778, ki_tdname="second")
+# gdb's fbsd-tdep.c kinfo_proc_layout_64 / _i386 / _32 (the offsets gdb reads cores with):
+# ki_pid, ki_sid, ki_uid, ki_ngroups, ki_groups, ki_size, ki_start, ki_nice, ki_comm, ki_tdev,
+# ki_rusage, ki_rusage_ch.
+GDB_KINFO_PROC = {
+    64: (0x48, 0x58, 0xA8, 0xBC, 0xC0, 0x100, 0x150, 0x185, 0x1BF, 0x230, 0x260, 0x2F0),
+    32: (0x28, 0x38, 0x88, 0x9C, 0xA0, 0xE0, 0x118, 0x135, 0x16F, 0x1E0, 0x210, 0x258),
+    "ilp32t64": (0x28, 0x38, 0x88, 0x9C, 0xA0, 0xE0, 0x118, 0x145, 0x17F, 0x1F0, 0x220, 0x278),
+}
+SIZES = {64: 1088, 32: 768, "ilp32t64": 816}  # KINFO_PROC_SIZE / KINFO_PROC32_SIZE per arch
+
+
+@pytest.mark.parametrize("abi", [64, 32, "ilp32t64"])
+def test_kinfo_proc_fields_at_their_offsets(abi: int | str) -> None:
+    ident = IDENTS[abi]
+    kp = CStruct(KINFO_PROC, abi)
+    assert kp.size == SIZES[abi]
+    names = "ki_pid ki_sid ki_uid ki_ngroups ki_groups ki_size ki_start ki_nice ki_comm ki_tdev"
+    names += " ki_rusage ki_rusage_ch"
+    assert tuple(kp.offset(n) for n in names.split()) == GDB_KINFO_PROC[abi]
+    start = struct.pack({64: "<qq", 32: "<ii", "ilp32t64": "<qi"}[abi], 1700000000, 250000)
+    recs = _kinfo_proc(abi) + _kinfo_proc(abi, ki_tid=100778, ki_tdname="second")
     rec = bytearray(recs)
     rec[kp.offset("ki_start") : kp.offset("ki_start") + len(start)] = start
     (one, two) = P.decode_kinfo_proc(mk(8, struct.pack("<i", kp.size) + bytes(rec)), ident)
