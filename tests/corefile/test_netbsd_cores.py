@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coresnap.corefile import netbsd, open_core
 from coresnap.corefile.model import ElfIdent, Note
@@ -165,3 +167,38 @@ def test_lldb_sees_the_same_lwps_pcs_and_signals(entry: dict[str, object]) -> No
                   for tid, pc, sig in LLDB_THREAD.findall(out)]  # fmt: skip
         assert theirs == ours
         assert f"Process {core.view.process.pid} stopped" in out
+
+
+def _corpus_notes() -> list[tuple[ElfIdent, list[Note]]]:
+    from coresnap.corefile.elf import read_core
+    from coresnap.corefile.reader import CoreReader
+
+    out = []
+    for entry in ENTRIES:
+        with CoreReader(CORPUS / str(entry["file"])) as reader:
+            elf = read_core(reader)
+            out.append((elf.ident, elf.notes))
+    return out
+
+
+CORPUS_NOTES = _corpus_notes()
+
+
+@pytest.mark.skipif(not ENTRIES, reason=f"LOUD: no corpus at {CORPUS}: NetBSD cores not fuzzed")
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_corpus_notes(data: st.DataObject) -> None:
+    ident, notes = data.draw(st.sampled_from(CORPUS_NOTES))
+    index = data.draw(st.integers(0, len(notes) - 1))
+    note = notes[index]
+    desc = bytearray(note.desc[: data.draw(st.integers(0, len(note.desc)))])
+    for pos, value in data.draw(st.lists(st.tuples(st.integers(0, 1 << 12), st.integers(0, 255)))):
+        if desc:
+            desc[pos % len(desc)] = value
+    bad = Note(note.name, note.type, bytes(desc), note.offset, note.desc_offset)
+    try:
+        view = netbsd.fold([*notes[:index], bad, *notes[index + 1 :]], ident)
+    except CoreFormatError as e:
+        assert note.desc_offset <= e.offset <= note.desc_offset + len(note.desc)
+        return
+    assert len(view.decoded_notes) == len(notes)
