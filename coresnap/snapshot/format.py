@@ -38,8 +38,21 @@ def schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    # The schema has no recursive $ref: inlining its $defs once makes validation about twice
+    # as fast (no reference resolution per frame and variable).
+    flat = _inline(schema(), schema()["$defs"])
     cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())
+    return cls(flat)
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"$ref"}:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(x, defs) for x in node]
+    return node
 
 
 def validate(snapshot: dict[str, Any], path: str | None = None) -> None:

@@ -160,3 +160,13 @@ def test_json_output_is_the_snapshot(crashed: dict[str, Crashed]) -> None:
     snap = json.loads(done.stdout)
     validate(snap)
     assert snap["threads"][0]["frames"][0]["function"] == "crash_here"
+
+
+def test_every_schema_key_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "snapshot-format.md").read_text()
+    s = schema()
+    keys = set(s["properties"])
+    for name in ("thread", "frame", "variable", "module", "mapping"):
+        keys |= set(s["$defs"][name]["properties"])
+    missing = sorted(k for k in keys if f"`{k}`" not in doc and f" {k} " not in doc)
+    assert not missing, f"docs/snapshot-format.md does not document {missing}"

@@ -6,11 +6,6 @@ import argparse
 import sys
 
 from coresnap.cli.commands import Command
-from coresnap.snapshot.attributes import parse_kv
-from coresnap.snapshot.bounds import DEFAULT_BOUNDS
-from coresnap.snapshot.build import build_snapshot
-from coresnap.snapshot.format import to_json, validate, write
-from coresnap.snapshot.isolate import Limits, run_snapshot
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,6 +25,13 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every coresnap command pays for the imports at module level.
+    from coresnap.snapshot.attributes import parse_kv
+    from coresnap.snapshot.bounds import DEFAULT_BOUNDS
+    from coresnap.snapshot.build import build_snapshot
+    from coresnap.snapshot.format import to_json, validate, write
+    from coresnap.snapshot.isolate import Limits, run_snapshot
+
     if not args.output and not args.json:
         print("coresnap snapshot: give -o FILE or --json", file=sys.stderr)
         return 2

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from coresnap.cli.commands import Command
-from coresnap.snapshot.format import load
-from coresnap.snapshot.view import show
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -19,6 +15,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from coresnap.snapshot.format import load
+    from coresnap.snapshot.view import show
+
     snap = load(args.file)
     console = Console(width=args.width, highlight=False, soft_wrap=False)
     show(snap, console, thread=args.thread, full=args.full)

@@ -1,0 +1,101 @@
+"""Snapshot vs gdb vs eu-stack on the same real cores; snapshot size vs core size.
+
+Cores: a small single-threaded crash, a 64-thread process, a process with a 2 GiB dense heap.
+For each, one run of: ``coresnap snapshot`` (CLI, as the daemon runs it, with and without
+``--isolate``), ``gdb -batch -ex 'thread apply all bt full'`` and ``eu-stack -v``. Targets
+(issue 3): no slower than gdb's ``bt full``; under 32 KiB for the small crash; under 0.1 % of
+the core for cores over 500 MB.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from crashes import build, crash  # noqa: E402
+
+CASES = (
+    ("small", "snap_basic.c", ()),
+    ("threads64", "snap_threads.c", ()),
+    ("heap2g", "snap_bigheap.c", ("2048",)),
+)
+
+
+@dataclass
+class Row:
+    case: str
+    core_size: int
+    snap_size: int
+    snap_s: float
+    isolated_s: float
+    gdb_s: float
+    eu_s: float
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.monotonic()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800)
+    elapsed = time.monotonic() - started
+    if done.returncode != 0 and "eu-stack" not in cmd[0]:
+        raise RuntimeError(f"{cmd[0]} failed: {done.stderr.decode(errors='replace')[-300:]}")
+    return elapsed
+
+
+def measure(case: str, source: str, args: tuple[str, ...], work: Path) -> Row:
+    exe = build(source, flags=("-g", "-O0"))
+    result = crash(exe, args, cwd=work / case, timeout=900)
+    core, exe = str(result.core), str(result.exe)
+    out = work / f"{case}.snap"
+    snapshot = [sys.executable, "-m", "coresnap.cli.coresnap", "snapshot", core, exe]
+    try:
+        return Row(
+            case,
+            result.core.stat().st_size,
+            snap_size=0,
+            snap_s=_timed([*snapshot, "-o", str(out)]),
+            isolated_s=_timed([*snapshot, "-o", str(out) + ".iso", "--isolate"]),
+            gdb_s=_timed(["gdb", "-batch", "-nx", "-ex", "thread apply all bt full", exe, core]),
+            eu_s=_timed(["eu-stack", "-v", f"--core={core}", f"--executable={exe}"]),
+        )
+    finally:
+        result.core.unlink(missing_ok=True)
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="coresnap-bench-") as tmp:
+        work = Path(tmp)
+        for case, source, args in CASES:
+            row = measure(case, source, args, work)
+            row.snap_size = (work / f"{case}.snap").stat().st_size
+            rows.append(row)
+    head = f"{'case':<10} {'core':>12} {'snapshot':>9} {'size %':>9} "
+    head += f"{'snap s':>7} {'isolated':>8} {'gdb btf':>8} {'eu-stack':>8} {'gdb/snap':>8} {'eu/snap':>8}"
+    print(head)
+    for r in rows:
+        print(
+            f"{r.case:<10} {r.core_size:>12} {r.snap_size:>9} "
+            f"{100 * r.snap_size / r.core_size:>8.4f}% {r.snap_s:>7.2f} {r.isolated_s:>8.2f} "
+            f"{r.gdb_s:>8.2f} {r.eu_s:>8.2f} {r.gdb_s / r.snap_s:>7.2f}x {r.eu_s / r.snap_s:>7.2f}x"
+        )
+    small = next(r for r in rows if r.case == "small")
+    big = [r for r in rows if r.core_size > 500e6]
+    print(f"target small < 32 KiB: {'ok' if small.snap_size < 32 * 1024 else 'MISSED'}")
+    for r in big:
+        ok = r.snap_size < r.core_size / 1000
+        print(f"target {r.case} < 0.1 % of core: {'ok' if ok else 'MISSED'}")
+    slower = [r.case for r in rows if r.snap_s > r.gdb_s]
+    print(
+        f"target no slower than gdb bt full: {'ok' if not slower else 'MISSED on ' + ', '.join(slower)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
