@@ -75,3 +75,16 @@ def test_fingerprint_explain(store: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "    #0  cls_uncaught_exception!parse_port" in out
     assert main(["fingerprint", str(path)]) == 0
     assert capsys.readouterr().out == f"{snapshot['fingerprint']['hash']}  {path}\n"
+
+
+def test_docs_example_matches_the_steps(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text()
+    example = docs.split("crash.snap: fingerprint v1\n", 1)[1].split("```", 1)[0]
+    titles = [line for line in example.splitlines() if line[:3].strip()[:1].isdigit()]
+    main(["fingerprint", "--explain", str(store / "2-cls_uncaught_exception.snap")])
+    out = capsys.readouterr().out
+    assert titles and all(f"{title}\n" in out for title in titles)
+    assert (
+        "    #0  server!parse_port" in example
+        and "    #0  cls_uncaught_exception!parse_port" in out
+    )
