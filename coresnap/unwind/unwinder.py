@@ -60,44 +60,71 @@ def unwind_thread(
     if arch is None:
         result.stop_reason = f"{STOP_UNSUPPORTED_ARCH}: {core.ident.arch}"
         return result
-    modules = ModuleMap(core, file_resolver, result.notes)
-    read = word_reader(core.memory, arch, core.ident.byteorder)
+    walk = _Walk(core, arch, ModuleMap(core, file_resolver, result.notes), result, max_frames)
     state: FrameState | None = _initial_state(thread, arch)
-    physical = 0
     while state is not None:
-        if len(result) >= max_frames:
-            result.stop_reason = STOP_MAX_FRAMES
-            return result
-        if state.pc == 0 and physical > 0:
-            result.stop_reason = STOP_PC_ZERO
-            return result
-        loaded = modules.find(state.pc)
+        state = walk.turn(state)
+    return result
+
+
+class _Walk:
+    """One thread's walk: each :meth:`turn` names a physical frame and finds its caller."""
+
+    def __init__(
+        self, core: CoreLike, arch: Arch, modules: ModuleMap, result: Backtrace, max_frames: int
+    ) -> None:
+        self.arch = arch
+        self.modules = modules
+        self.result = result
+        self.max_frames = max_frames
+        self.read = word_reader(core.memory, arch, core.ident.byteorder)
+        self.physical = 0
+
+    def stop(self, reason: str) -> FrameState | None:
+        """Record why the walk ends; returns None, the caller there is not."""
+        self.result.stop_reason = reason
+        return None
+
+    def add(self, frames: list[UnwoundFrame]) -> None:
+        self.result.extend(frames[: self.max_frames - len(self.result)])
+
+    def turn(self, state: FrameState) -> FrameState | None:
+        """Record ``state``'s frames; return its caller, or None after setting the reason."""
+        if len(self.result) >= self.max_frames:
+            return self.stop(STOP_MAX_FRAMES)
+        if state.pc == 0 and self.physical > 0:
+            return self.stop(STOP_PC_ZERO)
+        loaded = self.modules.find(state.pc)
         if _is_trampoline(state, loaded):
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
-        frames = symbolize(state, loaded, arch, result.notes)
-        result.extend(frames[: max_frames - len(result)])
-        physical += 1
-        entry_point = frames[-1].function in OUTERMOST_FUNCTIONS
-        try:
-            caller = _step(state, loaded, arch, read, physical == 1)
-        except StepFailed as exc:
-            result.stop_reason = (
-                f"{STOP_OUTERMOST}: {frames[-1].function}" if entry_point else exc.reason
+        frames = symbolize(state, loaded, self.arch, self.result.notes)
+        self.add(frames)
+        self.physical += 1
+        caller = self.caller(state, loaded, frames[-1].function)
+        if caller is not None:
+            self.add(
+                _tail_call_frames(state, caller, loaded, self.modules, self.arch, self.result.notes)
             )
-            return result
+        return caller
+
+    def caller(
+        self, state: FrameState, loaded: LoadedModule | None, function: str | None
+    ) -> FrameState | None:
+        """Step to the caller and check it is plausible; None (with a reason) if not."""
+        entry_point = function in OUTERMOST_FUNCTIONS
+        try:
+            caller = _step(state, loaded, self.arch, self.read, self.physical == 1)
+        except StepFailed as exc:
+            return self.stop(f"{STOP_OUTERMOST}: {function}" if entry_point else exc.reason)
         except Exception as exc:  # malformed CFI that pyelftools let through: stop, say why
-            result.stop_reason = f"{STOP_BAD_RULE}: {type(exc).__name__}: {exc}"
-            return result
-        if caller is None or (entry_point and (caller.how == "fp" or not modules.find(caller.pc))):
-            result.stop_reason = STOP_OUTERMOST
-            return result
-        if not _moved_up(state, caller, arch):
-            result.stop_reason = f"{STOP_CFA_NOT_INCREASING}: at pc {caller.pc:#x}"
-            return result
-        virtual = _tail_call_frames(state, caller, loaded, modules, arch, result.notes)
-        result.extend(virtual[: max_frames - len(result)])
-        state = caller
-    return result
+            return self.stop(f"{STOP_BAD_RULE}: {type(exc).__name__}: {exc}")
+        if caller is None:
+            return self.stop(STOP_OUTERMOST)
+        if entry_point and (caller.how == "fp" or self.modules.find(caller.pc) is None):
+            return self.stop(f"{STOP_OUTERMOST}: {function}")
+        if not _moved_up(state, caller, self.arch):
+            return self.stop(f"{STOP_CFA_NOT_INCREASING}: at pc {caller.pc:#x}")
+        return caller
 
 
 def _initial_state(thread: Thread, arch: Arch) -> FrameState:
