@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     root = root_override or cfg["dump.root"]
     log.add_file(cfg["log.file"])
     src: sparse.Readable = stdin if stdin is not None else sys.stdin.buffer.raw  # type: ignore[union-attr]
+    if stdin is None:
+        sparse.widen_pipe(0)
     try:
         dump_id = Archive(cfg, root, crash, log).run(src)
     except CaptureRejected as e:

@@ -1,0 +1,119 @@
+"""The capture pipeline, measured: coresnap-archive against ``cat > file`` on the same pipe,
+disk blocks of a sparse core, crash-to-committed latency, and coresnapd's CPU while idle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "capture"))
+sys.path.insert(0, str(ROOT / "tests" / "daemon"))
+
+import crashes  # noqa: E402
+from daemon_helpers import CORESNAPD, conf, cpu_ticks, names, wait_for  # noqa: E402
+from hook import ARCHIVE, archive_hook, crash_piped  # noqa: E402
+
+from coresnap.capture import fields  # noqa: E402
+
+BIG_MIB = 256
+RUNS = 3
+LATENCY_CRASHES = 12
+
+
+def _timed(shell: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["sh", "-c", shell], check=True, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _archive_argv(root: Path, pid: int) -> str:
+    values = {"pid": pid, "ns_pid": pid, "tid": pid, "ns_tid": pid, "signal": 11,
+              "time": int(time.time()), "core_limit": fields.RLIM_INFINITY, "hostname": "bench",
+              "uid": 0, "gid": 0, "dumpable": 1, "comm": "capture_crash",
+              "exe_path": "!bench!capture_crash"}  # fmt: skip
+    return " ".join([str(ARCHIVE), "-r", str(root), *(str(values[f.name]) for f in fields.FIELDS)])
+
+
+def throughput(work: Path) -> None:
+    exe = crashes.build("capture_crash.c")
+    crash = crashes.crash(exe, ["big", str(BIG_MIB)], cwd=work / "crash")
+    size = crash.core.stat().st_size
+    subprocess.run(["cat", str(crash.core)], stdout=subprocess.DEVNULL, check=True)  # warm cache
+    cat_times, sync_times, archive_times = [], [], []
+    for i in range(RUNS):
+        plain = work / f"plain{i}"
+        cat_times.append(_timed(f"cat {crash.core} | cat > {plain}"))
+        plain.unlink()
+        # The archive fsyncs before publishing: the fair baseline fsyncs too (coreutils sync FILE).
+        sync_times.append(_timed(f"cat {crash.core} | cat > {plain}; sync {plain}"))
+        root = work / f"root{i}"
+        archive_times.append(_timed(f"cat {crash.core} | {_archive_argv(root, crash.pid)}"))
+        [core] = (root / "pending").iterdir()
+        sparse_blocks, plain_blocks = core.stat().st_blocks * 512, plain.stat().st_blocks * 512
+        plain.unlink()
+    empty = statistics.median(
+        _timed(f"{_archive_argv(work / 'empty', 1)} < /dev/null || true") for _ in range(5)
+    )
+    cat_s, arch_s = statistics.median(cat_times), statistics.median(archive_times)
+    sync_s = statistics.median(sync_times)
+    mib = size / (1 << 20)
+    print(f"   core: {mib:.0f} MiB ({BIG_MIB} MiB heap, half of it zero pages), median of {RUNS}")
+    print(f"   cat > file:        {cat_s:6.3f} s  {mib / cat_s:7.0f} MiB/s")
+    print(f"   cat > file; sync:  {sync_s:6.3f} s  {mib / sync_s:7.0f} MiB/s")
+    print(
+        f"   coresnap-archive:  {arch_s:6.3f} s  {mib / arch_s:7.0f} MiB/s   (assets, checks, fsync)"
+    )
+    print(f"   ratio archive / (cat > file): {arch_s / cat_s:.2f}; "
+          f"archive / (cat > file; sync): {arch_s / sync_s:.2f}")  # fmt: skip
+    print(f"   archive start-up + refusal of an empty core: {empty * 1000:.0f} ms")
+    print(f"   disk: sparse core {sparse_blocks / (1 << 20):.1f} MiB of {mib:.1f} MiB "
+          f"({100 * sparse_blocks / size:.0f}%); cat > file {plain_blocks / (1 << 20):.1f} MiB")  # fmt: skip
+
+
+def latency(work: Path) -> None:
+    exe = crashes.build("capture_crash.c")
+    dumps, store = work / "d", work / "s"
+    cfg = conf(work / "c", dumps, store, snapshot__command=(
+        "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate"))  # fmt: skip
+    daemon = subprocess.Popen([str(CORESNAPD), "-c", str(cfg)], stderr=subprocess.DEVNULL)
+    samples = []
+    try:
+        wait_for(lambda: (dumps / "coresnapd.lock").exists(), what="coresnapd")
+        time.sleep(1)
+        before, t0 = cpu_ticks(daemon.pid), time.monotonic()
+        time.sleep(5)
+        idle = (cpu_ticks(daemon.pid) - before) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+        with archive_hook(None, cfg):
+            for n in range(LATENCY_CRASHES):
+                start = time.monotonic()
+                crash_piped(exe, ["segv"])
+                wait_for(lambda n=n: len(names(dumps / "committed")) == n + 1, timeout=60)
+                samples.append(time.monotonic() - start)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    q = statistics.quantiles(samples, n=20)
+    print(f"   coresnapd idle CPU over 5 s: {100 * idle:.2f}%")
+    print(f"   crash -> committed (real `coresnap snapshot --isolate`, put = copy), "
+          f"{LATENCY_CRASHES} crashes: p50 {statistics.median(samples):.2f} s, p95 {q[18]:.2f} s")  # fmt: skip
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="cs-b-", dir="/tmp"))
+    try:
+        throughput(work / "t")
+        latency(work / "l")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
