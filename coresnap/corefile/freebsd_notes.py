@@ -47,7 +47,9 @@ def _slots(width: int, names: str) -> tuple[tuple[str, int], ...]:
 
 
 # struct reg by architecture (FreeBSD's gregset_t). amd64: sys/x86/include/reg.h __reg64;
-# i386: __reg32; arm64: sys/arm64/include/reg.h (spsr is 32-bit, then padding to 8).
+# i386: __reg32; arm64: sys/arm64/include/reg.h x[30], lr, sp, elr, spsr (32-bit, padded to 8).
+# arm64's lr and elr are named x30 and pc, as Linux and NetBSD name them, so that every
+# consumer (the unwinder's DWARF mapping) sees one aarch64 register set whatever the OS.
 REGISTERS: dict[str, RegisterLayout] = {
     "x86_64": RegisterLayout(
         _slots(8, "r15 r14 r13 r12 r11 r10 r9 r8 rdi rsi rbp rbx rdx rcx rax")
@@ -62,8 +64,8 @@ REGISTERS: dict[str, RegisterLayout] = {
         "esp",
     ),
     "aarch64": RegisterLayout(
-        _slots(8, " ".join(f"x{i}" for i in range(30)) + " lr sp elr") + (("spsr", 4), ("_", 4)),
-        "elr",
+        _slots(8, " ".join(f"x{i}" for i in range(31)) + " sp pc") + (("spsr", 4), ("_", 4)),
+        "pc",
         "sp",
     ),
 }

@@ -28,6 +28,7 @@ from elftools.elf.elffile import ELFFile
 
 from coresnap.corefile import open_core
 from coresnap.errors import CoreFormatError
+from coresnap.unwind.unwinder import unwind_thread
 
 KINDS = {  # name -> (program, compiler flags)
     "null": ("bsd_null.c", ("-g", "-O0")),
@@ -255,8 +256,8 @@ def test_arm64_cores_from_real_netbsd_crashes(source: Path, tmp_path: Path) -> N
         assert (core.ident.arch, core.ident.osabi, view.os) == ("aarch64", 9, "freebsd")
         assert [t.tid for t in view.threads] == [100000 + t.tid for t in src.threads]
         for t, s in zip(view.threads, src.threads, strict=True):
-            assert all(t.registers[f"x{i}"] == s.regs[f"x{i}"] for i in range(30))
-            assert (t.registers["lr"], t.registers["elr"]) == (s.regs["x30"], s.regs["pc"])
+            assert all(t.registers[f"x{i}"] == s.regs[f"x{i}"] for i in range(31))  # x30: lr
+            assert t.registers["pc"] == s.regs["pc"]  # FreeBSD's elr
             assert (t.pc, t.sp, t.registers["spsr"]) == (s.regs["pc"], s.regs["sp"], s.regs["spsr"])
             assert t.fpregs == s.fpregs
         crashed = view.threads[view.crashed_index or 0]
@@ -280,3 +281,29 @@ def _function_at(exe: Path, pc: int) -> str | None:
             if sym["st_info"]["type"] == "STT_FUNC" and start <= pc < start + size:
                 return str(sym.name)
     return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unwinding_the_freebsd_core_matches_the_linux_one(
+    case_of: Callable[[str], Case], kind: str
+) -> None:
+    """The whole path: FreeBSD notes -> registers and VMMAP -> coresnap's unwinder, frame for
+    frame the same as on the Linux core the FreeBSD one was made from."""
+    case = case_of(kind)
+
+    def frames(path: Path) -> dict[int, list[str | None]]:
+        with open_core(path) as core:
+            out = {}
+            for t in core.view.threads:
+                bt = unwind_thread(core, t)
+                assert bt.stop_reason == "outermost", (t.tid, bt.stop_reason, bt.notes)
+                out[t.tid % 100000] = [f.function for f in bt]
+            return out
+
+    freebsd, linux = frames(case.core.path), frames(case.crash.core)
+    assert freebsd == linux
+    crashed = freebsd[case.core.lwpids[0] - 100000]
+    if kind == "threads":
+        assert crashed[0] == "crasher"
+    else:
+        assert crashed[:3] == ["store", "fault_here", "main"]

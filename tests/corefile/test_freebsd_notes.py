@@ -113,7 +113,8 @@ def test_prstatus_i386_and_arm64() -> None:
     reg = struct.pack("<30QQQQI4x", *range(30), 0xAA, 0xBB, 0xCC, 0x60000000)
     fields, regs = N.decode_prstatus(mk(1, prstatus(64, 1400000, 11, 100300, reg)), ARM64)
     assert regs["x0"] == 0 and regs["x29"] == 29
-    assert (regs["lr"], regs["sp"], regs["elr"], regs["spsr"]) == (0xAA, 0xBB, 0xCC, 0x60000000)
+    # lr and elr are named x30 and pc, as Linux and NetBSD (and the unwinder) name them.
+    assert (regs["x30"], regs["sp"], regs["pc"], regs["spsr"]) == (0xAA, 0xBB, 0xCC, 0x60000000)
     view = freebsd.fold([mk(1, prstatus(64, 1400000, 11, 100300, reg))], ARM64)
     assert (view.threads[0].pc, view.threads[0].sp) == (0xCC, 0xBB)
 
