@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import signal
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -79,8 +82,6 @@ def test_small_rlimit_core_is_truncated_and_kept(root: Path, crasher: Path) -> N
 
 
 def test_environment_outside_the_allow_list_is_left_out(root: Path, crasher: Path) -> None:
-    import os
-
     os.environ["CORESNAP_TEST_SECRET"] = "hunter2"
     try:
         with archive_hook(root):
@@ -93,3 +94,19 @@ def test_environment_outside_the_allow_list_is_left_out(root: Path, crasher: Pat
         meta = json.loads(tar.extractfile("metadata.json").read())  # type: ignore[union-attr]
     assert b"hunter2" not in environ and b"PATH=" in environ
     assert meta["signal_name"] == "SIGABRT"
+
+
+def test_crash_in_a_pid_namespace(root: Path, crasher: Path) -> None:
+    """A container-like crash: %P (ours) differs from %p (its own), the notes hold %p."""
+    with archive_hook(root):
+        proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", str(crasher), "segv"],
+                              capture_output=True, timeout=60,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (-1, -1)))  # fmt: skip
+    assert proc.returncode != 0
+    # unshare re-raises its child's signal on itself, so it leaves a dump too.
+    metas = [read_metadata(root / "assets" / i) for i in pending_ids(root)]
+    [meta] = [m for m in metas if m["comm"] == crasher.name[:15]]
+    assert meta["ns_pid"] == "1" and meta["pid"] != "1"
+    assert meta["core"]["verified"]
+    assert meta["namespaces"]["pid"].startswith("pid:[")
+    assert meta["namespaces"]["pid"] != os.readlink("/proc/self/ns/pid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,31 @@ def test_disk_full_archive_stops_daemon_goes_on(root: Path) -> None:
         assert "coresnapd watching" in log
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_end_to_end_into_a_real_store(root: Path) -> None:
+    """The default put step (``coroner put``) into a real coronerd on loopback."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+    import httpx
+    from coronerd_server import make_server
+
+    server = make_server("sqlite", root / "store", None)
+    server.start()
+    try:
+        project = server.project("capture")
+        dumps = root / "d"
+        cfg = conf(root / "c", dumps, root / "unused", snapshot__command=(
+            "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate"),
+            put__command="coroner -c %C put %p %T %S", coroner__config=str(project.cf),
+            defaults__project=project.name, defaults__token="blackhole")  # fmt: skip
+        exe = crashes.build("capture_crash.c")
+        with installed(cfg), coresnapd(cfg):
+            crash_piped(exe, ["segv"])
+            wait_for(lambda: len(names(dumps / "committed")) == 1, timeout=90, what="committed")
+        [dump_id] = names(dumps / "committed")
+        meta = httpx.get(f"{server.url}/api/v1/projects/{project.name}/objects/{dump_id}/meta",
+                         headers=project.headers(), timeout=10)  # fmt: skip
+        assert meta.status_code == 200, meta.text
+        assert dump_id in meta.text
+    finally:
+        server.kill()
