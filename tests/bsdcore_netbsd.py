@@ -20,8 +20,12 @@ _AUXV = {3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 2000: 12, 2001: 11, 2002: 14,
          2014: 31}  # fmt: skip
 
 
-def read_netbsd_aarch64_core(path: Path) -> SourceCore:
-    """Threads (the signalled LWP first), procinfo, auxv and PT_LOADs of a NetBSD arm64 core."""
+def read_netbsd_aarch64_core(path: Path, exe: Path | None = None) -> SourceCore:
+    """Threads (the signalled LWP first), procinfo, auxv and PT_LOADs of a NetBSD arm64 core.
+
+    NetBSD cores name no mapped files; with ``exe``, the mappings of the executable are found
+    from its program headers and AT_ENTRY (the load bias) and given its path.
+    """
     data = path.read_bytes()
     loads = [
         Load(vaddr, memsz, filesz, flags, data[off : off + filesz])
@@ -56,4 +60,20 @@ def read_netbsd_aarch64_core(path: Path) -> SourceCore:
                 lwp.fpregs = n.desc
     order = sorted(lwps.values(), key=lambda t: t.tid != siglwp) if siglwp else list(lwps.values())
     core.threads = order
+    if exe is not None:
+        core.files = _exe_mappings(core, exe)
     return core
+
+
+def _exe_mappings(core: SourceCore, exe: Path) -> list[tuple[int, int, int, str]]:
+    data = exe.read_bytes()
+    (e_entry,) = struct.unpack_from("<Q", data, 24)
+    entry = next(v for t, v in core.auxv if t == 9)  # AT_ENTRY
+    bias = entry - e_entry
+    starts = {
+        (bias + vaddr) & ~0xFFF: off & ~0xFFF
+        for p_type, off, vaddr, _, _, _ in _phdrs(data, 64)
+        if p_type == PT_LOAD
+    }
+    return [(ld.vaddr, ld.vaddr + ld.memsz, starts[ld.vaddr], str(exe))
+            for ld in core.loads if ld.vaddr in starts]  # fmt: skip

@@ -248,8 +248,8 @@ ARM64_SOURCES = sorted(CORPUS.glob("netbsd-*.aarch64.core")) if CORPUS.is_dir() 
 @pytest.mark.parametrize("source", ARM64_SOURCES, ids=lambda p: p.name)
 def test_arm64_cores_from_real_netbsd_crashes(source: Path, tmp_path: Path) -> None:
     """FreeBSD arm64 layout on real aarch64 crashes: NetBSD's kernel wrote the registers."""
-    src = read_netbsd_aarch64_core(source)
     exe = source.with_suffix("")  # the corpus ships each core's executable beside it
+    src = read_netbsd_aarch64_core(source, exe)
     built = build_freebsd_core(src, tmp_path / "arm64.core", cwd=tmp_path, exe=str(exe))
     with open_core(built.path) as core:
         view = core.view
@@ -267,6 +267,9 @@ def test_arm64_cores_from_real_netbsd_crashes(source: Path, tmp_path: Path) -> N
         sp = crashed.sp or 0
         seg = next(ld for ld in src.loads if ld.vaddr <= sp < ld.vaddr + ld.filesz)
         assert core.memory.read(sp, 32) == seg.data[sp - seg.vaddr : sp - seg.vaddr + 32]
+        # LLDB's TestNetBSDCore asserts these first frames for the signalled LWP.
+        frames = [f.function for f in unwind_thread(core, crashed)]
+        assert frames[:3] == ["bar", "foo", "lwp_main" if "2lwp" in source.name else "main"]
         if shutil.which("lldb"):
             cmd = ["lldb", "--batch", "-x", "-c", str(built.path), "-o", "thread list"]
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
