@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from coresnap import __version__
+from coresnap.store import retention
 from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import make_engine, upgrade
-from coresnap.store.routes import Context, errors, groups, health, objects, query
+from coresnap.store.openapi import DESCRIPTION, ROUTERS
+from coresnap.store.routes import Context, errors
+
+RETENTION_INTERVAL = 600.0
+log = logging.getLogger("coronerd")
+
+
+def _retention_loop(ctx: Context, stop: threading.Event) -> None:
+    while not stop.wait(RETENTION_INTERVAL):
+        try:
+            removed = retention.apply(ctx.engine, ctx.blobs, ctx.config)
+        except Exception:  # a failed pass is retried at the next interval, never fatal
+            log.exception("retention pass failed")
+        else:
+            if removed:
+                log.warning("retention: removed %d objects", removed)
 
 
 def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
@@ -16,13 +37,20 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     engine = make_engine(config.database_url)
     if migrate:
         upgrade(engine)
-    app = FastAPI(
-        title="coronerd",
-        version=__version__,
-        description="The coresnap object store: snapshots in, groups and queries out.",
-    )
-    app.state.context = Context(config, engine, open_blobs(config))
-    for module in (health, objects, query, groups):
-        app.include_router(module.router)
+    context = Context(config, engine, open_blobs(config))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if config["retention.max_age"] > 0 or config["retention.max_objects"] > 0:
+            threading.Thread(target=_retention_loop, args=(context, stop), daemon=True).start()
+        yield
+        stop.set()
+        engine.dispose()
+
+    app = FastAPI(title="coronerd", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.context = context
+    for router in ROUTERS:
+        app.include_router(router)
     errors.install(app)
     return app

@@ -69,6 +69,12 @@ def attach(
     """Store attachment ``name`` of an object; raises ObjectNotFound, StoreError(409) if taken."""
     object_id = _object_id(ctx.engine, project_id, project, oid)
     key = blob_key(project, oid, f"att.{name}")
+    taken = select(attachments.c.id).where(
+        attachments.c.object_id == object_id, attachments.c.name == name
+    )
+    with ctx.engine.connect() as conn:
+        if conn.execute(taken).first() is not None:
+            raise _conflict(oid, name)
     ctx.blobs.put(key, data)
     try:
         with writing(ctx.engine.connect()) as conn, conn.begin():
@@ -78,9 +84,14 @@ def attach(
                 )
             )
     except IntegrityError as e:
-        err = StoreError(f"{oid} already has an attachment {name!r}", attachment=name)
-        err.status, err.code = 409, "conflict"
-        raise err from e
+        raise _conflict(oid, name) from e
+
+
+def _conflict(oid: str, name: str) -> StoreError:
+    # Attachments are write-once: a second upload of a name must not replace the first's bytes.
+    err = StoreError(f"{oid} already has an attachment {name!r}", attachment=name)
+    err.status, err.code = 409, "conflict"
+    return err
 
 
 def attachment(

@@ -9,13 +9,13 @@ from fastapi.openapi.utils import get_openapi
 from coresnap import __version__
 from coresnap.store.routes import groups, health, objects, query
 
+DESCRIPTION = "The coresnap object store: snapshots in, groups and queries out."
+ROUTERS = (health.router, objects.router, query.router, groups.router)
+
 
 def document() -> dict[str, Any]:
     """The OpenAPI document, built from the routes alone (no database needed)."""
-    routes = [r for m in (health, objects, query, groups) for r in m.router.routes]
+    routes = [r for router in ROUTERS for r in router.routes]
     return get_openapi(
-        title="coronerd",
-        version=__version__,
-        description="The coresnap object store: snapshots in, groups and queries out.",
-        routes=routes,
+        title="coronerd", version=__version__, description=DESCRIPTION, routes=routes
     )

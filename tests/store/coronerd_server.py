@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -138,10 +139,16 @@ class Server:
 
 
 def write_config(workdir: Path, database_url: str, **sections: dict[str, object]) -> Path:
-    lines = ["[database]", f'url = "{database_url}"', "[blobs]", 'path = "blobs"']
+    tables: dict[str, dict[str, object]] = {
+        "database": {"url": database_url},
+        "blobs": {"path": "blobs"},
+    }
     for section, values in sections.items():
+        tables.setdefault(section, {}).update(values)
+    lines = []
+    for section, values in tables.items():
         lines.append(f"[{section}]")
-        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     path = workdir / "coronerd.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
