@@ -9,6 +9,8 @@ calls as extra frames) or, failing that, from the ELF symbol tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from coresnap.corefile.model import Thread
 from coresnap.unwind.arch import Arch, arch_for
 from coresnap.unwind.frames import (
@@ -26,6 +28,7 @@ from coresnap.unwind.frames import (
 )
 from coresnap.unwind.modules import FileResolver, LoadedModule, ModuleMap
 from coresnap.unwind.rules import row_at
+from coresnap.unwind.sigframe import step_sigreturn, trampoline_at
 from coresnap.unwind.step import (
     StepFailed,
     step_cfi,
@@ -95,7 +98,7 @@ class _Walk:
         if state.pc == 0 and self.physical > 0:
             return self.stop(STOP_PC_ZERO)
         loaded = self.modules.find(state.pc)
-        if _is_trampoline(state, loaded):
+        if _is_trampoline(state, loaded, self.arch, self.read):
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
         frames = symbolize(state, loaded, self.arch, self.result.notes)
         self.add(frames)
@@ -147,7 +150,7 @@ def _step(
     state: FrameState,
     loaded: LoadedModule | None,
     arch: Arch,
-    read: object,
+    read: Callable[[int, int], int],
     top: bool,
 ) -> FrameState | None:
     """The caller of ``state``: by CFI when the module has an FDE for the pc, else guessed."""
@@ -157,12 +160,15 @@ def _step(
         entry = obj.find_frame(lookup - loaded.bias)
         if entry is not None:
             row = row_at(entry, lookup - loaded.bias)
-            return step_cfi(state, row, arch, read)  # type: ignore[arg-type]
+            return step_cfi(state, row, arch, read)
+    tramp = trampoline_at(state, arch, read)
+    if tramp is not None and not top:
+        return step_sigreturn(state, tramp, arch, read)
     if top and (loaded is None or state.pc == 0):
-        return step_return_address(state, arch, read)  # type: ignore[arg-type]
+        return step_return_address(state, arch, read)
     if loaded is None and not top:
         raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
-    return step_frame_pointer(state, arch, read)  # type: ignore[arg-type]
+    return step_frame_pointer(state, arch, read)
 
 
 def _tail_call_frames(
@@ -198,12 +204,18 @@ def _tail_call_frames(
     return frames
 
 
-def _is_trampoline(state: FrameState, loaded: LoadedModule | None) -> bool:
-    """The FDE before this return address is a signal frame's (``S`` augmentation)."""
-    if state.exact_pc or loaded is None or loaded.obj is None:
+def _is_trampoline(
+    state: FrameState, loaded: LoadedModule | None, arch: Arch, read: Callable[[int, int], int]
+) -> bool:
+    """The FDE before this return address is a signal frame's (``S`` augmentation), or,
+    without CFI, the code there is the kernel's signal return trampoline."""
+    if state.exact_pc:
         return False
-    entry = loaded.obj.find_frame(state.pc - 1 - loaded.bias)
-    return entry is not None and entry.signal_frame
+    if loaded is not None and loaded.obj is not None:
+        entry = loaded.obj.find_frame(state.pc - 1 - loaded.bias)
+        if entry is not None:
+            return entry.signal_frame
+    return trampoline_at(state, arch, read) is not None
 
 
 def _moved_up(callee: FrameState, caller: FrameState, arch: Arch) -> bool:

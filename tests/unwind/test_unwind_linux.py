@@ -131,3 +131,25 @@ def test_max_frames_bounds_the_walk(crashes: dict[str, tuple[Path, Path]]) -> No
         frames = unwind_thread(core, core.crashed_thread or core.threads[0], max_frames=3)
     assert len(frames) == 3 and frames.stop_reason == "max frames"
     assert [f.how for f in frames] == ["initial", "cfi", "cfi"]
+
+
+def test_signal_frame_without_libc_cfi_reads_the_kernel_context(
+    crashes: dict[str, tuple[Path, Path]],
+) -> None:
+    """Hide libc (no file, so no CFI for __restore_rt): the trampoline is known by its code and
+    the saved context read by the kernel's layout, giving what glibc's CFI gives."""
+    exe, core_path = crashes["O2-omit-fp-handler"]
+
+    def without_libc(path: str, build_id: str | None) -> str | None:
+        return None if "libc.so" in path else path
+
+    with open_core(core_path) as core:
+        thread = core.crashed_thread or core.threads[0]
+        by_cfi = unwind_thread(core, thread)
+        by_code = unwind_thread(core, thread, file_resolver=without_libc)
+    expected = next(f for f in by_cfi if f.how == "signal")
+    got = next(f for f in by_code if f.how == "signal")
+    assert got.pc == expected.pc and got.trusted
+    for name in ("rip", "rsp", "rbp", "rbx", "r12", "rdi", "rax"):
+        assert got.registers[name] == expected.registers[name], name
+    assert any("libc.so" in note for note in by_code.notes)  # says the file was not used
