@@ -500,32 +500,44 @@ def _auxv(linux: SourceCore, osrel: int) -> list[tuple[int, int]]:
     return out + [(18, osrel), (19, os.cpu_count() or 1), (0, 0)]
 
 
-def write_core(out: Path, elfclass: int, machine: int, notes: bytes, loads: list[Load]) -> int:
+PN_XNUM = 0xFFFF
+
+
+def write_core(
+    out: Path, elfclass: int, machine: int, notes: bytes, loads: list[Load], xnum: bool = False
+) -> int:
     """An ET_CORE file as FreeBSD's ``__elfN(coredump)`` lays it out; returns the notes' offset.
 
     ELF header (ELFOSABI_FREEBSD), PT_NOTE then one PT_LOAD per dumped entry, the notes right
-    after the program headers, the segments from the next page boundary on.
+    after the program headers, the segments from the next page boundary on. With 65535 or more
+    program headers (or ``xnum``), ``puthdr`` writes e_phnum = PN_XNUM and the real count in
+    the sh_info of one section header placed between the program headers and the notes.
     """
-    ehsize, phentsize = (64, 56) if elfclass == 64 else (52, 32)
+    ehsize, phentsize, shentsize = (64, 56, 64) if elfclass == 64 else (52, 32, 40)
     phnum = 1 + len(loads)
-    notes_at = ehsize + phentsize * phnum
+    xnum = xnum or phnum >= PN_XNUM
+    shoff = ehsize + phentsize * phnum if xnum else 0
+    notes_at = ehsize + phentsize * phnum + (shentsize if xnum else 0)
     data_at = (notes_at + len(notes) + PAGE - 1) // PAGE * PAGE
     ident = b"\x7fELF" + bytes([2 if elfclass == 64 else 1, 1, 1, ELFOSABI_FREEBSD]) + bytes(8)
+    e_phnum, e_shnum = (PN_XNUM, 1) if xnum else (phnum, 0)
     if elfclass == 64:
-        ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 4, machine, 1, 0, ehsize, 0, 0, ehsize,
-                                   phentsize, phnum, 64, 0, 0)  # fmt: skip
+        ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 4, machine, 1, 0, ehsize, shoff, 0, ehsize,
+                                   phentsize, e_phnum, shentsize, e_shnum, 0)  # fmt: skip
         ph = lambda t, f, off, va, sz, al: struct.pack("<IIQQQQQQ", t, f, off, va, 0, sz, sz, al)  # noqa: E731
+        shdr = struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, e_shnum, 0, phnum, 0, 0)
     else:
-        ehdr = ident + struct.pack("<HHIIIIIHHHHHH", 4, machine, 1, 0, ehsize, 0, 0, ehsize,
-                                   phentsize, phnum, 40, 0, 0)  # fmt: skip
+        ehdr = ident + struct.pack("<HHIIIIIHHHHHH", 4, machine, 1, 0, ehsize, shoff, 0, ehsize,
+                                   phentsize, e_phnum, shentsize, e_shnum, 0)  # fmt: skip
         ph = lambda t, f, off, va, sz, al: struct.pack("<IIIIIIII", t, off, va, 0, sz, sz, f, al)  # noqa: E731
+        shdr = struct.pack("<10I", 0, 0, 0, 0, 0, e_shnum, 0, phnum, 0, 0)
     phdrs = ph(PT_NOTE, 0, notes_at, 0, len(notes), 4)
     offset = data_at
     for load in loads:
         phdrs += ph(PT_LOAD, load.flags, offset, load.vaddr, load.memsz, PAGE)
         offset += load.memsz
     with open(out, "wb") as f:
-        f.write(ehdr + phdrs + notes)
+        f.write(ehdr + phdrs + (shdr if xnum else b"") + notes)
         f.write(b"\0" * (data_at - f.tell()))
         for load in loads:
             f.write(load.data)
@@ -551,6 +563,7 @@ def build_freebsd_core(
     thread_names: dict[int, str] | None = None,
     osrel: int = 1302001,
     exe: str | None = None,
+    xnum: bool = False,
 ) -> FreeBSDCore:
     """Re-encode a real core (a Linux core file, or a parsed SourceCore) as FreeBSD writes it.
 
@@ -591,7 +604,7 @@ def build_freebsd_core(
         notes += note("FreeBSD", ntype, desc)
     loads = [Load(v.start, v.end - v.start, v.end - v.start, _pflags(v.prot), d.data.ljust(v.end - v.start, b"\0"))
              for v, d in zip(vmmap, _user_loads(lx), strict=True) if v.dumped]  # fmt: skip
-    at = write_core(out, c, lx.machine, notes, loads)
+    at = write_core(out, c, lx.machine, notes, loads, xnum)
     info.note_offsets = {t: at + o for t, o in offsets.items()}
     return info
 

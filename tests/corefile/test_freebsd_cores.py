@@ -310,3 +310,19 @@ def test_unwinding_the_freebsd_core_matches_the_linux_one(
         assert crashed[0] == "crasher"
     else:
         assert crashed[:3] == ["store", "fault_here", "main"]
+
+
+def test_pn_xnum_header_as_freebsd_writes_it(
+    case_of: Callable[[str], Case], tmp_path: Path
+) -> None:
+    """FreeBSD's puthdr: e_phnum = PN_XNUM, the count in section header 0's sh_info."""
+    case = case_of("threads")
+    xnum = build_freebsd_core(case.crash.core, tmp_path / "xnum.core", cwd=tmp_path,
+                              thread_names=case.names, xnum=True)  # fmt: skip
+    head = xnum.path.read_bytes()[:64]
+    assert struct.unpack_from("<H", head, 56)[0] == 0xFFFF
+    with open_core(xnum.path) as big, open_core(case.core.path) as plain:
+        assert len(big.segments) == len(plain.segments) > 0
+        assert [t.tid for t in big.view.threads] == [t.tid for t in plain.view.threads]
+        sp = big.view.threads[0].sp or 0
+        assert big.memory.read(sp, 64) == plain.memory.read(sp, 64)
