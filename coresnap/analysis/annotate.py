@@ -41,6 +41,10 @@ def _vars(frame: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
             continue
         name, value, type_ = str(var.get("name")), var.get("value"), str(var.get("type") or "")
         yield name, value, type_
+        if isinstance(value, list):  # an array: its elements, bounded
+            element_type = type_.split("[", 1)[0]
+            for i, inner in enumerate(value[:MAX_MEMBERS]):
+                yield f"{name}[{i}]", inner, element_type
         if isinstance(value, dict):  # a struct printed as members
             for member, inner in value.items():
                 yield f"{name}.{member}", inner, ""

@@ -62,6 +62,11 @@ def normalize_function(name: str) -> tuple[str, list[str]]:
     if "<" in base and not base.startswith("operator<"):
         base = _strip_balanced(base, "<", ">")
         changes.append("template arguments dropped")
+    for pattern in _patterns("prefixes.txt"):
+        m = pattern.match(base)
+        if m and m.end() < len(base):
+            base = base[m.end() :]
+            changes.append(f"alias prefix {m.group(0)} dropped")
     if " " in base:  # a template function's demangled name starts with its return type
         at = base.find("operator")
         head, tail = (base[:at], base[at:]) if at >= 0 else (base, "")

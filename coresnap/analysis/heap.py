@@ -32,34 +32,22 @@ def protect_ptr(pos: int, ptr: int) -> int:
 
 @dataclass
 class HeapState:
-    """The main heap's range and the user pointers of the chunks known to be free."""
+    """The main heap's range and its free chunks: user pointer -> where the allocator has it."""
 
     start: int
     end: int
-    source: str  # "drgn: mp_.sbrk_base" or "chunk headers"
-    tcache: dict[int, int] = field(default_factory=dict)  # user pointer -> tcache bin index
-    fastbins: dict[int, int] = field(default_factory=dict)  # user pointer -> fastbin index
+    source: str  # "drgn: mp_.sbrk_base" or "chunk headers: ..."
+    free: dict[int, str] = field(default_factory=dict)  # "tcache bin 0", "fastbin 1", ...
     tcache_key: int | None = None
 
     def contains(self, address: int) -> bool:
         return self.start <= address < self.end
 
     def free_state(self, user: int) -> str | None:
-        if user in self.tcache:
-            return f"tcache bin {self.tcache[user]}"
-        if user in self.fastbins:
-            return f"fastbin {self.fastbins[user]}"
-        return None
+        return self.free.get(user)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "end": self.end,
-            "source": self.source,
-            "tcache": sorted(self.tcache),
-            "fastbins": sorted(self.fastbins),
-            "tcache_key": self.tcache_key,
-        }
+    def mark(self, user: int, where: str) -> None:
+        self.free.setdefault(user, where)  # the first (most specific) walk wins
 
 
 def _heap_start(ctx: Context) -> tuple[int, str] | None:
@@ -105,9 +93,9 @@ def _tcache(ctx: Context, state: HeapState) -> None:
         count = int.from_bytes(counts[2 * i : 2 * i + 2], "little")
         head = int.from_bytes(entries[8 * i : 8 * i + 8], "little")
         for user in _walk_list(ctx, head, count):
-            state.tcache[user] = i
-    if state.tcache:
-        state.tcache_key = ctx.word(next(iter(state.tcache)) + 8)
+            state.mark(user, f"tcache bin {i}")
+            if state.tcache_key is None:
+                state.tcache_key = ctx.word(user + 8)
 
 
 def _fastbins(ctx: Context, state: HeapState) -> None:
@@ -119,11 +107,53 @@ def _fastbins(ctx: Context, state: HeapState) -> None:
     for i, chunk in enumerate(heads):
         if chunk:
             for user in _walk_list(ctx, chunk + 0x10, MAX_BIN_WALK):
-                state.fastbins[user] = i
+                state.mark(user, f"fastbin {i}")
+
+
+def _bin_name(i: int) -> str:
+    # malloc.c: bin 1 is the unsorted bin, 2..63 the small bins, the rest the large bins.
+    return "unsorted bin" if i == 1 else f"small bin {i}" if i < 64 else f"large bin {i}"
+
+
+def _bins(ctx: Context, state: HeapState) -> None:
+    """The doubly linked bins: ``bins[2i-2]``/``bins[2i-1]`` are bin i's fd/bk, and the bin
+    header acts as a fake chunk whose ``fd`` field is at ``&bins[2i-2]`` (bin_at in malloc.c)."""
+    try:
+        base = int(ctx.program["main_arena"].bins.address_)
+    except Exception:  # no libc debug info: the header walk below still finds free chunks
+        return
+    for i in range(1, 128):
+        header = base + (i - 1) * 16 - 0x10
+        chunk = ctx.word(header + 0x10)
+        for _ in range(MAX_BIN_WALK):
+            if chunk is None or chunk == header or not state.contains(chunk):
+                break
+            state.mark(chunk + 0x10, _bin_name(i))
+            chunk = ctx.word(chunk + 0x10)
+
+
+def _walk_headers(ctx: Context, state: HeapState) -> None:
+    """Walk chunk by chunk from the heap start: a chunk whose successor has PREV_INUSE clear is
+    free (in a bin, or consolidated); the last chunk is the top chunk."""
+    chunk = state.start
+    for _ in range(MAX_CHUNKS):
+        size = ctx.word(chunk + 8)
+        if size is None or size & ~SIZE_BITS < 0x20 or size & 0x2:
+            return  # unreadable, corrupt, or an mmapped chunk: stop rather than guess
+        following = chunk + (size & ~SIZE_BITS)
+        if following >= state.end:
+            state.mark(chunk + 0x10, "top chunk")
+            return
+        next_size = ctx.word(following + 8)
+        if next_size is None:
+            return
+        if not next_size & 0x1:
+            state.mark(chunk + 0x10, "free (chunk headers)")
+        chunk = following
 
 
 def heap_state(ctx: Context) -> HeapState | None:
-    """The main heap and its free tcache/fastbin chunks, or None when no heap is found."""
+    """The main heap and its free chunks, or None when no heap is found."""
     found = _heap_start(ctx)
     if found is None:
         return None
@@ -133,30 +163,18 @@ def heap_state(ctx: Context) -> HeapState | None:
     _tcache(ctx, state)
     if ctx.program is not None:
         _fastbins(ctx, state)
+        _bins(ctx, state)
+    _walk_headers(ctx, state)
     return state
 
 
 def free_chunks(ctx: Context, state: HeapState, limit: int = 256) -> list[list[Any]]:
-    """``[start, end, where]`` of the user memory of free chunks (tcache, fastbins), bounded."""
+    """``[start, end, where]`` of the user memory of free chunks, bounded (lowest first)."""
     out: list[list[Any]] = []
-    for user in sorted({*state.tcache, *state.fastbins})[:limit]:
+    for user in sorted(state.free)[:limit]:
         size = ctx.word(user - 8)
         if size is None:
             continue
         # The user memory runs to the next chunk's size field (its prev_size word is usable).
-        out.append([user, user + (size & ~SIZE_BITS) - 8, state.free_state(user)])
+        out.append([user, user + (size & ~SIZE_BITS) - 8, state.free[user]])
     return out
-
-
-def chunk_containing(ctx: Context, state: HeapState, address: int) -> int | None:
-    """The user pointer of the heap chunk that contains ``address`` (walking size fields)."""
-    chunk = state.start
-    for _ in range(MAX_CHUNKS):
-        size = ctx.word(chunk + 8)
-        if size is None or size & ~SIZE_BITS < 0x20 or chunk >= state.end:
-            return None
-        size &= ~SIZE_BITS
-        if chunk + 0x10 <= address < chunk + size + 8:
-            return chunk + 0x10
-        chunk += size
-    return None

@@ -19,8 +19,12 @@ def _candidates(ctx: Context) -> Iterator[tuple[str, int]]:
     for frame in ctx.frames:
         for var in frame.get("variables") or []:
             held = var.get("value") if isinstance(var, dict) else None
-            if isinstance(held, int) and not isinstance(held, bool):
-                yield f"variable {var.get('name')} (frame {frame.get('index')})", held
+            where = f"variable {var.get('name')}" if isinstance(var, dict) else ""
+            items = enumerate(held[:64]) if isinstance(held, list) else [(None, held)]
+            for i, item in items:  # an array of pointers counts element by element
+                if isinstance(item, int) and not isinstance(item, bool):
+                    at = f"{where}[{i}]" if i is not None else where
+                    yield f"{at} (frame {frame.get('index')})", item
     for name, value in ctx.registers.items():
         yield f"register {name}", value
     sp = ctx.sp
@@ -40,34 +44,52 @@ def _bad_values(ctx: Context) -> set[int]:
     return values
 
 
-def _safe_link_proof(ctx: Context, state: HeapState) -> dict[str, Any] | None:
+def _matches(ctx: Context, state: HeapState) -> Iterator[tuple[str, int, int, int, int]]:
+    """(where, pointer, stored, offset, target) for each heap pointer whose first word is the
+    bad value as a safe-linked ``next``."""
     bad = _bad_values(ctx)
     for where, pointer in _candidates(ctx):
         if not state.contains(pointer) or pointer % 16:
             continue
         stored = ctx.word(pointer)
+        if stored is None:
+            continue
         # The loaded pointer may have had an offset added before the access (a member, a
         # vtable slot): accept a bad value up to a page above it.
-        offset = next(
-            (b - stored for b in bad if stored is not None and 0 <= b - stored < 4096), None
-        )
-        if stored is None or offset is None:
-            continue
+        offset = next((b - stored for b in bad if 0 <= b - stored < 4096), None)
         target = protect_ptr(pointer, stored)  # un-mangle: (pos >> 12) ^ stored
-        if target and not state.contains(target):
-            continue
-        key = ctx.word(pointer + 8)
-        return {
-            "pointer": hexa(pointer),
-            "pointer_held_in": where,
-            "loaded_value": hexa(stored),
-            "offset_added": offset,
-            "safe_linking": f"{stored:#x} == ({pointer:#x} >> 12) ^ {target:#x}",
-            "chunk_state": state.free_state(pointer) or "not in a walked free list",
-            "tcache_key_matches": key is not None and key == state.tcache_key,
-            "heap": {"start": hexa(state.start), "end": hexa(state.end), "source": state.source},
-        }
-    return None
+        if offset is not None and (not target or state.contains(target)):
+            yield where, pointer, stored, offset, target
+
+
+def _safe_link_proof(ctx: Context, state: HeapState) -> dict[str, Any] | None:
+    found: dict[int, tuple[str, int, int, int]] = {}
+    for where, pointer, stored, offset, target in _matches(ctx, state):
+        found.setdefault(pointer, (where, stored, offset, target))
+        if len(found) > 8:
+            break
+    if not found:
+        return None
+    # Chunks in one page share (pos >> 12): every match is a freed chunk that could have been
+    # used; the first (a variable before registers and stack) is reported, the rest listed.
+    pointer, (where, stored, offset, target) = next(iter(found.items()))
+    key = ctx.word(pointer + 8)
+    proof: dict[str, Any] = {
+        "pointer": hexa(pointer),
+        "pointer_held_in": where,
+        "loaded_value": hexa(stored),
+        "offset_added": offset,
+        "safe_linking": f"{stored:#x} == ({pointer:#x} >> 12) ^ {target:#x}",
+        "chunk_state": state.free_state(pointer) or "not in a walked free list",
+        "tcache_key_matches": key is not None and key == state.tcache_key,
+        "heap": {"start": hexa(state.start), "end": hexa(state.end), "source": state.source},
+    }
+    others = [
+        f"{hexa(p)} in {w} ({state.free_state(p) or 'unknown'})" for p, (w, *_) in found.items()
+    ]
+    if len(others) > 1:
+        proof["also_matching"] = others[1:]
+    return proof
 
 
 def _uaf_observation(ctx: Context) -> dict[str, Any] | None:

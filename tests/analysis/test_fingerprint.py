@@ -72,6 +72,7 @@ def test_unsymbolised_frames_use_module_offset_stable_under_aslr(analyzed: Facto
         ("field_width.constprop.0.cold", "field_width"),
         ("emit.part.3", "emit"),
         ("__libc_start_main@@GLIBC_2.34", "__libc_start_main"),
+        ("__GI___assert_fail", "__assert_fail"),
         ("(anonymous namespace)::worker(int)", "{anonymous}::worker"),
         ("_ZN4core6option13expect_failed17h0123456789abcdefE", "core::option::expect_failed"),
     ],

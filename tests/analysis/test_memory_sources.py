@@ -15,12 +15,7 @@ SMASH = ("-g", "-O0", "-fstack-protector-strong", "-U_FORTIFY_SOURCE")
 
 def test_heap_found_by_drgn_and_by_chunk_headers_agree(analyzed: Factory) -> None:
     a = analyzed("demo/programs/simple.c")
-    program = drgn.Program()
-    program.set_core_dump(str(a.crash.core))
-    try:
-        program.load_default_debug_info()
-    except drgn.MissingDebugInfoError:
-        pass  # the vDSO never has any; libc's comes from libc6-dbg
+    program = _drgn_program(a.crash.core)
     snapshot = copy.deepcopy(a.snapshot)
     snapshot["classification"] = None
     out = analyze(snapshot, program)
@@ -54,3 +49,35 @@ def test_without_memory_the_frames_still_classify(
     assert out["classification"]["labels"] == [label]
     evidence = out["classification"]["evidence"][0]
     assert evidence["facts"]["frame"] == frame and evidence["confidence"] == 0.9
+
+
+def _drgn_program(core: object) -> drgn.Program:
+    program = drgn.Program()
+    program.set_core_dump(str(core))
+    try:
+        program.load_default_debug_info()
+    except drgn.MissingDebugInfoError:
+        pass
+    return program
+
+
+def test_fastbin_and_unsorted_chunks(analyzed: Factory) -> None:
+    a = analyzed("cls_uaf_fastbin.c")
+    assert a.labels == ["use-after-free", "memory.write"]
+    block7 = a.snapshot["threads"][0]["frames"][0]["variables"][0]["value"][7]
+    # All eight blocks share a page, so all have the same safe-linked `next`: each matches.
+    listed = a.facts("use-after-free").get("also_matching", [])
+    assert any(line.startswith(f"{block7:#x} in variable blocks[7]") for line in listed)
+    texts = {an.get("name"): an["text"] for an in a.snapshot["annotations"]}
+    assert texts["big"] == "`big` points into a freed chunk (free (chunk headers))"
+
+    snapshot = copy.deepcopy(a.snapshot)
+    snapshot["classification"] = None
+    out = analyze(snapshot, _drgn_program(a.crash.core))  # libc's types: the arena's bins
+    facts = next(
+        e["facts"] for e in out["classification"]["evidence"] if e["label"] == "use-after-free"
+    )
+    assert f"{block7:#x} in variable blocks[7] (frame 0) (fastbin 0)" in facts["also_matching"]
+    texts = {an.get("name"): an["text"] for an in out["annotations"]}
+    assert texts["big"] == "`big` points into a freed chunk (unsorted bin)"
+    assert texts["blocks[7]"] == "`blocks[7]` points into a freed chunk (fastbin 0)"
