@@ -25,10 +25,11 @@ def test_every_thread_matches_gdb(crashed: dict[str, Crashed], name: str, tmp_pa
     ours = {t["tid"]: t for t in c.snapshot["threads"]}
     assert set(ours) == set(gdb), f"threads differ: {sorted(ours)} vs {sorted(gdb)}"
     for tid, frames in gdb.items():
-        # Known gap: tail-call frames gdb rebuilds from call-site DWARF (glibc's futex wait
-        # jumps to __futex_abstimed_wait_common) are not in drgn's unwinding.
-        want = [f.function for f in frames if not f.tailcall]
+        want = [f.function for f in frames]
         got = _names(ours[tid])
+        tail = [f.tailcall for f in frames]
+        ours_tail = [bool(f.get("tail_call")) for f in ours[tid]["frames"]][: len(tail)]
+        assert ours_tail == tail, f"thread {tid}: tail-call frames differ"
         # gdb stops at main ("backtrace past-main" is off); the snapshot goes on to _start.
         if want and want[-1] == "main":
             got = got[: len(want)]
@@ -51,6 +52,11 @@ def test_threads64_has_every_thread_and_the_crash(crashed: dict[str, Crashed]) -
     assert crashed_thread["frames"][0]["function"] == "crash_in_main"
     parked = {f["function"] for t in snap["threads"] for f in t["frames"]}
     assert {"park_sleeping", "park_waiting", "worker"} <= parked
+    # glibc's futex wait tail-calls (jmp) __futex_abstimed_wait_common: gdb shows the frame.
+    tails = [f for t in snap["threads"] for f in t["frames"] if f.get("tail_call")]
+    assert len(tails) == 32 and {f["function"] for f in tails} == {
+        "__futex_abstimed_wait_cancelable64"
+    }
 
 
 @pytest.mark.parametrize("name", ["c_O0", "c_O2", "c_nopie", "cxx_O0", "c_lib"])

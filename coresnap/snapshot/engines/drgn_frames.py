@@ -9,6 +9,7 @@ import drgn
 
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.demangle import demangle_all, last_component
+from coresnap.snapshot.engines.tailcalls import tail_call_frames
 from coresnap.snapshot.variables import Renderer
 
 # Marks a frame name as "linkage name + DWARF name" until qualify_names() settles it.
@@ -62,16 +63,48 @@ class FrameWalker:
             record["frames_cut"] = "thread beyond max_threads: frames not kept"
             return record
         follow = self.bounds.follow_pointers if crashed else 0
-        for index, frame in enumerate(trace):
-            if index >= self.bounds.max_frames:
-                record["frames_cut"] = f"frames: {self.bounds.max_frames} of {len(trace)}"
+        frames: list[dict[str, Any]] = record["frames"]
+        for i, frame in enumerate(trace):
+            if len(frames) >= self.bounds.max_frames:
+                record["frames_cut"] = f"frames: {self.bounds.max_frames} of {len(trace)}+"
                 self.cuts.append(f"thread {thread.tid}: {record['frames_cut']}")
                 break
-            out = self.frame(index, frame, follow)
+            out = self.frame(len(frames), frame, follow)
             if out is None:
                 break
-            record["frames"].append(out)
+            frames.append(out)
+            if i + 1 < len(trace) and not frame.is_inline:
+                frames.extend(self._tail_calls(frame, trace[i + 1], len(frames)))
         return record
+
+    def _tail_calls(
+        self, callee: drgn.StackFrame, caller: drgn.StackFrame, index: int
+    ) -> list[dict[str, Any]]:
+        try:
+            start = callee.symbol().address
+            return_address = caller.pc
+        except _ERRORS:
+            return []
+        if caller.interrupted:
+            return []
+        found = tail_call_frames(self.prog, start, return_address)
+        out = []
+        for n, virtual in enumerate(found):
+            module, build_id, module_offset = self._module_of(virtual["pc"])
+            out.append(
+                {
+                    "index": index + n,
+                    **virtual,
+                    "module": module,
+                    "build_id": build_id,
+                    "module_offset": module_offset,
+                    "function_offset": None,
+                    "trusted": True,
+                    "tail_call": True,
+                    "variables": [],
+                }
+            )
+        return out
 
     def frame(self, index: int, frame: drgn.StackFrame, follow: int) -> dict[str, Any] | None:
         """One frame; None when drgn does not know its pc (the end of the stack)."""
