@@ -45,12 +45,16 @@ def object_for_path(path: str, build_id: str | None) -> ObjectFile:
     Raises :class:`OSError` and :class:`~coresnap.errors.UnwindError` like ``open_object``.
     """
     st = os.stat(path)
-    key: tuple[object, ...] = (
-        ("build-id", build_id) if build_id else ("file", path, st.st_size, st.st_mtime_ns)
-    )
-    obj = _recall(key)
+    file_key: tuple[object, ...] = ("file", path, st.st_size, st.st_mtime_ns)
+    obj = _recall(("build-id", build_id)) if build_id else None
     if obj is None:
-        obj = _remember(key, open_object(path))
+        obj = _recall(file_key)
+    if obj is None:
+        obj = open_object(path)
+        # Keyed by build id only when the file really has it: a wrong file handed in by a
+        # resolver must not be served later for the right build id.
+        key = ("build-id", build_id) if build_id and obj.build_id == build_id else file_key
+        _remember(key, obj)
     return obj
 
 

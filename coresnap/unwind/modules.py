@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from coresnap.corefile.model import Module
-from coresnap.errors import MemoryUnavailable, UnwindError
+from coresnap.errors import CoresnapError, MemoryUnavailable, UnwindError
 from coresnap.unwind import cache
 from coresnap.unwind.frames import CoreLike
 from coresnap.unwind.objfile import ObjectFile
@@ -38,7 +38,13 @@ class ModuleMap:
         self.core = core
         self.resolver = file_resolver
         self.notes = notes
-        self.modules = sorted([*core.modules, *self._executable_fallback()], key=lambda m: m.start)
+        try:
+            listed = list(core.modules)
+        except CoresnapError as exc:  # the reader could not place the modules: unwind without
+            notes.append(f"modules: {exc}")
+            listed = []
+        self.listed = listed
+        self.modules = sorted([*listed, *self._executable_fallback()], key=lambda m: m.start)
         self._starts = [m.start for m in self.modules]
         self._loaded: dict[int, LoadedModule] = {}
 
@@ -91,11 +97,7 @@ class ModuleMap:
         """
         aux = {e.name: e.a_val for e in getattr(self.core, "auxv", [])}
         entry, phdr = aux.get("AT_ENTRY"), aux.get("AT_PHDR")
-        if (
-            entry is None
-            or phdr is None
-            or any(m.start <= entry < m.end for m in self.core.modules)
-        ):
+        if entry is None or phdr is None or any(m.start <= entry < m.end for m in self.listed):
             return []
         path = self._exec_name(aux)
         if path is None:

@@ -130,17 +130,16 @@ def debug_file_for(build_id: str | None, roots: tuple[str, ...] = DEBUG_ROOTS) -
     return None
 
 
-def _open_elf(stream: IO[bytes]) -> ELFFile:
-    return ELFFile(stream)
-
-
 def open_object(path: str) -> ObjectFile:
     """Open the ELF file at ``path`` (memory-mapped) and its debug file when installed.
 
     Raises :class:`OSError` if it cannot be read and :class:`UnwindError` if it is not ELF.
     """
     with open(path, "rb") as f:
-        data: IO[bytes] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[assignment]
+        try:
+            data: IO[bytes] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[assignment]
+        except ValueError as exc:  # an empty file cannot be mapped
+            raise UnwindError(path, "ELF header", 0, f"not a usable ELF file: {exc}") from exc
     return _object_from(path, data)
 
 
@@ -151,17 +150,18 @@ def object_from_bytes(name: str, image: bytes) -> ObjectFile:
 
 def _object_from(path: str, stream: IO[bytes]) -> ObjectFile:
     try:
-        elf = _open_elf(stream)
+        elf = ELFFile(stream)
         build_id = build_id_of(elf)
+        has_debug_info = elf.get_section_by_name(".debug_info") is not None
     except Exception as exc:  # pyelftools on hostile bytes: ELFError, construct, Overflow...
         raise UnwindError(path, "ELF header", 0, f"not a usable ELF file: {exc}") from exc
     obj = ObjectFile(path=path, elf=elf, build_id=build_id)
     debug_path = debug_file_for(build_id)
-    if debug_path is not None and elf.get_section_by_name(".debug_info") is None:
+    if debug_path is not None and not has_debug_info:
         try:
             with open(debug_path, "rb") as f:
                 dstream = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            obj.debug_elf = _open_elf(dstream)  # type: ignore[arg-type]
+            obj.debug_elf = ELFFile(dstream)  # type: ignore[arg-type]
         except (OSError, ELFError, ValueError) as exc:
             obj.problems.append(f"{debug_path}: {exc}")
     return obj

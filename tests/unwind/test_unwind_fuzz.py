@@ -115,3 +115,17 @@ def test_corrupt_vdso_images_are_refused_or_survived(threads_core: Path) -> None
             obj.symbols.lookup(address)
 
     mutate()
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not an ELF file\n", b"\x7fELF\x02\x01\x01" + b"\xff" * 57]
+)
+def test_unusable_module_files_are_noted_not_raised(
+    threads_core: Path, tmp_path: Path, content: bytes
+) -> None:
+    bogus = tmp_path / "bogus.so"
+    bogus.write_bytes(content)
+    with open_core(threads_core) as core:
+        frames = unwind_thread(core, core.threads[0], file_resolver=lambda p, b: str(bogus))
+    assert frames.stop_reason
+    assert any("bogus.so" in note for note in frames.notes)
