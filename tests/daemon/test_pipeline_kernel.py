@@ -32,14 +32,18 @@ def root() -> Iterator[Path]:
 @contextlib.contextmanager
 def installed(config: Path) -> Iterator[None]:
     """``coresnap install`` for real, under the core_pattern lock; restored in finally."""
-    with crashes.core_pattern(crashes.read_core_pattern()) as before, pipe_limit(None):
-        assert coresnap_main(["install", "-c", str(config), "--no-sysctl-file"]) == 0
+    # core_pattern(None): the exclusive lock only (a pattern argument would be read before
+    # the lock, possibly another test's); the restore is ours, in finally.
+    with crashes.core_pattern(None) as before, pipe_limit(None):
         try:
+            assert coresnap_main(["install", "-c", str(config), "--no-sysctl-file"]) == 0
             assert install.is_ours(crashes.read_core_pattern())
             yield
-        finally:
-            coresnap_main(["uninstall", "-c", str(config)])
+            assert coresnap_main(["uninstall", "-c", str(config)]) == 0
             assert crashes.read_core_pattern() == before
+        finally:
+            if crashes.read_core_pattern() != before:
+                crashes.CORE_PATTERN.write_text(before + "\n")
 
 
 def test_end_to_end(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
