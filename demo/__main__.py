@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from coresnap.cli.coresnap import main as coresnap_main
 
 PROGRAMS = Path(__file__).parent / "programs"
+_LOCK = Path("/tmp/coresnap-tests-core-pattern.lock")
 DEMOS = [
     ("simple", "simple.c", ["-g", "-O0"]),
     ("mt_null", "mt_null.c", ["-g", "-O2"]),
@@ -25,7 +27,23 @@ def _unlimited_core() -> None:
 def crash(workdir: Path, name: str, source: str, flags: list[str]) -> Path:
     exe = workdir / name
     subprocess.run(["gcc", *flags, "-pthread", "-o", str(exe), str(PROGRAMS / source)], check=True)
-    proc = subprocess.run([str(exe)], cwd=workdir, preexec_fn=_unlimited_core, capture_output=True)
+    # Share the test suite's core_pattern lock (tests/crashes.py), so a test that points
+    # kernel.core_pattern at a pipe for a while never takes the demo's core.
+    _LOCK.touch(exist_ok=True)
+    with open(_LOCK) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        proc = subprocess.Popen(
+            [str(exe)],
+            cwd=workdir,
+            preexec_fn=_unlimited_core,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            sys.exit(f"demo: {name} did not crash within 60 s")
     if proc.returncode >= 0:
         sys.exit(f"demo: {name} did not crash (exit {proc.returncode})")
     for core in (workdir / "core", workdir / f"core.{proc.pid}"):

@@ -144,9 +144,12 @@ class Core:
         labels = {"[vdso]": aux.get("AT_SYSINFO_EHDR"), "[stack]": main.sp if main else None}
         if self.ident.arch == "x86_64":
             labels["[vsyscall]"] = 0xFFFFFFFFFF600000  # fixed by the x86_64 ABI
+        for t in self.threads:
+            if t is not main and t.sp is not None:
+                labels[f"[stack:{t.tid}]"] = t.sp  # as /proc/<pid>/maps did before Linux 4.5
         for label, address in labels.items():
             m = self.memory.find_mapping(address) if address is not None else None
-            if m is not None and m.path is None:
+            if m is not None and m.path is None and m.label is None:
                 m.label = label
 
     @property
