@@ -22,6 +22,7 @@ RULES: list[Rule] = [
     rules_fault.BusError(),
     rules_fault.DivByZero(),
     rules_fault.IllegalInstruction(),
+    rules_fault.Breakpoint(),
     rules_fault.ExecFault(),
     rules_fault.StackOverflow(),
     rules_heap.UseAfterFree(),

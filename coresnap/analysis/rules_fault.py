@@ -14,6 +14,7 @@ from coresnap.analysis.evidence import (
     SIGFPE,
     SIGILL,
     SIGSEGV,
+    SIGTRAP,
     Verdict,
 )
 from coresnap.analysis.rules import (
@@ -108,6 +109,25 @@ class IllegalInstruction(Rule):
     def action(self, ctx: Context, verdict: Verdict) -> None:
         facts = {**signal_facts(ctx), **instruction_facts(instruction(ctx), None, {})}
         verdict.add("illegal-instruction", facts)
+
+
+class Breakpoint(Rule):
+    """SIGTRAP from the kernel: a compiled-in breakpoint (int3) or a trap flag with no debugger
+    attached to catch it."""
+
+    name = "breakpoint"
+
+    def predicate(self, ctx: Context, verdict: Verdict) -> bool:
+        code = ctx.si_code
+        return ctx.signo == SIGTRAP and code is not None and code > 0
+
+    def action(self, ctx: Context, verdict: Verdict) -> None:
+        facts = signal_facts(ctx)
+        pc = ctx.pc
+        # int3 traps after itself: the pc is one byte past the 0xcc (Intel SDM vol. 2, INT3).
+        if pc is not None and ctx.observe("int3_before_pc", lambda: ctx.read(pc - 1, 1) == b"\xcc"):
+            facts["instruction"], facts["instruction_address"] = "int3", hexa(pc - 1)
+        verdict.add("breakpoint", facts)
 
 
 class ExecFault(Rule):

@@ -189,9 +189,19 @@ def test_cxx_pure_virtual(analyzed: Factory) -> None:
     assert a.facts("cxx-pure-virtual")["frame"] == "__cxa_pure_virtual"
 
 
-def test_killed_by_another_process(analyzed: Factory) -> None:
-    a = analyzed("cls_killed.c")
-    assert a.labels == ["killed"]
+@pytest.mark.parametrize(("args", "signal"), [((), "SIGSEGV"), (("abrt",), "SIGABRT")])
+def test_killed_by_another_process(analyzed: Factory, args: tuple[str, ...], signal: str) -> None:
+    a = analyzed("cls_killed.c", *args)
+    assert a.labels == ["killed"]  # not a NULL dereference, not abort(): somebody sent it
     facts = a.facts("killed")
-    assert facts["code"] == "SI_USER" and facts["signal"] == "SIGSEGV"
+    assert facts["code"] == "SI_USER" and facts["signal"] == signal
     assert facts["sender_pid"] == int(a.crash.stdout.strip()) != a.crash.pid
+
+
+def test_breakpoint(analyzed: Factory) -> None:
+    a = analyzed("cls_breakpoint.c")
+    assert a.labels == ["breakpoint"]
+    facts = a.facts("breakpoint")
+    assert facts["signal"] == "SIGTRAP" and facts["instruction"] == "int3"
+    frame0 = a.snapshot["threads"][0]["frames"][0]
+    assert int(facts["instruction_address"], 16) == frame0["pc"] - 1
