@@ -20,6 +20,7 @@ from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
 from coresnap.snapshot.engines import EngineResult, corefile_engine
 from coresnap.snapshot.format import FORMAT, VERSION
+from coresnap.snapshot.labels import label_mappings
 from coresnap.snapshot.merge import merge_modules, merge_threads
 from coresnap.snapshot.shrink import shrink
 from coresnap.snapshot.source import attach_source
@@ -58,6 +59,7 @@ def build_snapshot(
     core = open_core(str(core_path))
     try:
         snap = _skeleton(core)
+        label_mappings(snap)
         result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap)
         reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
         truncated = bool(getattr(core, "truncated", False))

@@ -178,7 +178,13 @@ def _threads(
     order = sorted(range(len(threads)), key=lambda i: threads[i].tid != crashed)
     records: dict[int, dict[str, Any]] = {}
     for n, i in enumerate(order):
-        records[i] = walker.thread(threads[i], threads[i].tid == crashed, n < bounds.max_threads)
+        t = threads[i]
+        try:
+            records[i] = walker.thread(t, t.tid == crashed, n < bounds.max_threads)
+        except Exception as e:  # noqa: BLE001 - one thread drgn chokes on must not cost the others
+            why = f"drgn failed on this thread: {type(e).__name__}: {e}"
+            records[i] = {"tid": t.tid, "name": None, "crashed": t.tid == crashed}
+            records[i].update(registers={}, frames=[], frames_cut=why)
     if len(threads) > bounds.max_threads:
         walker.cuts.append(f"threads: frames of {bounds.max_threads} of {len(threads)}")
     return [records[i] for i in range(len(threads))], crashed

@@ -14,6 +14,7 @@ from coresnap.snapshot.variables import Renderer
 
 # Marks a frame name as "linkage name + DWARF name" until qualify_names() settles it.
 _LINKAGE = "\x00"
+ENTRY_POINTS = frozenset({"_start", "__start", "___start"})
 _ERRORS = (LookupError, ValueError, drgn.FaultError, drgn.BadDataError)
 
 
@@ -25,7 +26,9 @@ class FrameWalker:
         self.bounds = bounds
         self.cuts: list[str] = []
         self.vars_left = bounds.max_total_vars
-        self._maps = sorted((m["start"], m["end"], m["path"]) for m in mappings)
+        self._maps = sorted(
+            (m["start"], m["end"], m["path"] or m.get("label") or "anonymous") for m in mappings
+        )
         self._starts = [m[0] for m in self._maps]
         self._params: dict[str, frozenset[str]] = {}
         self.linkage_names: list[str] = []
@@ -40,7 +43,7 @@ class FrameWalker:
             pass
         i = bisect.bisect_right(self._starts, address) - 1
         if i >= 0 and address < self._maps[i][1]:
-            return self._maps[i][2] or "anonymous"
+            return self._maps[i][2]
         return "unmapped" if self._maps else None
 
     def thread(self, thread: drgn.Thread, crashed: bool, detail: bool) -> dict[str, Any]:
@@ -73,6 +76,8 @@ class FrameWalker:
             if out is None:
                 break
             frames.append(out)
+            if out["function"] in ENTRY_POINTS:
+                break  # like gdb ("backtrace past-entry" off): nothing real calls the entry
             if i + 1 < len(trace) and not frame.is_inline:
                 frames.extend(self._tail_calls(frame, trace[i + 1], len(frames)))
         return record

@@ -30,6 +30,8 @@ def tail_call_frames(
     """
     if prog.platform is None or prog.platform.arch != drgn.Architecture.X86_64:
         return []
+    if return_address < 5:
+        return []
     try:
         code = prog.read(return_address - 5, 5)
         if code[0] != _CALL_REL32:
@@ -45,7 +47,7 @@ def tail_call_frames(
         ):
             return []
         body = prog.read(target, sym.size)
-    except (drgn.FaultError, LookupError, ValueError):
+    except (drgn.FaultError, LookupError, ValueError, OverflowError):
         return []
     jumps = _jumps_to(body, target, callee_start)
     if len(jumps) != 1:
