@@ -72,12 +72,8 @@ class FrameTable:
         return None
 
 
-def load_frame_table(elf: ELFFile, path: str, section: SectionName) -> FrameTable | None:
-    """Parse ``section`` of ``elf`` into a :class:`FrameTable`; None if the file lacks it.
-
-    Raises :class:`UnwindError` if the section is malformed (pyelftools' errors are caught
-    here, the one place they become ours).
-    """
+def open_cfi(elf: ELFFile, section: SectionName) -> CallFrameInfo | None:
+    """pyelftools' reader over ``section`` of ``elf``, or None if the file lacks it."""
     sec = elf.get_section_by_name(section)
     if sec is None or sec["sh_type"] == "SHT_NOBITS" or sec["sh_size"] == 0:
         return None
@@ -87,14 +83,25 @@ def load_frame_table(elf: ELFFile, path: str, section: SectionName) -> FrameTabl
         dwarf_format=32,
         address_size=elf.elfclass // 8,
     )
-    cfi = CallFrameInfo(
+    return CallFrameInfo(
         stream=io.BytesIO(data),
         size=len(data),
         address=sec["sh_addr"],
         base_structs=structs,
         for_eh_frame=section == ".eh_frame",
     )
-    raw, problems = _parse_entries(cfi, len(data), elf.little_endian)
+
+
+def load_frame_table(elf: ELFFile, path: str, section: SectionName) -> FrameTable | None:
+    """Parse all of ``section`` of ``elf`` into a :class:`FrameTable`; None if it lacks it.
+
+    Entries pyelftools cannot parse are skipped and listed in ``problems``; raises
+    :class:`UnwindError` when none can be parsed.
+    """
+    cfi = open_cfi(elf, section)
+    if cfi is None:
+        return None
+    raw, problems = _parse_entries(cfi, cfi.size, elf.little_endian)
     if problems and not raw:
         raise UnwindError(path, section, problems[0][0], f"bad call frame info: {problems[0][1]}")
     entries = [

@@ -20,6 +20,7 @@ from elftools.elf.elffile import ELFFile
 from coresnap.errors import UnwindError
 from coresnap.unwind.cfi import FrameEntry, FrameTable, SectionName, load_frame_table
 from coresnap.unwind.debuginfo import DebugInfo
+from coresnap.unwind.ehframehdr import load_indexed_table
 from coresnap.unwind.symbols import SymbolTable, read_symbols
 
 DEBUG_ROOTS = ("/usr/lib/debug",)
@@ -82,7 +83,7 @@ class ObjectFile:
             return None
         key = f"{id(elf)}{section}"
         if key not in self._tables:
-            table = self._guarded(section, lambda: load_frame_table(elf, self.path, section), None)
+            table = self._guarded(section, lambda: _load_table(elf, self.path, section), None)
             self._tables[key] = table
             if table is not None and table.problems:
                 self.problems.append(f"{len(table.problems)} bad entries: {table.problems[0]}")
@@ -106,6 +107,15 @@ class ObjectFile:
             if elf is not None and elf.get_section_by_name(".debug_info") is not None:
                 return DebugInfo(elf.get_dwarf_info(relocate_dwarf_sections=False))
         return None
+
+
+def _load_table(elf: ELFFile, path: str, section: SectionName) -> FrameTable | None:
+    """``.eh_frame`` through its ``.eh_frame_hdr`` index when usable; else parse it all."""
+    if section == ".eh_frame":
+        indexed = load_indexed_table(elf, path)
+        if indexed is not None:
+            return indexed
+    return load_frame_table(elf, path, section)
 
 
 def build_id_of(elf: ELFFile) -> str | None:

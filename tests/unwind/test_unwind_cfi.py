@@ -10,7 +10,8 @@ from elftools.elf.elffile import ELFFile
 from unwind_oracles import addr2line, readelf_frames
 
 from coresnap.unwind.arch import X86_64
-from coresnap.unwind.cfi import load_frame_table
+from coresnap.unwind.cfi import FrameTable, load_frame_table
+from coresnap.unwind.ehframehdr import load_indexed_table
 from coresnap.unwind.objfile import open_object
 from coresnap.unwind.rules import Row, row_at
 
@@ -39,9 +40,16 @@ def _rule_text(row: Row, column: str) -> str:
     }[rule.kind]
 
 
-def _compare_with_readelf(path: Path) -> int:
+def _full(elf: ELFFile, path: str) -> FrameTable | None:
+    return load_frame_table(elf, path, ".eh_frame")
+
+
+LOADERS = {"full": _full, "indexed": load_indexed_table}
+
+
+def _compare_with_readelf(path: Path, loader: str) -> int:
     with path.open("rb") as f:
-        table = load_frame_table(ELFFile(f), str(path), ".eh_frame")
+        table = LOADERS[loader](ELFFile(f), str(path))
         assert table is not None
         checked = 0
         for fde in readelf_frames(path):
@@ -61,13 +69,30 @@ def o2_exe() -> Path:
     return build("unw_calls.c", flags=("-g", "-O2"), name="unw_calls-O2")
 
 
-def test_rows_match_readelf_on_a_test_program(o2_exe: Path) -> None:
-    assert _compare_with_readelf(o2_exe) > 20
+@pytest.mark.parametrize("loader", LOADERS)
+def test_rows_match_readelf_on_a_test_program(o2_exe: Path, loader: str) -> None:
+    assert _compare_with_readelf(o2_exe, loader) > 20
 
 
 def test_rows_match_readelf_on_libc() -> None:
-    # ~3700 FDEs of hand-written and compiled code, incl. the signal trampoline's expressions.
-    assert _compare_with_readelf(LIBC) > 10000
+    # ~3700 FDEs of hand-written and compiled code, incl. the signal trampoline's expressions,
+    # found through .eh_frame_hdr as the unwinder does.
+    assert _compare_with_readelf(LIBC, "indexed") > 10000
+
+
+def test_eh_frame_hdr_index_finds_the_same_fdes_as_a_full_parse(o2_exe: Path) -> None:
+    for path in (o2_exe, LIBC):
+        with path.open("rb") as f:
+            elf = ELFFile(f)
+            full, indexed = _full(elf, str(path)), load_indexed_table(elf, str(path))
+            assert full is not None and indexed is not None and len(full) == len(indexed)
+            for entry in full.entries:
+                for address in (entry.start, entry.end - 1):
+                    found = indexed.find(address)
+                    assert found is not None and (found.start, found.end) == (
+                        entry.start,
+                        entry.end,
+                    )
 
 
 def test_signal_trampoline_fde_is_marked() -> None:
