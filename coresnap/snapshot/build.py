@@ -39,11 +39,14 @@ def build_snapshot(
     engine: EngineName = "auto",
     bounds: Bounds = DEFAULT_BOUNDS,
     fallback_reason: str | None = None,
+    analyze: bool = False,
 ) -> dict[str, Any]:
     """The v1 snapshot of ``core_path``.
 
     ``engine="auto"`` tries drgn and falls back to the core-reader engine; ``fallback_reason``
-    lets a caller that already saw drgn fail (the isolating parent) say why.
+    lets a caller that already saw drgn fail (the isolating parent) say why. ``analyze`` fills
+    classification, annotations, fingerprint and quality (:mod:`coresnap.analysis`) while the
+    core is open (``coresnap snapshot`` does; library callers may run it themselves).
 
     Raises:
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
@@ -62,31 +65,47 @@ def build_snapshot(
         label_mappings(snap)
         result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap)
         reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
-        truncated = bool(getattr(core, "truncated", False))
+        snap["uuid"] = object_id
+        merge_threads(snap, result)
+        snap["modules"] = merge_modules(snap["modules"], result.modules)
+        _apply_assets(snap, assets, core_path)
+        snap["attributes"] = attributes(snap, kv)
+        attach_source(snap)
+        cuts = [*result.cuts, *shrink(snap, bounds)]
+        snap["analysis"] = {
+            "engine": result.engine,
+            "fallback_reason": reason,
+            "tool_version": __version__,
+            "duration_ms": 0.0,
+            "cuts": cuts,
+            "core_path": str(Path(core_path).resolve()),
+            "core_size": _size(core_path),
+            "core_truncated": bool(getattr(core, "truncated", False)),
+            "warnings": result.warnings[:64],
+            "bounds": bounds.as_dict(),
+        }
+        if analyze:
+            _analyze(snap, core)
     finally:
         close = getattr(core, "close", None)
         if close is not None:
             close()
-    snap["uuid"] = object_id
-    merge_threads(snap, result)
-    snap["modules"] = merge_modules(snap["modules"], result.modules)
-    _apply_assets(snap, assets, core_path)
-    snap["attributes"] = attributes(snap, kv)
-    attach_source(snap)
-    cuts = [*result.cuts, *shrink(snap, bounds)]
-    snap["analysis"] = {
-        "engine": result.engine,
-        "fallback_reason": reason,
-        "tool_version": __version__,
-        "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        "cuts": cuts,
-        "core_path": str(Path(core_path).resolve()),
-        "core_size": _size(core_path),
-        "core_truncated": truncated,
-        "warnings": result.warnings[:64],
-        "bounds": bounds.as_dict(),
-    }
+    snap["analysis"]["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
     return snap
+
+
+def _analyze(snap: dict[str, Any], core: Any) -> None:
+    """Classification, annotations, fingerprint, quality (coresnap.analysis), with the core at
+    hand for memory reads. A failure there costs those slots only, never the snapshot."""
+    try:
+        from coresnap.analysis import analyze
+    except ImportError as e:
+        snap["analysis"]["warnings"].append(f"analysis not available: {e}")
+        return
+    try:
+        analyze(snap, core)
+    except Exception as e:  # noqa: BLE001 - the snapshot must survive its analysis
+        snap["analysis"]["warnings"].append(f"analysis failed: {type(e).__name__}: {e}")
 
 
 def _skeleton(core: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def run_snapshot(
     kv: dict[str, str] | None = None,
     engine: EngineName = "auto",
     bounds: Bounds = DEFAULT_BOUNDS,
+    analyze: bool = False,
 ) -> dict[str, Any]:
     """The snapshot of ``core``, made in a limited child (fallback: core reader, in-process).
 
@@ -52,7 +53,7 @@ def run_snapshot(
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
         AssetError, ConfigError: as :func:`build_snapshot`.
     """
-    common: dict[str, Any] = {"resource": resource, "kv": kv, "bounds": bounds}
+    common: dict[str, Any] = {"resource": resource, "kv": kv, "bounds": bounds, "analyze": analyze}
     if engine == "corefile":
         return build_snapshot(core, exe, engine="corefile", **common)
     with tempfile.TemporaryDirectory(prefix="coresnap-snap-") as tmp:
@@ -65,6 +66,7 @@ def run_snapshot(
             "kv": kv,
             "engine": engine,
             "bounds": bounds.as_dict(),
+            "analyze": analyze,
         }
         why = _run_child(request, limits)
         if why is None:

@@ -38,6 +38,7 @@ def main() -> int:
             kv=request["kv"],
             engine=request["engine"],
             bounds=Bounds(**request["bounds"]),
+            analyze=request.get("analyze", False),
         )
         with open(request["out"], "w", encoding="utf-8") as f:
             f.write(to_json(snap))

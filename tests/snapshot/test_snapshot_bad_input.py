@@ -126,6 +126,7 @@ def test_view_needs_only_the_snapshot(fresh_crash: Crash, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "SIGSEGV (SEGV_MAPERR) at 0x0" in text
+    assert "classification: null-deref" in text  # coresnap snapshot runs the analysis
     assert "crash_here" in text and "inlined_step [inlined]" in text
     assert '"about to crash"' in text and "GREEN (5)" in text
     assert "*target = local_int" in text  # the source line travelled inside the snapshot

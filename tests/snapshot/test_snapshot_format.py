@@ -160,6 +160,9 @@ def test_json_output_is_the_snapshot(crashed: dict[str, Crashed]) -> None:
     snap = json.loads(done.stdout)
     validate(snap)
     assert snap["threads"][0]["frames"][0]["function"] == "crash_here"
+    assert "null-deref" in snap["classification"]["labels"] and snap["fingerprint"]["hash"]
+    bare = coresnap("snapshot", str(c.core), str(c.exe), "--json", "--no-analysis")
+    assert json.loads(bare.stdout)["classification"] is None
 
 
 def test_every_schema_key_is_documented() -> None:

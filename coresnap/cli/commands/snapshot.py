@@ -19,6 +19,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kv", metavar="K:V,K:V", help="attributes to add (coresnap.object:<id>)")
     p.add_argument("--engine", choices=("auto", "drgn", "corefile"), default="auto")
     p.add_argument("--isolate", action="store_true", help="run in a child with resource limits")
+    p.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="leave classification, annotations, fingerprint and quality empty",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit (--isolate)")
     p.add_argument("--cpu", type=int, default=120, help="CPU seconds limit (--isolate)")
     p.add_argument("--memory", type=int, default=2048, help="address-space MiB limit (--isolate)")
@@ -39,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
     if args.isolate:
         limits = Limits(cpu_seconds=args.cpu, memory_mb=args.memory, wall_seconds=args.timeout)
         snap = run_snapshot(
-            args.core, args.exe, limits, resource=args.resource, kv=kv, engine=args.engine
+            args.core,
+            args.exe,
+            limits,
+            resource=args.resource,
+            kv=kv,
+            engine=args.engine,
+            analyze=not args.no_analysis,
         )
     else:
         snap = build_snapshot(
@@ -49,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             kv=kv,
             engine=args.engine,
             bounds=DEFAULT_BOUNDS,
+            analyze=not args.no_analysis,
         )
     validate(snap)
     if args.output:
