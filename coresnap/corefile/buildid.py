@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from coresnap.corefile import structs as S
 from coresnap.corefile.elf import parse_notes
+from coresnap.corefile.linkmap import LinkMapEntry, executable_bias, read_link_map
 from coresnap.corefile.memory import AddressSpace
 from coresnap.corefile.model import AuxvEntry, ElfIdent, Mapping, Module
 from coresnap.errors import CoresnapError
@@ -133,11 +134,67 @@ def _module(path: str, maps: list[Mapping], memory: AddressSpace) -> Module:
     return module
 
 
+def _module_at(memory: AddressSpace, path: str, header: int) -> Module | None:
+    """The module whose ELF header the core holds at ``header``, if it does."""
+    found = _from_memory(memory, header)
+    if found is None:
+        return None
+    image, build_id, bias = found
+    module = Module(path, header, header, bias, build_id, "core" if build_id else None)
+    _image_range(module, image)
+    return module
+
+
+def _library_header(memory: AddressSpace, entry: LinkMapEntry) -> Module | None:
+    """A link_map object's module: its ELF header is at l_addr (not prelinked) or at the start
+    of a segment below its dynamic section. A header found in a later segment (with 64 KiB
+    pages the data segment may map file offset 0 too) still says, through PT_DYNAMIC = l_ld,
+    where the image really starts."""
+    for candidate in [entry.l_addr, *memory.segment_starts_before(entry.l_ld, 16)]:
+        found = _from_memory(memory, candidate)
+        if found is None:
+            continue
+        image = found[0]
+        dynamic = next((p for p in image.phdrs if p["p_type"] == S.PT_DYNAMIC), None)
+        if dynamic is None:
+            continue
+        first = image.loads()[0]
+        header = entry.l_ld - dynamic["p_vaddr"] + first["p_vaddr"] - first["p_offset"]
+        module = _module_at(memory, entry.l_name, header)
+        if module is not None and module.load_bias == entry.l_ld - dynamic["p_vaddr"]:
+            return module
+    return None
+
+
+def _link_map_modules(
+    memory: AddressSpace, ident: ElfIdent, auxv: list[AuxvEntry], exe: str | None
+) -> list[Module]:
+    """Modules of a core without NT_FILE, from the dynamic linker's link_map (linkmap.py)."""
+    modules = []
+    found = executable_bias(memory, ident, auxv)
+    loads = sorted((p for p in found[1] if p["p_type"] == S.PT_LOAD), key=lambda p: p["p_vaddr"]) if found else []  # fmt: skip
+    if found and loads:
+        header = found[0] + loads[0]["p_vaddr"] - loads[0]["p_offset"]
+        module = _module_at(memory, exe or "[exe]", header)
+        modules += [module] if module else []
+    for entry in read_link_map(memory, ident, auxv):
+        module = _library_header(memory, entry) if entry.l_name else None
+        if module is not None and all(m.start != module.start for m in modules):
+            modules.append(module)
+    return modules
+
+
 def find_modules(
-    mappings: list[Mapping], auxv: list[AuxvEntry], memory: AddressSpace
+    mappings: list[Mapping],
+    auxv: list[AuxvEntry],
+    memory: AddressSpace,
+    ident: ElfIdent | None = None,
+    exe: str | None = None,
 ) -> list[Module]:
     """Every mapped ELF object, by lowest address; the one holding ``AT_ENTRY`` is the executable.
 
+    Objects come from the file mappings (NT_FILE, VMMAP); without any, from the dynamic
+    linker's link_map in the dumped memory (``ident`` needed; ``exe`` names the executable).
     Never raises for unreadable or non-ELF files: they are listed without a build id.
     """
     by_path: dict[str, list[Mapping]] = {}
@@ -149,13 +206,13 @@ def find_modules(
     vdso = aux.get("AT_SYSINFO_EHDR")
     vdso_map = memory.find_mapping(vdso) if vdso else None
     if vdso and vdso_map is not None and not vdso_map.path:
-        found = _from_memory(memory, vdso)
-        vdso_module = Module("[vdso]", vdso_map.start, vdso_map.end)
-        if found is not None:
-            image, vdso_module.build_id, vdso_module.load_bias = found
-            vdso_module.build_id_source = "core" if vdso_module.build_id else None
-            _image_range(vdso_module, image)
+        vdso_module = _module_at(memory, "[vdso]", vdso) or Module(
+            "[vdso]", vdso_map.start, vdso_map.end
+        )
         modules.append(vdso_module)
+    if not by_path and ident is not None:
+        starts = {m.start for m in modules}
+        modules += [m for m in _link_map_modules(memory, ident, auxv, exe) if m.start not in starts]
     entry = aux.get("AT_ENTRY")
     for mod in modules:
         mod.is_executable = entry is not None and mod.start <= entry < mod.end

@@ -166,7 +166,7 @@ class Core:
     @cached_property
     def modules(self) -> list[Module]:
         """Mapped ELF objects with build ids (reads their headers from the core or disk)."""
-        return find_modules(self.mappings, self.auxv, self.memory)
+        return find_modules(self.mappings, self.auxv, self.memory, self.ident, self.process.exe)
 
     def _exe(self) -> str | None:
         aux = {e.name: e.a_val for e in self.auxv}

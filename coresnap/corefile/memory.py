@@ -72,6 +72,12 @@ class AddressSpace:
                 return seg
         return None
 
+    def segment_starts_before(self, address: int, limit: int) -> list[int]:
+        """Start addresses of up to ``limit`` PT_LOADs starting at or below ``address``,
+        nearest first (where an ELF header may lie below a known address)."""
+        i = bisect.bisect_right(self._seg_starts, address)
+        return self._seg_starts[max(0, i - limit) : i][::-1]
+
     def find_mapping(self, address: int) -> Mapping | None:
         """The mapping (file-backed or anonymous) containing ``address``, if any."""
         i = bisect.bisect_right(self._map_starts, address) - 1

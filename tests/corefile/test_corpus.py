@@ -51,12 +51,6 @@ EXPLAINED: dict[tuple[str, str], tuple[str, str]] = {
         "pstate=0x60001000, expected 0x0000000000000000",
         "eu-readelf -n reads pstate 0x60001000 from this NT_PRSTATUS as we do; rizin shows 0",
     ),
-    ("elfutils/testcore-rtlib.bz2", "modules"): (
-        "*",
-        "no NT_FILE in this (pre-3.7 kernel) core: modules come from NT_FILE only; finding "
-        "them through r_debug/link_map (as eu-unstrip does) is not implemented",
-    ),
-    ("elfutils/testcore-rtlib-ppc.bz2", "modules"): ("*", "as testcore-rtlib: no NT_FILE"),
 }
 
 

@@ -157,3 +157,16 @@ def test_i386_core(m32_crash: Crash) -> None:
         exe = next(m for m in core.modules if m.is_executable)
         assert exe.build_id == readelf_build_id(m32_crash.exe)
         _check_against_eu_readelf(core, m32_crash)
+
+
+def test_link_map_finds_the_same_modules_as_nt_file(null_crash: Crash) -> None:
+    """Cores without NT_FILE fall back to the dynamic linker's link_map: on a core that has
+    both, the two ways must agree on every ELF object's start, bias and build id."""
+    from coresnap.corefile.buildid import find_modules
+
+    with open_core(null_crash.core) as core:
+        by_nt_file = {(m.start, m.load_bias, m.build_id) for m in core.modules}
+        by_link_map = find_modules([], core.auxv, core.memory, core.ident, core.process.exe)
+        assert {(m.start, m.load_bias, m.build_id) for m in by_link_map} == by_nt_file
+        assert len(by_link_map) == 4
+        assert [m.is_executable for m in by_link_map].count(True) == 1
