@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from coresnap.cli.coresnap import main as coresnap_main
+from demo import pipeline
 
 PROGRAMS = Path(__file__).parent / "programs"
 _LOCK = Path("/tmp/coresnap-tests-core-pattern.lock")
@@ -56,13 +57,16 @@ def crash(workdir: Path, name: str, source: str, flags: list[str]) -> Path:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="coresnap-demo-") as tmp:
         workdir = Path(tmp)
-        for name, source, flags in DEMOS:
+        for number, (name, source, flags) in enumerate(DEMOS):
             core = crash(workdir, name, source, flags)
-            print(f"\n=== {name}: {core.stat().st_size} byte core from the kernel ===", flush=True)
-            rc = coresnap_main(["inspect", str(core)])
-            if rc:
-                return rc
-    return 0
+            if number == 0:  # one core read directly; then the host pipeline handles them all
+                print(
+                    f"\n=== {name}: {core.stat().st_size} byte core from the kernel ===", flush=True
+                )
+                rc = coresnap_main(["inspect", str(core)])
+                if rc:
+                    return rc
+        return pipeline.run([workdir / name for name, _source, _flags in DEMOS])
 
 
 if __name__ == "__main__":

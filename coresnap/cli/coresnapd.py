@@ -17,22 +17,25 @@ from coresnap.errors import CoresnapError
 
 
 def _logger(foreground: bool, log_file: str) -> logging.Logger:
+    # The same line shape as syslog's (and the archive tool's log.file lines).
+    line = logging.Formatter(
+        f"%(asctime)s {os.uname().nodename} coresnapd[%(process)d]: %(message)s",
+        datefmt="%b %d %H:%M:%S",
+    )
     log = logging.getLogger("coresnapd")
     log.setLevel(logging.INFO)
     log.propagate = False
     handler: logging.Handler
     if foreground or not os.path.exists("/dev/log"):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s coresnapd[%(process)d]: %(message)s"))
+        handler.setFormatter(line)
     else:
         handler = logging.handlers.SysLogHandler("/dev/log")
         handler.setFormatter(logging.Formatter("coresnapd[%(process)d]: %(message)s"))
     log.addHandler(handler)
     if log_file:
         file_handler = logging.FileHandler(log_file)
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s coresnapd[%(process)d]: %(message)s")
-        )
+        file_handler.setFormatter(line)
         log.addHandler(file_handler)
     return log
 

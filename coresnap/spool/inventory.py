@@ -84,7 +84,7 @@ def scan(root: str | os.PathLike[str]) -> list[Item]:
             except (OSError, tarfile.TarError, KeyError, ValueError):
                 item.meta = {}
     found = [i for i in items.values() if any(k != "reason" for k in i.files.values())]
-    return sorted(found, key=lambda i: (i.time, i.id))
+    return sorted(found, key=lambda i: (i.time, float(i.meta.get("archived_at") or 0), i.id))
 
 
 def find(root: str | os.PathLike[str], prefix: str) -> Item:
