@@ -4,7 +4,8 @@ Tar members (the layout of docs/snapshot-format.md "Asset layout"):
 
 - ``metadata.json``: every core_pattern field, what the archive tool did, namespaces, cgroup;
   first in the tar so readers find it without scanning.
-- ``proc/cmdline``, ``proc/status``, ``proc/maps``, ``proc/limits``, ``proc/cgroup``: copies.
+- ``proc/cmdline``, ``proc/status``, ``proc/maps``, ``proc/limits``, ``proc/cgroup``,
+  ``proc/stat``: copies.
 - ``proc/environ``: NUL-separated, only the variables of the ``dump.environ`` allow-list.
 - ``proc/cwd``, ``proc/exe``: the link targets, as text.
 - ``meminfo``, ``loadavg``, ``os-release``, ``boot_id``, ``uptime``, ``hostname``: copies;
@@ -25,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup")
+PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup", "stat")
 PROC_LINKS = ("cwd", "exe")
 NAMESPACES = ("pid", "mnt", "net", "user", "uts", "ipc", "cgroup")
 SYSTEM_FILES = {
@@ -105,9 +106,25 @@ def collect_process(pid: int, environ_allow: Iterable[str]) -> tuple[dict[str, b
             else links["exe"]
         ),  # fmt: skip
         "namespaces": {ns: _link(f"{base}/ns/{ns}") for ns in NAMESPACES},
+        "start_time": _start_time(members.get("proc/stat")),
         "assets_missing": missing,
     }
     return members, facts
+
+
+def _start_time(stat: bytes | None) -> float | None:
+    """Process start, epoch seconds: proc(5) field 22 ``starttime`` (clock ticks after boot)
+    plus ``btime`` of /proc/stat. The comm field may hold spaces: split after its ')'."""
+    system = _read("/proc/stat")
+    if not stat or not system:
+        return None
+    try:
+        ticks = int(stat.rpartition(b")")[2].split()[19])
+        btime = next(int(line.split()[1]) for line in system.splitlines()
+                     if line.startswith(b"btime "))  # fmt: skip
+    except (IndexError, ValueError, StopIteration):
+        return None
+    return btime + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def collect_system() -> tuple[dict[str, bytes], list[str]]:

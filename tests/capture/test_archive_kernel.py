@@ -110,3 +110,16 @@ def test_crash_in_a_pid_namespace(root: Path, crasher: Path) -> None:
     assert meta["core"]["verified"]
     assert meta["namespaces"]["pid"].startswith("pid:[")
     assert meta["namespaces"]["pid"] != os.readlink("/proc/self/ns/pid")
+
+
+def test_start_time_and_proc_stat(root: Path, crasher: Path) -> None:
+    import time
+
+    before = time.time()
+    with archive_hook(root):
+        crash_piped(crasher, ["segv"])
+    [dump_id] = pending_ids(root)
+    meta = read_metadata(root / "assets" / dump_id)
+    assert before - 2 <= meta["start_time"] <= time.time()
+    with tarfile.open(root / "assets" / dump_id) as tar:
+        assert "proc/stat" in tar.getnames()
