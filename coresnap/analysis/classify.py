@@ -18,6 +18,8 @@ from coresnap.analysis.rules import Rule
 
 RULES: list[Rule] = [
     rules_fault.Killed(),
+    rules_fault.Raised(),
+    rules_fault.InferredFault(),
     rules_fault.MachineCheck(),
     rules_fault.BusError(),
     rules_fault.DivByZero(),

@@ -183,7 +183,7 @@ class Context:
     @property
     def pc(self) -> int | None:
         regs = self.registers
-        for name in ("rip", "pc", "eip"):
+        for name in ("rip", "eip", "pc", "nip"):  # x86-64, i386, most RISC ABIs, powerpc
             if name in regs:
                 return regs[name]
         return _addr(self.frames[0].get("pc")) if self.frames else None

@@ -71,12 +71,25 @@ def _effective(op: Any, insn: Any, registers: dict[str, int]) -> int | None:
         if index not in registers:
             return None
         total += registers[index] * mem.scale
-    return total & 0xFFFFFFFFFFFFFFFF
+    return total & (0xFFFFFFFFFFFFFFFF if "rip" in registers else 0xFFFFFFFF)
+
+
+# Which decoder an architecture needs, told apart by its program counter's register name.
+MODES = {"rip": capstone.CS_MODE_64, "eip": capstone.CS_MODE_32}
+
+
+def arch_mode(registers: dict[str, int]) -> int | None:
+    """The capstone x86 mode for these registers, or None: no decoder for this architecture."""
+    return next((mode for pc, mode in MODES.items() if pc in registers), None)
 
 
 def decode(code: bytes, address: int, registers: dict[str, int]) -> Instruction | None:
-    """Decode the first instruction of ``code`` (x86-64) at ``address``; None if undecodable."""
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    """Decode the first x86 instruction of ``code`` at ``address``; None if undecodable or the
+    registers are not x86 (x86-64 when they have ``rip``, i386 when ``eip``)."""
+    mode = arch_mode(registers)
+    if mode is None:
+        return None
+    md = capstone.Cs(capstone.CS_ARCH_X86, mode)
     md.detail = True
     insn = next(md.disasm(code, address, 1), None)
     if insn is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coresnap.analysis.context import Context
-from coresnap.analysis.disasm import MAX_INSN, Instruction, Operand, decode
+from coresnap.analysis.disasm import MAX_INSN, Instruction, Operand, arch_mode, decode
 from coresnap.analysis.evidence import SIGNAL_NAMES, Verdict, code_name
 
 
@@ -44,7 +44,8 @@ def signal_facts(ctx: Context) -> dict[str, Any]:
 def kernel_fault(ctx: Context, *signals: int) -> bool:
     """The kernel raised ``signals`` for a fault of this thread (si_code > 0), not a sender."""
     code = ctx.si_code
-    return ctx.signo in signals and code is not None and code > 0
+    no_info = ctx.signal.get("code_name") == "SI_NOINFO"  # NetBSD: a code that says nothing
+    return ctx.signo in signals and code is not None and code > 0 and not no_info
 
 
 def _read_code(ctx: Context, pc: int) -> bytes | None:
@@ -56,6 +57,8 @@ def _read_code(ctx: Context, pc: int) -> bytes | None:
 
 
 def _compute_instruction(ctx: Context) -> dict[str, Any] | None:
+    if arch_mode(ctx.registers) is None:
+        return None  # only x86 is decoded: another architecture's bytes would mean nothing
     pc = ctx.pc
     code = _read_code(ctx, pc) if pc is not None else None
     if pc is None or code is None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context, Mapping
-from coresnap.analysis.disasm import access_kind, faulting_operand
+from coresnap.analysis.disasm import access_kind, arch_mode, faulting_operand
 from coresnap.analysis.evidence import (
     SI_QUEUE,
     SI_TKILL,
     SI_USER,
+    SIGABRT,
     SIGBUS,
     SIGFPE,
     SIGILL,
@@ -51,6 +52,55 @@ class Killed(Rule):
             facts = {**signal_facts(ctx), "sender_pid": sender}
             facts["sender_uid"] = ctx.signal.get("sender_uid")
             verdict.add("killed", facts)
+
+
+class Raised(Rule):
+    """A fatal signal the process sent itself (raise, pthread_kill, kill(getpid())) other than
+    SIGABRT: deliberate, like abort(), and not a fault of the instruction at the pc."""
+
+    name = "raised"
+
+    def predicate(self, ctx: Context, verdict: Verdict) -> bool:
+        sender = ctx.signal.get("sender_pid")
+        own = ctx.pid is not None and sender == ctx.pid
+        return own and ctx.si_code in (SI_USER, SI_QUEUE, SI_TKILL) and ctx.signo != SIGABRT
+
+    def action(self, ctx: Context, verdict: Verdict) -> None:
+        verdict.add("raised", {**signal_facts(ctx), "sender_pid": ctx.signal.get("sender_pid")})
+
+
+class InferredFault(Rule):
+    """A SIGSEGV/SIGBUS without siginfo (old cores, NetBSD's SI_NOINFO): the fault address is
+    computed from the faulting instruction's operands, so the verdict is indirect (0.7)."""
+
+    name = "inferred-fault"
+
+    def predicate(self, ctx: Context, verdict: Verdict) -> bool:
+        no_info = ctx.si_code is None or ctx.signal.get("code_name") == "SI_NOINFO"
+        return ctx.signo in (SIGSEGV, SIGBUS) and no_info and ctx.pc is not None
+
+    def action(self, ctx: Context, verdict: Verdict) -> None:
+        pc = ctx.pc
+        assert pc is not None
+        how = "computed from the instruction: the core has no siginfo"
+        if ctx.mappings() and ctx.mapping_at(pc) is None:
+            verdict.add("bad-jump", {"pc": hexa(pc), "reason": "the pc is in no mapping"}, 0.7)
+            return
+        insn = instruction(ctx)
+        addresses = [
+            (op, op.address) for op in (insn.memory if insn else []) if op.address is not None
+        ]
+        bad = [(op, a) for op, a in addresses if a < NULL_PAGE_LIMIT or not ctx.mapping_at(a)]
+        if insn is None or not bad:
+            verdict.notes.append("inferred-fault: unknown: no operand of the instruction is bad")
+            return
+        op, address = bad[0]
+        facts = {**signal_facts(ctx), **instruction_facts(insn, op, ctx.registers)}
+        facts.update(address=hexa(address), address_source=how)
+        label = "null-deref" if address < NULL_PAGE_LIMIT else "invalid-pointer"
+        verdict.add(label, facts, 0.7)
+        kind = "memory.write" if op.writes and not op.reads else "memory.read"
+        verdict.add(kind, {"instruction": insn.text, "reason": f"{op.text}: {how}"}, 0.7)
 
 
 class MachineCheck(Rule):
@@ -140,11 +190,15 @@ class ExecFault(Rule):
         pc = ctx.pc
         if not kernel_fault(ctx, SIGSEGV) or pc is None:
             return False
-        if not ctx.mappings():
-            verdict.notes.append("exec: unknown: the snapshot has no memory map to place the pc")
+        if ctx.fault_address is not None:
+            # An instruction fetch faults at the pc itself; a pc outside the (partial) memory
+            # map of a core without file notes is not a jump when the fault is elsewhere.
+            return ctx.fault_address == pc
+        if not any(m.executable for m in ctx.mappings()):
+            verdict.notes.append("exec: unknown: no executable mapping is known to place the pc")
             return False
         m = ctx.mapping_at(pc)
-        return ctx.fault_address == pc or m is None or not m.executable
+        return m is None or not m.executable
 
     def action(self, ctx: Context, verdict: Verdict) -> None:
         pc = ctx.pc
@@ -286,7 +340,8 @@ class AccessKind(Rule):
     def action(self, ctx: Context, verdict: Verdict) -> None:
         insn = instruction(ctx)
         if insn is None:
-            verdict.notes.append("access-kind: unknown: the instruction at the pc is unavailable")
+            why = "unavailable" if arch_mode(ctx.registers) else "not decoded on this architecture"
+            verdict.notes.append(f"access-kind: unknown: the instruction at the pc is {why}")
             return
         code = ctx.signal.get("code_name")
         kind, why = access_kind(insn, ctx.fault_address, ctx.pc, code)

@@ -52,7 +52,9 @@ def test_frames_without_symbols_use_module_offsets() -> None:
         {
             "signal": {"number": 11, "code": 1, "address": 0},
             "crashed_thread": 1,
-            "threads": [{"tid": 1, "crashed": True, "registers": {}, "frames": frames}],
+            "threads": [
+                {"tid": 1, "crashed": True, "registers": {"rip": 0x401000}, "frames": frames}
+            ],
         }
     )
     # The unknown frame below the top means the unwinder lost track: what follows is dropped.

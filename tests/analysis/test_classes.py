@@ -205,3 +205,11 @@ def test_breakpoint(analyzed: Factory) -> None:
     assert facts["signal"] == "SIGTRAP" and facts["instruction"] == "int3"
     frame0 = a.snapshot["threads"][0]["frames"][0]
     assert int(facts["instruction_address"], 16) == frame0["pc"] - 1
+
+
+def test_raised_by_the_process_itself(analyzed: Factory) -> None:
+    a = analyzed("cls_raised.c")
+    assert a.labels == ["raised"]  # a SIGSEGV, but from raise(): no memory fault to look for
+    facts = a.facts("raised")
+    assert facts["signal"] == "SIGSEGV" and facts["code"] == "SI_TKILL"
+    assert facts["sender_pid"] == a.crash.pid

@@ -9,6 +9,7 @@ import pytest
 from conftest import Factory
 
 from coresnap.analysis import analyze
+from coresnap.corefile import open_core
 
 SMASH = ("-g", "-O0", "-fstack-protector-strong", "-U_FORTIFY_SOURCE")
 
@@ -81,3 +82,17 @@ def test_fastbin_and_unsorted_chunks(analyzed: Factory) -> None:
     texts = {an.get("name"): an["text"] for an in out["annotations"]}
     assert texts["big"] == "`big` points into a freed chunk (unsorted bin)"
     assert texts["blocks[7]"] == "`blocks[7]` points into a freed chunk (fastbin 0)"
+
+
+def test_without_siginfo_the_address_is_computed(analyzed: Factory) -> None:
+    # As in cores from kernels before NT_SIGINFO (or NetBSD's SI_NOINFO): only the number.
+    a = analyzed("cls_null.c")
+    snapshot = copy.deepcopy(a.snapshot)
+    snapshot["signal"].update(code=None, code_name=None, address=None)
+    snapshot["classification"] = None
+    with open_core(a.crash.core) as core:
+        out = analyze(snapshot, core)
+    assert out["classification"]["labels"] == ["null-deref", "memory.read"]
+    evidence = out["classification"]["evidence"][0]
+    assert evidence["confidence"] == 0.7 and evidence["facts"]["address"] == "0x0"
+    assert evidence["facts"]["address_source"].startswith("computed from the instruction")
