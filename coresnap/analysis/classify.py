@@ -11,26 +11,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from coresnap.analysis import rules_abort, rules_fault, rules_heap
+from coresnap.analysis import rules_abort, rules_heap, rules_memory, rules_signal
 from coresnap.analysis.context import Context
 from coresnap.analysis.evidence import Verdict
 from coresnap.analysis.rules import Rule
 
 RULES: list[Rule] = [
-    rules_fault.Killed(),
-    rules_fault.Raised(),
-    rules_fault.InferredFault(),
-    rules_fault.MachineCheck(),
-    rules_fault.BusError(),
-    rules_fault.DivByZero(),
-    rules_fault.IllegalInstruction(),
-    rules_fault.Breakpoint(),
-    rules_fault.ExecFault(),
-    rules_fault.StackOverflow(),
+    rules_signal.Killed(),
+    rules_signal.Raised(),
+    rules_memory.InferredFault(),
+    rules_signal.MachineCheck(),
+    rules_signal.BusError(),
+    rules_signal.DivByZero(),
+    rules_signal.IllegalInstruction(),
+    rules_signal.Breakpoint(),
+    rules_memory.ExecFault(),
+    rules_memory.StackOverflow(),
     rules_heap.UseAfterFree(),
-    rules_fault.NullDeref(),
-    rules_fault.InvalidPointer(),
-    rules_fault.AccessKind(),
+    rules_memory.NullDeref(),
+    rules_memory.InvalidPointer(),
+    rules_memory.AccessKind(),
     rules_abort.AbortMessage(),
     rules_abort.FrameMarkers(),
     rules_abort.UncaughtException(),
