@@ -176,8 +176,8 @@ def parse_notes(
     """Split the notes of one note segment (``data`` at file offset ``base``).
 
     Raises CoreFormatError when a note's name or desc runs past the segment. Zero-filled
-    headers (some cores pad the segment) are skipped; trailing bytes shorter than a header are
-    ignored, with a warning.
+    headers (some cores pad between notes) are skipped; a nameless note with content ends the
+    segment (what follows is garbage); both, and trailing bytes, are reported in ``warnings``.
     """
     nhdr = S.layout(ident.byteorder, "Nhdr")
     notes: list[Note] = []
@@ -194,8 +194,12 @@ def parse_notes(
                 f"runs past the end of the PT_NOTE segment"
             )
             raise CoreFormatError(base + pos, msg, reader.path if reader else None)
-        if n_namesz == 0 and n_descsz == 0 and n_type == 0:
-            skipped += 1
+        if n_namesz == 0 and (n_descsz or n_type):
+            # Every core note has an owner; a nameless one after padding is garbage, and
+            # eu-readelf stops there too.
+            break
+        if n_namesz == 0:
+            skipped += 1  # a zero-filled header: padding some writers leave between notes
         else:
             name = data[name_at : name_at + n_namesz].rstrip(b"\0").decode("latin-1")
             desc = data[desc_at:desc_end]
@@ -205,5 +209,5 @@ def parse_notes(
         if skipped:
             warnings.append(f"PT_NOTE at {base:#x}: {skipped} zero-filled note headers skipped")
         if pos < end and any(data[pos:end]):
-            warnings.append(f"PT_NOTE at {base:#x}: {end - pos} trailing bytes ignored")
+            warnings.append(f"PT_NOTE at {base:#x}: {end - pos} bytes of garbage ignored")
     return notes

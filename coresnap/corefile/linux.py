@@ -149,13 +149,8 @@ def decode_auxv(note: Note, ident: ElfIdent) -> list[AuxvEntry]:
     return entries
 
 
-def decode_file(note: Note, ident: ElfIdent) -> tuple[int, list[Mapping]]:
-    """``NT_FILE``: (page_size, mappings); ``file_ofs`` is in pages, converted to bytes.
-
-    Raises CoreFormatError when the count does not fit the desc or names are missing.
-    """
-    w, wc = _word(ident)
-    o, d, base = ident.byteorder, note.desc, note.desc_offset
+def _nt_file(d: bytes, w: int, o: str, base: int) -> tuple[int, list[Mapping]]:
+    wc = "Q" if w == 8 else "I"
     count, page_size = unpack_from(o + wc + wc, d, 0, "NT_FILE count", base)
     table_end = 2 * w + 3 * w * count  # checked against the desc before anything is built
     if table_end > len(d):
@@ -167,9 +162,32 @@ def decode_file(note: Note, ident: ElfIdent) -> tuple[int, list[Mapping]]:
     files = []
     for i in range(count):
         start, end, file_ofs = values[3 * i : 3 * i + 3]
+        if start >= end or page_size & (page_size - 1) or not page_size:
+            raise CoreFormatError(base, f"NT_FILE entry {i}: {start:#x}-{end:#x}, page {page_size}")
         path = names[i].decode("utf-8", errors="surrogateescape")
         files.append(Mapping(start, end, "???", file_ofs * page_size, path))
     return page_size, files
+
+
+def decode_file(note: Note, ident: ElfIdent) -> tuple[int, list[Mapping]]:
+    """``NT_FILE``: (page_size, mappings); ``file_ofs`` is in pages, converted to bytes.
+
+    A 64-bit MIPS kernel writes the NT_FILE of an o32/n32 process with 64-bit longs (seen in
+    LLDB's MIPS cores): when the class's word size gives impossible entries, 8 is tried.
+    Raises CoreFormatError when the count does not fit the desc, names are missing, or an
+    entry is impossible (end below start, page size not a power of two).
+    """
+    w, _ = _word(ident)
+    try:
+        return _nt_file(note.desc, w, ident.byteorder, note.desc_offset)
+    except CoreFormatError:
+        if w == 8:
+            raise
+        try:
+            return _nt_file(note.desc, 8, ident.byteorder, note.desc_offset)
+        except CoreFormatError:
+            pass
+        raise
 
 
 def _note_name(note: Note) -> str:

@@ -102,8 +102,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for r in rows:
         counts = table.setdefault((r["os"], r["arch"]), {})
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    cols = ("match", "explained", "mismatch", "unchecked", "n/a")
-    lines = [f"{'os/arch':<22}" + "".join(f"{c:>11}" for c in cols) + f"{'cores':>8}"]
+    cols = ("match", "explained", "mismatch", "unchecked", "n/a", "observed-match")
+    heads = ("match", "explained", "mismatch", "unchecked", "n/a", "readelf-ok")
+    lines = [f"{'os/arch':<22}" + "".join(f"{c:>11}" for c in heads) + f"{'cores':>8}"]
     total = dict.fromkeys(cols, 0)
     for (os_name, arch), counts in sorted(table.items()):
         lines.append(

@@ -102,14 +102,19 @@ def test_short_known_notes_name_their_offset(tmp_path: Path) -> None:
 
 def test_unknown_notes_stay_raw(tmp_path: Path) -> None:
     core = _ok_core()
-    core.notes += [("VENDOR", 77, b"\x01\x02\x03"), ("CORE", 0x9999, b"xyz"), ("", 5, b"")]
+    core.notes += [("VENDOR", 77, b"\x01\x02\x03"), ("", 0, b""), ("CORE", 0x9999, b"xyz")]
+    core.notes += [("", 5, b"garbage"), ("CORE", 1, prstatus(pid=99))]
     with open_core(_write(tmp_path, core.build())) as c:
+        # The zero-filled header is padding; the nameless note with content starts garbage,
+        # so the PRSTATUS after it is not believed.
         assert [(n.name, n.type, n.desc) for n in c.notes[2:]] == [
             ("VENDOR", 77, b"\x01\x02\x03"),
             ("CORE", 0x9999, b"xyz"),
-            ("", 5, b""),
         ]
         assert c.threads[0].raw_notes == {"NT_0x9999": 3}
+        assert [t.tid for t in c.threads] == [1234]
+        assert any("zero-filled" in w for w in c.warnings)
+        assert any("garbage" in w for w in c.warnings)
 
 
 def test_eight_byte_aligned_notes(tmp_path: Path) -> None:
