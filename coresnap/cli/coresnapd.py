@@ -34,9 +34,13 @@ def _logger(foreground: bool, log_file: str) -> logging.Logger:
         handler.setFormatter(logging.Formatter("coresnapd[%(process)d]: %(message)s"))
     log.addHandler(handler)
     if log_file:
-        file_handler = logging.FileHandler(log_file)
-        file_handler.setFormatter(line)
-        log.addHandler(file_handler)
+        try:
+            file_handler = logging.FileHandler(log_file)
+        except OSError as e:  # e.g. created by the archive tool (root) before we ran
+            log.warning(f"log.file {log_file}: {e.strerror}; logging without it")
+        else:
+            file_handler.setFormatter(line)
+            log.addHandler(file_handler)
     return log
 
 

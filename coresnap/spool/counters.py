@@ -34,14 +34,19 @@ def bump(root: str | os.PathLike[str], increments: Mapping[str, int]) -> dict[st
     per-executable ``dropped_by_exe.<name>``. Raises OSError if the root is not writable.
     """
     root = Path(root)
-    with open(root / LOCK, "a") as lock:
+    # Read-only is enough for flock(2), and lets the daemon (dump.user) lock a file root made.
+    lock = os.open(root / LOCK, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         values = read(root)
         for key, n in increments.items():
             values[key] = values.get(key, 0) + n
         temp = root / f".{FILE}.{os.getpid()}"
         temp.write_text(json.dumps(values, sort_keys=True, indent=1) + "\n")
+        os.chmod(temp, 0o644)
         os.rename(temp, root / FILE)
+    finally:
+        os.close(lock)
     return values
 
 

@@ -78,7 +78,10 @@ class Spool:
 
     def create(self, mode: int = 0o750, uid: int = -1, gid: int = -1) -> None:
         """Make every stage directory (idempotent). Raises OSError."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            if uid >= 0 or gid >= 0:  # the daemon (dump.user) writes its lock and counters here
+                os.chown(self.root, uid, gid)
         for stage in Stage:
             d = self.dir(stage)
             if not d.is_dir():

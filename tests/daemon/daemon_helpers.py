@@ -38,13 +38,17 @@ def conf(path: Path, root: Path, store: Path, **settings: str) -> Path:
     return path
 
 
-def replay(root: Path, core: bytes, pid: int, comm: str = "capture_crash", exe: str = "") -> int:
+def replay(
+    root: Path, core: bytes, pid: int, comm: str = "capture_crash", exe: str = "",
+    config: Path | None = None,
+) -> int:  # fmt: skip
     """Archive ``core`` as if the kernel had piped it (pid must match the core's notes)."""
     values = {"pid": pid, "ns_pid": pid, "tid": pid, "ns_tid": pid, "signal": 11,
               "time": int(time.time()), "core_limit": fields.RLIM_INFINITY, "hostname": "h",
               "uid": 0, "gid": 0, "dumpable": 1, "comm": comm,
               "exe_path": (exe or f"/opt/{comm}").replace("/", "!")}  # fmt: skip
-    argv = ["-r", str(root), *(str(values[f.name]) for f in fields.FIELDS)]
+    options = ["-c", str(config)] if config else []
+    argv = [*options, "-r", str(root), *(str(values[f.name]) for f in fields.FIELDS)]
     with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
         return archive.main(argv, io.BytesIO(core))
 

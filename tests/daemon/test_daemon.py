@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import crashes
@@ -209,3 +210,66 @@ def test_one_daemon_per_root(tmp_path: Path, env: tuple[Path, Path]) -> None:
         with coresnapd(cfg) as second:
             assert second.wait(10) == 1
     assert "another coresnapd" in (tmp_path / "coresnapd.stderr").read_text()
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A temp dir nobody can traverse (pytest's own are root-only)."""
+    import shutil
+
+    from hook import short_dir
+
+    work = short_dir()
+    os.chmod(work, 0o755)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_dump_user_owns_what_the_daemon_must_write(core: crashes.Crash, open_dir: Path) -> None:
+    """The archive tool (root) writes as dump.user; a process of that user (coresnapd, least
+    privilege) can then take the daemon lock, count, and move dumps between stages.
+
+    (Run in a forked child that drops to nobody: this machine's interpreter lives under /root,
+    which nobody cannot exec, so a whole unprivileged coresnapd cannot be started here.)
+    """
+    import traceback
+
+    from coresnap.daemon.service import LOCK_FILE
+
+    root = open_dir / "root"
+    cfg = conf(open_dir / "c.conf", root, open_dir / "s", dump__user="nobody",
+               dump__group="nogroup")  # fmt: skip
+    data = core.core.read_bytes()
+    for _ in range(2):
+        assert replay(root, data, core.pid, config=cfg) == 0  # as root, like the kernel
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become nobody and do what coresnapd does to the spool
+        status = 0
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            spool = Spool(root)
+            with open(root / LOCK_FILE, "a+") as lock:
+                lock.write("1\n")
+            counters.bump(root, {"committed": 1})
+            first, second = spool.ids(Stage.PENDING)
+            temp = spool.staging_path(first, "snap")
+            temp.write_bytes(b"snapshot")
+            spool.publish(temp, Stage.SENDING, first)
+            spool.path(Stage.PENDING, first).read_bytes()
+            spool.path(Stage.PENDING, first).unlink()
+            spool.advance(first, Stage.SENDING, Stage.COMMITTED)
+            spool.fail(second, Stage.PENDING, "as nobody")
+        except BaseException:
+            os.write(write_end, traceback.format_exc().encode())
+            status = 1
+        os._exit(status)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read_end) as errors:
+        assert status == 0, errors.read()
+    assert counters.read(root)["committed"] == 1 and len(names(root / "committed")) == 1
+    assert (root / "pending").stat().st_uid == 65534 == root.stat().st_uid
