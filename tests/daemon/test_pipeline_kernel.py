@@ -117,3 +117,20 @@ def test_end_to_end_into_a_real_store(root: Path) -> None:
         assert dump_id in meta.text
     finally:
         server.kill()
+
+
+def test_truncated_core_still_gives_a_snapshot(root: Path) -> None:
+    """A small ``ulimit -c``: the archive keeps the cut core, the real snapshot tool reads what
+    it can, and the dump is committed (reduced quality), never stuck."""
+    dumps, store = root / "d", root / "s"
+    cfg = conf(root / "c", dumps, store, snapshot__command=(
+        "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate"))  # fmt: skip
+    exe = crashes.build("capture_crash.c")
+    with installed(cfg), coresnapd(cfg):
+        crash_piped(exe, ["threads", "2"], core_limit=64 * 1024)
+        wait_for(lambda: len(names(dumps / "committed")) == 1, timeout=90, what="committed")
+    [dump_id] = names(dumps / "committed")
+    snapshot = load(dumps / "committed" / dump_id)
+    assert snapshot["analysis"].get("core_truncated") is True, snapshot["analysis"]
+    assert snapshot["quality"] is None or snapshot["quality"]["score"] < 100
+    assert snapshot["process"]["pid"] and len(snapshot["threads"]) == 3
