@@ -3,6 +3,5 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# Helper modules (crashes, paths, ...) are imported by name from every test directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent))

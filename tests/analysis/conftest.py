@@ -4,47 +4,18 @@ snapshotted by the real builder and analyzed with the real core open."""
 from __future__ import annotations
 
 import shutil
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from analysis_support import O0, Analyzed, Factory
+from crashes import build, crash
+from paths import ROOT
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from crashes import Crash, build, crash  # noqa: E402
-
-from coresnap.analysis import analyze  # noqa: E402
-from coresnap.corefile import open_core  # noqa: E402
-from coresnap.snapshot.build import build_snapshot  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-O0 = ("-g", "-O0")
-
-
-@dataclass
-class Analyzed:
-    crash: Crash
-    snapshot: dict[str, Any]
-
-    @property
-    def labels(self) -> list[str]:
-        return self.snapshot["classification"]["labels"]
-
-    def facts(self, label: str) -> dict[str, Any]:
-        for e in self.snapshot["classification"]["evidence"]:
-            if e["label"] == label:
-                return e["facts"]
-        raise AssertionError(f"no evidence for {label}: {self.snapshot['classification']}")
-
-    @property
-    def fingerprint(self) -> str:
-        return self.snapshot["fingerprint"]["hash"]
-
-
-Factory = Callable[..., Analyzed]
+from coresnap.analysis import analyze
+from coresnap.corefile import open_core
+from coresnap.snapshot.build import build_snapshot
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Factory
+from analysis_support import Factory
 
 SMASH = ("-g", "-O0", "-fstack-protector-strong", "-U_FORTIFY_SOURCE")
 

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
-from conftest import Factory
+from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.cli.coresnap import main

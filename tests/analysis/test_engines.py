@@ -7,7 +7,7 @@ core. The same crash must get the same labels and the same group either way.
 from __future__ import annotations
 
 import pytest
-from conftest import Factory
+from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Factory
+from analysis_support import Factory
 
 from coresnap.analysis.fingerprint import explain, fingerprint, normalize_function
 

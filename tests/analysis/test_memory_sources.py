@@ -6,7 +6,7 @@ import copy
 
 import drgn
 import pytest
-from conftest import Factory
+from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core

@@ -6,7 +6,7 @@ import copy
 import shutil
 from pathlib import Path
 
-from conftest import Factory
+from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core

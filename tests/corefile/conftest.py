@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_report import REPORT_DIR, RUN_ENV
 from crashes import Crash, build, crash
 
 
@@ -69,22 +70,12 @@ SIGNALS = {
 }
 
 
-_REPORT_DIR = Path(__file__).parent / ".corpus-report"
-_RUN_ENV = "CORESNAP_CORPUS_REPORT_RUN"
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # The controller (or a plain run) names this run; xdist workers inherit the variable, so
     # the results of this session are told apart from stale ones without deleting anything
     # another process may be writing.
     if not hasattr(config, "workerinput"):
-        os.environ[_RUN_ENV] = f"{os.getpid()}-{time.time_ns()}"
-
-
-def corpus_report_file(worker: str) -> Path:
-    """Where test_corpus.py appends this worker's results."""
-    _REPORT_DIR.mkdir(exist_ok=True)
-    return _REPORT_DIR / f"{os.environ.get(_RUN_ENV, 'run')}.{worker}.jsonl"
+        os.environ[RUN_ENV] = f"{os.getpid()}-{time.time_ns()}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -93,9 +84,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     rows = [
         json.loads(line)
-        for f in sorted(_REPORT_DIR.glob(f"{os.environ.get(_RUN_ENV, 'run')}.*.jsonl"))
+        for f in sorted(REPORT_DIR.glob(f"{os.environ.get(RUN_ENV, 'run')}.*.jsonl"))
         for line in f.read_text().splitlines()
-    ] if _REPORT_DIR.is_dir() else []  # fmt: skip
+    ] if REPORT_DIR.is_dir() else []  # fmt: skip
     if not rows:
         return
     table: dict[tuple[str, str], dict[str, int]] = {}
@@ -117,9 +108,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     lines.append(f"{'total':<22}" + "".join(f"{total[c]:>11}" for c in cols))
     slowest = max((r for r in rows if r["status"] == "timing"), key=lambda r: r["seconds"])
     lines.append(f"slowest core: {slowest['fact']} {slowest['seconds']:.2f} s")
-    (_REPORT_DIR / "report.txt").write_text("\n".join(lines) + "\n")
-    for f in _REPORT_DIR.glob("*.jsonl"):
-        if not f.name.startswith(os.environ.get(_RUN_ENV, "run") + "."):
+    (REPORT_DIR / "report.txt").write_text("\n".join(lines) + "\n")
+    for f in REPORT_DIR.glob("*.jsonl"):
+        if not f.name.startswith(os.environ.get(RUN_ENV, "run") + "."):
             f.unlink(missing_ok=True)  # earlier runs
     terminalreporter.write_sep("=", "corpus conformance of the core reader")
     for line in lines:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import corpus_report_file
 from corpus_facts import CHECKERS, NOT_FOR_THE_READER, OBSERVED, Ctx
+from corpus_report import corpus_report_file
 
 from coresnap.corefile import open_core
 from coresnap.errors import CoresnapError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import Crashed, coresnap
+from snapshot_support import Crashed, coresnap
 
 from coresnap.errors import ConfigError, SnapshotFormatError
 from coresnap.snapshot import dumps, load, loads, validate

@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import Crashed
+from snapshot_support import Crashed
 
 from coresnap.errors import CoresnapError
 from coresnap.snapshot import validate

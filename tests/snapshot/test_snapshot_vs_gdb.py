@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROGRAMS, Crashed
 from snapshot_oracles import check_gdb_value, gdb_backtraces, gdb_frame_vars, normalize
+from snapshot_support import PROGRAMS, Crashed
 
 ALL = [*PROGRAMS, "c_lib"]
 

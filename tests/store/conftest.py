@@ -7,6 +7,7 @@ coronerd process per database; tests isolate themselves with a fresh project eac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,20 +16,33 @@ import pytest
 from coronerd_server import PG_ADMIN, Server, make_server, pg_connect
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session; its URL is also CORESNAP_TEST_PG_URL."""
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped on exit); yields its URL."""
     name = f"coresnap_test_{uuid.uuid4().hex[:12]}"
     with pg_connect() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    url = f"{base}/{name}"
-    os.environ["CORESNAP_TEST_PG_URL"] = url
     try:
-        yield url
+        yield f"{base}/{name}"
     finally:
         with pg_connect() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session; its URL is also CORESNAP_TEST_PG_URL."""
+    with pg_database() as url:
+        os.environ["CORESNAP_TEST_PG_URL"] = url
+        yield url
+
+
+@pytest.fixture
+def own_pg_url() -> Iterator[str]:
+    """A database of the test's own, for tests whose effects span projects (retention)."""
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

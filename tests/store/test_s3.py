@@ -104,7 +104,8 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_blobs_in_s3(kind: str, seaweed: str, tmp_path: Path, request: pytest.FixtureRequest):
-    pg = request.getfixturevalue("pg_url") if kind == "postgresql" else None
+    # Retention spans every project of a database: this test gets a database of its own.
+    pg = request.getfixturevalue("own_pg_url") if kind == "postgresql" else None
     bucket = f"coresnap-{kind}"
     server: Server = make_server(
         kind,

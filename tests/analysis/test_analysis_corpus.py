@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from paths import ROOT
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
