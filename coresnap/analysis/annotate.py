@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
+from coresnap.analysis.context import DRGN_ERRORS, NULL_PAGE_LIMIT, Context
 from coresnap.analysis.fingerprint import UNKNOWN, frame_name, is_noise
 from coresnap.analysis.heap import free_chunks, heap_state
+
+_NO_FRAME: tuple[type[Exception], ...] = (AttributeError, *DRGN_ERRORS)
 
 MAX_MEMBERS = 64
 
@@ -83,7 +85,7 @@ def _member_paths(ctx: Context, frame_index: int) -> Iterator[tuple[str, int]]:
     try:
         frame = ctx.program.crashed_thread().stack_trace()[frame_index]
         names = list(frame.locals())
-    except Exception:  # no program, no such frame, or drgn cannot unwind here
+    except _NO_FRAME:  # no program, no such frame, or no unwinding here
         return
     for name in names:
         try:
@@ -95,7 +97,7 @@ def _member_paths(ctx: Context, frame_index: int) -> Iterator[tuple[str, int]]:
             for m in (members or [])[:MAX_MEMBERS]:
                 if m.name and target.member_(m.name).type_.kind.name == "POINTER":
                     yield f"{name}->{m.name}", int(target.member_(m.name).value_())
-        except Exception:  # absent or unreadable objects are simply not annotated
+        except DRGN_ERRORS:  # absent or unreadable objects are simply not annotated
             continue
 
 

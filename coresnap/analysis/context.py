@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import drgn
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
@@ -25,6 +26,18 @@ from coresnap.unwind.symbols import SymbolTable, read_symbols
 # The kernel's default vm.mmap_min_addr on x86_64 is 4096 and distributions raise it to 65536;
 # nothing is ever mapped below 64 KiB, so a fault there came from a NULL base plus an offset.
 NULL_PAGE_LIMIT = 0x10000
+
+
+# What reading through a drgn Program raises: a missing symbol or type (LookupError), an address
+# outside the core (FaultError), an optimized-out object (ObjectAbsentError), a bad cast.
+DRGN_ERRORS: tuple[type[Exception], ...] = (
+    LookupError,
+    ValueError,
+    TypeError,
+    drgn.FaultError,
+    drgn.ObjectAbsentError,
+)
+READ_ERRORS: tuple[type[Exception], ...] = (CoresnapError, OSError, *DRGN_ERRORS)
 
 
 class MemoryReader(Protocol):
@@ -225,7 +238,7 @@ class Context:
         if self.program is not None and "function" not in out:
             try:
                 out["function"] = self.program.symbol(address).name
-            except (LookupError, ValueError):
+            except DRGN_ERRORS:
                 pass
         return out
 
@@ -240,11 +253,8 @@ class Context:
                 data = self.memory.read(address, size)
                 if len(data) == size:
                     return data
-            except (CoresnapError, LookupError, ValueError, OSError):
+            except READ_ERRORS:
                 pass
-            except Exception as e:  # drgn.FaultError has no common base with ours
-                if type(e).__name__ != "FaultError":
-                    raise
         return self._read_file_backed(address, size)
 
     def _read_file_backed(self, address: int, size: int) -> bytes | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from coresnap.analysis.context import Context
+from coresnap.analysis.context import DRGN_ERRORS, Context
 
 TCACHE_BINS = 64
 TCACHE_HEADER = (0, 0x291)
@@ -56,7 +56,7 @@ def _heap_start(ctx: Context) -> tuple[int, str] | None:
             base = int(ctx.program["mp_"].sbrk_base.value_())
             if base:
                 return base, "drgn: mp_.sbrk_base"
-        except Exception:  # drgn raises LookupError/FaultError/ObjectAbsentError
+        except DRGN_ERRORS:  # no libc debug info: find the heap by its first chunk
             pass
     for m in ctx.mappings():
         if (
@@ -102,7 +102,7 @@ def _fastbins(ctx: Context, state: HeapState) -> None:
     try:
         bins = ctx.program["main_arena"].fastbinsY
         heads = [int(bins[i].value_()) for i in range(len(bins))]
-    except Exception:  # no libc debug info: the fastbins stay unknown
+    except DRGN_ERRORS:  # no libc debug info: the fastbins stay unknown
         return
     for i, chunk in enumerate(heads):
         if chunk:
@@ -120,7 +120,7 @@ def _bins(ctx: Context, state: HeapState) -> None:
     header acts as a fake chunk whose ``fd`` field is at ``&bins[2i-2]`` (bin_at in malloc.c)."""
     try:
         base = int(ctx.program["main_arena"].bins.address_)
-    except Exception:  # no libc debug info: the header walk below still finds free chunks
+    except DRGN_ERRORS:  # no libc debug info: the header walk below still finds free chunks
         return
     for i in range(1, 128):
         header = base + (i - 1) * 16 - 0x10

@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 import os
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from coresnap.analysis.context import Context
+from coresnap.analysis.context import DRGN_ERRORS, Context
 from coresnap.analysis.demangle import demangle
 
 MAX_MESSAGE = 4096
@@ -35,7 +36,7 @@ def _dynsym(path: str, name: str) -> int | None:
                 return None
             found = section.get_symbol_by_name(name)
             return int(found[0]["st_value"]) if found else None
-    except (OSError, Exception):  # a missing or malformed library: no symbol
+    except (OSError, ELFError):  # a missing or malformed library: no symbol
         return None
 
 
@@ -43,7 +44,7 @@ def _libc_symbol(ctx: Context, name: str) -> int | None:
     if ctx.program is not None:
         try:
             return int(ctx.program[name].address_)
-        except Exception:  # drgn LookupError without libc symbols
+        except DRGN_ERRORS:  # no libc symbols: try its .dynsym below
             pass
     for module in ctx.snapshot.get("modules") or []:
         path = str(module.get("path") or "")
