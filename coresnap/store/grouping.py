@@ -48,13 +48,18 @@ class Observation:
     reopened: bool
 
 
-def _find(conn: Connection, project_id: int, fingerprint: str) -> RowMapping | None:
+def _find(
+    conn: Connection, project_id: int, fingerprint: str, lock: bool = False
+) -> RowMapping | None:
     q = select(groups).where(groups.c.project_id == project_id, groups.c.fingerprint == fingerprint)
-    return conn.execute(q).mappings().first()
+    return conn.execute(q.with_for_update() if lock else q).mappings().first()
 
 
-def _ensure(conn: Connection, project_id: int, fingerprint: str, ts: float, frames: str) -> int:
-    row = _find(conn, project_id, fingerprint)
+def _ensure(
+    conn: Connection, project_id: int, fingerprint: str, ts: float, frames: str
+) -> RowMapping:
+    """The locked row of the group objects of ``fingerprint`` count in (created if new)."""
+    row = _find(conn, project_id, fingerprint, lock=True)
     if row is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         values = dict(
@@ -67,9 +72,12 @@ def _ensure(conn: Connection, project_id: int, fingerprint: str, ts: float, fram
             frames=frames,
         )
         conn.execute(dialect.insert(groups).values(**values).on_conflict_do_nothing())
-        row = _find(conn, project_id, fingerprint)
+        row = _find(conn, project_id, fingerprint, lock=True)
     assert row is not None  # inserted above or by a concurrent transaction
-    return int(row["merged_into"] or row["id"])
+    if row["merged_into"] is None:
+        return row
+    q = select(groups).where(groups.c.id == row["merged_into"]).with_for_update()
+    return conn.execute(q).mappings().one()
 
 
 def observe(
@@ -82,8 +90,8 @@ def observe(
     config: StoreConfig,
 ) -> Observation:
     """Count one new object in its group (created if new); decide whether to keep its blob."""
-    gid = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
-    g = conn.execute(select(groups).where(groups.c.id == gid).with_for_update()).mappings().one()
+    g = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
+    gid = int(g["id"])
     now = time.time()
     changes: dict[str, Any] = {
         "count": g["count"] + 1,

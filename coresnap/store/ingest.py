@@ -27,7 +27,7 @@ from coresnap.store import grouping
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import writing
-from coresnap.store.db.models import MAX_VALUE, attributes, objects
+from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 OID = re.compile(r"^[0-9a-f]{32}$")
@@ -197,8 +197,6 @@ def _number(text: str) -> float | None:
 
 def existing(conn: Connection, project_id: int, oid: str) -> Stored | None:
     """The stored object ``oid`` of the project, if any."""
-    from coresnap.store.db.models import groups
-
     q = (
         select(objects.c.blob_kept, groups.c.fingerprint)
         .join(groups, groups.c.id == objects.c.group_id)
@@ -223,21 +221,21 @@ def store(
     doc = decode(body, config["limits.max_snapshot"])
     p = parse(doc, extra)
     pid, pname = project
-    with engine.connect() as conn:
-        found = existing(conn, pid, p.oid)
-        if found is not None:
-            return found
     blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
     key = blob_key(pname, p.oid)
-    try:
-        with writing(engine.connect()) as conn, conn.begin():
-            return _index(conn, blobs, config, pid, p, blob, key)
-    except IntegrityError:
-        with engine.connect() as conn:
-            found = existing(conn, pid, p.oid)
-        if found is None:
-            raise
-        return found
+    with writing(engine.connect()) as conn:
+        try:
+            with conn.begin():
+                # Checked inside the write transaction: a retry costs one read, no counting.
+                found = existing(conn, pid, p.oid)
+                return found or _index(conn, blobs, config, pid, p, blob, key)
+        except IntegrityError:
+            # A concurrent upload of the same id won the unique constraint: answer with it.
+            with conn.begin():
+                found = existing(conn, pid, p.oid)
+            if found is None:
+                raise
+            return found
 
 
 def _index(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement as Col
 
 from coresnap.errors import QueryError
@@ -204,10 +204,9 @@ def condition(f: Filter) -> ColumnElement[bool]:
     a = attributes.alias()
     numeric = op in _NUMERIC
     inner = _condition(a.c.value_num if numeric else a.c.value_text, op, f, numeric)
-    match = exists(
-        select(a.c.object_id).where(a.c.object_id == objects.c.id, a.c.key == f.attribute, inner)
-    )
-    return not_(match) if negated else match
+    # A semi-join driven by the (key, value) indexes, not a correlated EXISTS per object.
+    matching = select(a.c.object_id).where(a.c.key == f.attribute, inner)
+    return objects.c.id.not_in(matching) if negated else objects.c.id.in_(matching)
 
 
 def where(project_id: int, q: Query, now: float | None = None) -> ColumnElement[bool]:
