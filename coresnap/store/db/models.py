@@ -127,3 +127,98 @@ attachments = Table(
     Column("blob_key", String(256), nullable=False),
     UniqueConstraint("object_id", "name", name="uq_attachments_object_name"),
 )
+
+# --- the console and alerts (migration 0002) ---
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created", Float, nullable=False),
+)
+
+# Which projects a (non-admin) user may see and change.
+user_projects = Table(
+    "user_projects",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Console sessions: the cookie carries a random token, the table its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+)
+
+# Who changed a group's state, when, and how (resolve / mute / reopen / merge / unmerge / jira).
+group_events = Table(
+    "group_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("by", String(128), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=True),
+    Index("ix_group_events_group_at", "group_id", "at"),
+)
+
+# The issue a JIRA alert target opened for a group (one per group and target).
+group_tickets = Table(
+    "group_tickets",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("target_id", Id, ForeignKey("alert_targets.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("url", String(512), nullable=True),
+    Column("created", Float, nullable=False),
+)
+
+# Alert targets per project: kind slack | jira | webhook | email; settings as JSON text;
+# events a comma list of new-group, regression, threshold; filter in the query language.
+alert_targets = Table(
+    "alert_targets",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("events", String(128), nullable=False),
+    Column("filter", Text, nullable=True),
+    Column("threshold_count", Integer, nullable=True),
+    Column("threshold_period", Float, nullable=True),
+    Column("min_interval", Float, nullable=False, default=0.0),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_alert_targets_project_name"),
+)
+
+# The outbox: one row per message to send; a sender thread delivers with retries and backoff
+# (state pending → sent | failed), so ingest only inserts rows and never waits on a receiver.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("target_id", Id, ForeignKey("alert_targets.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created", Float, nullable=False),
+    Column("sent_at", Float, nullable=True),
+    Index("ix_alert_deliveries_state_next", "state", "next_attempt"),
+    Index("ix_alert_deliveries_target_group", "target_id", "group_id", "created"),
+)
