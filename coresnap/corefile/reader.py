@@ -20,7 +20,6 @@ import os
 import stat
 import struct
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 
 from coresnap.errors import CoreFileUnreadable, CoreFormatError
@@ -133,10 +132,3 @@ class CoreReader:
         self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def read_file_range(path: Path, offset: int, size: int) -> bytes:
-    """Up to ``size`` bytes of another file (a mapped library); OSError propagates."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(size)

@@ -19,6 +19,7 @@ from coresnap.snapshot.assets import read_assets
 from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
 from coresnap.snapshot.engines import EngineResult, corefile_engine
+from coresnap.snapshot.engines.scan import scan_crashed_thread
 from coresnap.snapshot.format import FORMAT, VERSION
 from coresnap.snapshot.labels import label_mappings
 from coresnap.snapshot.merge import merge_modules, merge_threads
@@ -67,6 +68,7 @@ def build_snapshot(
         reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
         snap["uuid"] = object_id
         merge_threads(snap, result)
+        scan_crashed_thread(core, snap, bounds.max_frames)
         snap["modules"] = merge_modules(snap["modules"], result.modules)
         _apply_assets(snap, assets, core_path)
         snap["attributes"] = attributes(snap, kv)

@@ -97,7 +97,8 @@ class _Walk:
             return self.stop(STOP_MAX_FRAMES)
         if state.pc == 0 and self.physical > 0:
             return self.stop(STOP_PC_ZERO)
-        loaded = self.modules.find(state.pc)
+        # A return address may point one past its module's end (a noreturn call last in it).
+        loaded = self.modules.find(state.pc if state.exact_pc else state.pc - 1)
         if _is_trampoline(state, loaded, self.arch, self.read):
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
         frames = symbolize(state, loaded, self.arch, self.result.notes)

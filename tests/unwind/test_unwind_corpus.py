@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED
+from paths import SHARED
 
 from coresnap.corefile import open_core
 from coresnap.unwind import unwind_thread
+from coresnap.unwind.objfile import open_object
 
 CORPUS = SHARED / "corpus"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="no ../shared/corpus on this machine")
@@ -95,3 +96,70 @@ def test_netbsd_cores(entry: dict[str, Any]) -> None:
     lines = {f.function: f.line for f in frames[: len(prefix)]}
     assert lines == expect["backtrace_source_lines"]
     assert all(f.trusted for f in frames[: len(prefix)])
+
+
+def _entry(name: str) -> dict[str, Any]:
+    return next(e for e in _manifest() if e["file"] == name)
+
+
+def _frames_of_first_thread(core_file: Path, *files: Path) -> list:
+    by_name = {f.name: str(f) for f in files}
+
+    def resolver(path: str, build_id: str | None) -> str | None:
+        return by_name.get(Path(path).name) or by_name.get(Path(path).name + ".out")
+
+    with open_core(core_file) as core:
+        return unwind_thread(core, core.threads[0], file_resolver=resolver)
+
+
+@pytest.mark.parametrize("name", ["lldb/linux-x86_64.core", "lldb/linux-i386.core"])
+def test_lldb_linux_cores(name: str) -> None:
+    entry = _entry(name)
+    expect = {k: v["value"] for k, v in entry["expect"].items()}
+    frames = _frames_of_first_thread(CORPUS / name, CORPUS / entry["executable"])
+    assert [f.function for f in frames] == expect["backtrace_selected_thread"]  # exactly 3
+    assert {f.function: f.line for f in frames} == expect["backtrace_source_lines"]
+    assert frames.stop_reason.startswith("outermost")
+
+
+def test_lldb_noreturn_call_at_the_end_of_the_module() -> None:
+    """A noreturn call is the module's last instruction: return addresses point past the end
+    of func1 and of the module; the lookup must use pc - 1 (TestNoReturnModuleEnd.py)."""
+    entry = _entry("lldb/noreturn-module-end.core")
+    frames = _frames_of_first_thread(
+        CORPUS / entry["file"], CORPUS / "lldb" / "noreturn-module-end.out"
+    )
+    expected = entry["expect"]["backtrace_selected_thread"]["value"]
+    assert [(f.function, f.function_offset) for f in frames] == [
+        (e["symbol"], e["pc_minus_symbol_start"]) for e in expected
+    ]
+
+
+def test_elfutils_inline_frames(tmp_path: Path) -> None:
+    """eu-stack -i on testfiledwarfinlines.core (run-stack-i-test.sh): five frames at one pc."""
+    entry = _entry("elfutils/testfiledwarfinlines.core.bz2")
+    exe = _local(entry["executable"], tmp_path)
+    frames = _frames_of_first_thread(_local(entry["file"], tmp_path), exe)
+    expected = entry["expect"]["stack_with_inlines"]["value"]
+    ours = [(f.pc, f.function, f"{Path(f.file or '').name}:{f.line}") for f in frames[:6]]
+    # eu-stack -r prints the raw ELF symbol (_Z2fui) of the physical frame; we, like gdb,
+    # print the DWARF name (fu): the same function, checked through the symbol's address.
+    theirs = [(int(e["pc"], 16), e["symbol"], e["src"]) for e in expected]
+    assert [o[::2] for o in ours] == [t[::2] for t in theirs]
+    assert [o[1] for o in ours] == ["fubar", "foobar", "bar", "foo", "fu", "main"]
+    assert [f.inline for f in frames[:6]] == [True] * 4 + [False, False]
+    fui = open_object(str(exe)).symbols.by_name(theirs[4][1])
+    assert fui is not None and fui.start <= frames[4].pc < fui.start + fui.size
+
+
+def test_drgn_crashme_core() -> None:
+    """drgn's test_stack_frame_name: c at #0, an unnamed libc address at #5, _start at #7
+    (with the program's and crashme.so's debug info, without libc's file)."""
+    entry = _entry("drgn/crashme.core")
+    frames = _frames_of_first_thread(
+        CORPUS / entry["file"], CORPUS / "drgn" / "crashme", CORPUS / "drgn" / "crashme.so"
+    )
+    expect = entry["expect"]["crashed_thread_stack_trace"]["value"]
+    assert frames[0].function == expect["0"]["function_name"]
+    assert hex(frames[5].pc) == expect["5"]["name"] and frames[5].function is None
+    assert frames[7].function == expect["7"]["name"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from coresnap.corefile import open_core
 from coresnap.errors import DwarfExpressionError, UnwindError
-from coresnap.unwind import dwarfexpr, unwind_thread
+from coresnap.unwind import cache, dwarfexpr, unwind_thread
 from coresnap.unwind.objfile import object_from_bytes
 
 MASK = (1 << 64) - 1
@@ -125,6 +125,7 @@ def test_unusable_module_files_are_noted_not_raised(
 ) -> None:
     bogus = tmp_path / "bogus.so"
     bogus.write_bytes(content)
+    cache.clear()  # else the real files, cached by build id from earlier tests, are served
     with open_core(threads_core) as core:
         frames = unwind_thread(core, core.threads[0], file_resolver=lambda p, b: str(bogus))
     assert frames.stop_reason
