@@ -1,0 +1,284 @@
+"""coronerd: ingest rate and query latency at 100k objects, on SQLite and on PostgreSQL.
+
+Ingest is measured on the real path twice — in-process (``ingest.store``: decompress, schema
+validation, index, sampled blob write) and over HTTP (a real coronerd, 8 client threads) — on a
+few thousand objects. The store is then filled to 100k objects with bulk inserts of the same
+rows (the full path at ~100/s would take longer than a benchmark should), and the queries
+``coroner list`` makes are timed: group by fingerprint with a histogram and distributions, the
+same filtered (application = …), and a regular-expression filter. Medians of 5 runs.
+Set CORESNAP_BENCH_STORE_N to change the 100k.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import zstandard
+from sqlalchemy import insert, select
+
+from coresnap.store import aggregate, auth, config, ingest
+from coresnap.store.blobs import LocalBlobs
+from coresnap.store.db.engine import make_engine, upgrade, writing
+from coresnap.store.db.models import attributes, groups, objects
+from coresnap.store.query import Aggregate, Filter, Query
+
+ROOT = Path(__file__).resolve().parent.parent
+N = int(os.environ.get("CORESNAP_BENCH_STORE_N", "100000"))
+FULL_PATH = int(os.environ.get("CORESNAP_BENCH_STORE_FULL", "2000"))
+PG_ADMIN = "postgresql://coresnap_test:coresnap_test@127.0.0.1:5432/postgres"
+APPS = [f"app{i}" for i in range(20)]
+HOSTS = [f"host{i:03d}" for i in range(200)]
+FPS = [f"{i:064x}" for i in range(500)]
+
+
+def _snapshot(rng: random.Random, ts: float) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "tests" / "store"))
+    from store_snapshots import make_snapshot
+
+    return make_snapshot(
+        application=rng.choice(APPS),
+        hostname=rng.choice(HOSTS),
+        fingerprint=rng.choice(FPS),
+        timestamp=ts,
+        version=f"1.{rng.randrange(9)}",
+    )
+
+
+def _full_path(cfg: config.StoreConfig, work: Path) -> float:
+    engine = make_engine(cfg.database_url)
+    with writing(engine.connect()) as conn, conn.begin():
+        pid = auth.create_project(conn, "inproc")
+    rng = random.Random(1)
+    import json
+
+    bodies = [
+        zstandard.compress(json.dumps(_snapshot(rng, time.time())).encode())
+        for _ in range(FULL_PATH)
+    ]
+    blobs = LocalBlobs(work / "blobs")
+    started = time.perf_counter()
+    for body in bodies:
+        ingest.store(engine, blobs, cfg, (pid, "inproc"), body, {})
+    return FULL_PATH / (time.perf_counter() - started)
+
+
+def _http(cfg_path: Path, cfg: config.StoreConfig) -> float:
+    from coresnap.client.api import put_body
+    from coresnap.client.http import Client
+
+    engine = make_engine(cfg.database_url)
+    with writing(engine.connect()) as conn, conn.begin():
+        auth.create_project(conn, "http")
+        token = auth.create_token(conn, "http", "t", {"submit"})
+    port = 20000 + os.getpid() % 20000
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "coresnap.cli.coronerd",
+            "-c",
+            str(cfg_path),
+            "serve",
+            "--port",
+            str(port),
+        ]
+    )
+    try:
+        import json
+
+        rng = random.Random(2)
+        bodies = [
+            zstandard.compress(json.dumps(_snapshot(rng, time.time())).encode())
+            for _ in range(FULL_PATH)
+        ]
+        url = f"http://127.0.0.1:{port}"
+        with Client(url, token, retries=30) as c:
+            c.request("GET", "/api/v1/health")
+        started = time.perf_counter()
+
+        def run(part: list[bytes]) -> None:
+            with Client(url, token) as c:
+                for body in part:
+                    put_body(c, "http", body)
+
+        threads = [threading.Thread(target=run, args=(bodies[i::8],)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return FULL_PATH / (time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _fill(cfg: config.StoreConfig, n: int) -> tuple[int, float]:
+    """Bulk-insert ``n`` objects (rows as ingest writes them) into project "bulk"."""
+    engine = make_engine(cfg.database_url)
+    rng = random.Random(3)
+    now = time.time()
+    started = time.perf_counter()
+    with writing(engine.connect()) as conn, conn.begin():
+        pid = auth.create_project(conn, "bulk")
+        gids = {}
+        for fp in FPS:
+            row = conn.execute(
+                insert(groups).values(
+                    project_id=pid,
+                    fingerprint=fp,
+                    first_seen=now,
+                    last_seen=now,
+                    count=0,
+                    state="open",
+                    frames="thread_fn\nstart_thread",
+                    sample_period=0,
+                    sample_kept=0,
+                    sample_minute=0,
+                    sample_minute_kept=0,
+                    sample_hour=0,
+                    sample_hour_kept=0,
+                )
+            )
+            gids[fp] = row.inserted_primary_key[0]  # type: ignore[index]
+    next_id = 1
+    with engine.connect() as conn:
+        next_id = (
+            conn.execute(select(objects.c.id).order_by(objects.c.id.desc())).scalar() or 0
+        ) + 1
+    for chunk in range(0, n, 5000):
+        objs, attrs = [], []
+        for i in range(chunk, min(n, chunk + 5000)):
+            oid_row = next_id + i
+            fp, app, host = rng.choice(FPS), rng.choice(APPS), rng.choice(HOSTS)
+            ts = now - rng.random() * 30 * 86400
+            objs.append(
+                dict(
+                    id=oid_row,
+                    project_id=pid,
+                    oid=uuid.uuid4().hex,
+                    group_id=gids[fp],
+                    fingerprint=fp,
+                    timestamp=ts,
+                    received=ts,
+                    application=app,
+                    hostname=host,
+                    classification="memory.write use-after-free",
+                    version="1.2",
+                    size=4000,
+                    blob_key=None,
+                    blob_kept=False,
+                )
+            )
+            for k, v, num in (
+                ("application", app, None),
+                ("hostname", host, None),
+                ("version", "1.2", 1.2),
+                ("classification", "memory.write", None),
+                ("classification", "use-after-free", None),
+                ("load", str(i % 100), float(i % 100)),
+            ):
+                attrs.append(dict(object_id=oid_row, key=k, value_text=v, value_num=num))
+        with writing(engine.connect()) as conn, conn.begin():
+            conn.execute(insert(objects), objs)
+            conn.execute(insert(attributes), attrs)
+    return int(pid), n / (time.perf_counter() - started)
+
+
+def _time(engine: Any, pid: int, q: Query) -> float:
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        aggregate.run(engine, pid, q)
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs) * 1000
+
+
+def _queries(cfg: config.StoreConfig, pid: int) -> dict[str, float]:
+    engine = make_engine(cfg.database_url)
+    listing = [
+        Aggregate("histogram"),
+        Aggregate("distribution", "hostname"),
+        Aggregate("distribution", "application"),
+        Aggregate("distribution", "classification", 10),
+    ]
+    return {
+        "group by fingerprint + histogram + distributions (top 10 groups, 3 objects)": _time(
+            engine, pid, Query(aggregates=listing, limit=10, objects=3)
+        ),
+        "same, filtered application=app3": _time(
+            engine,
+            pid,
+            Query(
+                filters=[Filter("application", "equal", "app3")],
+                aggregates=listing,
+                limit=10,
+                objects=3,
+            ),
+        ),
+        "filtered load at-least 90 (attributes table), histogram": _time(
+            engine,
+            pid,
+            Query(
+                filters=[Filter("load", "at-least", "90")],
+                aggregates=[Aggregate("histogram")],
+                limit=10,
+            ),
+        ),
+        "regex hostname ^host0[0-4]7$, group by application": _time(
+            engine,
+            pid,
+            Query(
+                filters=[Filter("hostname", "regular-expression", "^host0[0-4]7$")],
+                factor="application",
+                aggregates=[Aggregate("histogram")],
+            ),
+        ),
+    }
+
+
+def _one(kind: str, url: str, work: Path) -> None:
+    cfg_path = work / "coronerd.toml"
+    cfg_path.write_text(f'[database]\nurl = "{url}"\n[blobs]\npath = "blobs"\n')
+    cfg = config.load(cfg_path)
+    upgrade(make_engine(cfg.database_url))
+    inproc = _full_path(cfg, work)
+    http = _http(cfg_path, cfg)
+    pid, fill = _fill(cfg, N)
+    print(
+        f"   {kind}: ingest full path in-process {inproc:.0f} objects/s, over HTTP (8 clients) "
+        f"{http:.0f} objects/s; bulk fill {fill:.0f} rows/s",
+        flush=True,
+    )
+    for name, ms in _queries(cfg, pid).items():
+        print(f"   {kind} @ {N} objects: {name}: {ms:.0f} ms", flush=True)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _one("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp))
+    subprocess.run([str(ROOT / "tools" / "postgres.sh")], check=True)
+    name = f"coresnap_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            _one("postgresql", f"{url}/{name}", Path(tmp))
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
