@@ -108,11 +108,17 @@ def test_threads_and_names(threads_crash: Crash) -> None:
         assert all(t.siginfo is None for t in core.threads[1:])
         assert core.signal is not None and core.signal.addr == 0
         # Linux cores carry no per-thread names (pr_fname is the group leader's comm), so the
-        # names given with pthread_setname_np are not in the notes at all.
+        # names given with pthread_setname_np are in no descriptive note. (Register notes may
+        # hold the bytes by chance: vector registers keep the last strings copied through them.)
         main = next(t for t in core.threads if t.tid == tids["main"])
         assert main.name == threads_crash.exe.name[:15]
         assert all(t.name is None for t in core.threads if t is not main)
-        assert not any(b"waiter-0" in n.desc or b"crasher" in n.desc for n in core.notes)
+        registers = (2, 0x202)  # NT_FPREGSET, NT_X86_XSTATE
+        assert not any(
+            b"waiter-0" in n.desc or b"crasher" in n.desc
+            for n in core.notes
+            if n.type not in registers
+        )
         _check_against_eu_readelf(core, threads_crash)
 
 
