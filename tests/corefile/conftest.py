@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,14 +67,6 @@ SIGNALS = {
     "core_fpe.c": signal.SIGFPE,
     "core_killed.c": signal.SIGSEGV,
 }
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # The controller (or a plain run) names this run; xdist workers inherit the variable, so
-    # the results of this session are told apart from stale ones without deleting anything
-    # another process may be writing.
-    if not hasattr(config, "workerinput"):
-        os.environ[RUN_ENV] = f"{os.getpid()}-{time.time_ns()}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 REPORT_DIR = Path(__file__).parent / ".corpus-report"
-RUN_ENV = "CORESNAP_CORPUS_REPORT_RUN"
+RUN_ENV = "CORESNAP_TEST_RUN"  # set by tests/conftest.py
 
 
 def corpus_report_file(worker: str) -> Path:
