@@ -24,6 +24,7 @@ from coresnap.config import Config
 from coresnap.daemon import dump as dumps
 from coresnap.daemon import watch
 from coresnap.daemon.context import Context
+from coresnap.daemon.metrics import HostMetrics
 from coresnap.daemon.pipeline import PIPELINE, Step
 from coresnap.daemon.ratelimit import RateLimit
 from coresnap.daemon.retention import Retention
@@ -53,6 +54,7 @@ class Daemon:
         self.retention = Retention(self.spool, cfg)
         self.exe_limit = RateLimit(*cfg["ratelimit.exe"])
         self.fp_limit = RateLimit(*cfg["ratelimit.fingerprint"])
+        self.metrics = HostMetrics(self.spool)
         self.stopping = False
         self._busy: set[str] = set()
         self._attempts: dict[str, int] = {}
@@ -68,6 +70,7 @@ class Daemon:
         """Process dumps until SIGTERM/SIGINT. Raises AlreadyRunning, OSError."""
         self.spool.create()
         lock = self._take_lock()
+        metrics = self.metrics.serve(self.cfg["metrics.listen"], self.log)
         try:
             self._watcher = watch.watcher(
                 [self.spool.dir(Stage.PENDING), self.spool.dir(Stage.SENDING)]
@@ -86,6 +89,8 @@ class Daemon:
         finally:
             if self._watcher:
                 self._watcher.close()
+            if metrics:
+                metrics.close()
             lock.close()
         return 0
 
@@ -176,9 +181,12 @@ class Daemon:
                     self._watcher.wake()
 
     def _process(self, step: Step, dump: dumps.Dump) -> None:
-        if step.name == "snapshot" and not self._allowed(self.exe_limit, dump.exe_name):
-            self._drop(dump, "ratelimit.exe", f"over ratelimit.exe for {dump.exe_name}")
-            return
+        if step.name == "snapshot":
+            self.metrics.crash(dump)
+            if not self._allowed(self.exe_limit, dump.exe_name):
+                self._drop(dump, "ratelimit.exe", f"over ratelimit.exe for {dump.exe_name}")
+                return
+        started = time.monotonic()
         try:
             step.run(self.ctx, dump)
         except StepFailed as e:
@@ -188,8 +196,10 @@ class Daemon:
             self._attempts.pop(dump.id, None)
             self._not_before.pop(dump.id, None)
         if step.name == "snapshot":
+            self.metrics.snapshot_made(dump.id, time.monotonic() - started)
             self._after_snapshot(dump)
         else:
+            self.metrics.committed(dump, time.monotonic() - started)
             self._committed(dump)
 
     def _after_snapshot(self, dump: dumps.Dump, recovering: bool = False) -> None:
@@ -221,6 +231,9 @@ class Daemon:
         """Count first, then unlink: a kill in between repeats the drop, never loses it."""
         counters.bump(self.spool.root, {f"dropped.{counter}": 1,
                                         f"dropped_by_exe.{dump.exe_name}": 1})  # fmt: skip
+        self.metrics.transition(
+            Stage.SENDING if counter == "ratelimit.fingerprint" else Stage.PENDING, "dropped"
+        )
         self.spool.path(Stage.PENDING, dump.id).unlink(missing_ok=True)
         self.retention.drop_assets_if_unused(dump.id)
         self.log.warning(f"{dump.id}: dropped: {why}")
@@ -228,6 +241,7 @@ class Daemon:
     def _step_failed(self, step: Step, dump: dumps.Dump, error: StepFailed) -> None:
         if self.stopping:
             return  # killed by our own shutdown: the dump simply stays where it is
+        self.metrics.step_failed(step.name, error.what)
         retries = self.cfg[step.retries_setting]
         with self._lock:
             attempts = self._attempts[dump.id] = self._attempts.get(dump.id, 0) + 1
@@ -242,6 +256,7 @@ class Daemon:
             self._attempts.pop(dump.id, None)
             self._not_before.pop(dump.id, None)
         counters.bump(self.spool.root, {"failed": 1})
+        self.metrics.transition(step.source, "failed")
         self.log.error(f"{error}; moved to failed/ after {attempts} attempts")
 
     def _delay(self, attempts: int) -> float:
