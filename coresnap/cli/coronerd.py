@@ -5,6 +5,8 @@ coronerd serve -c coronerd.toml [--host H] [--port P]           run the HTTP ser
 coronerd project create -c … NAME                               add a project
 coronerd token create -c … PROJECT NAME [--scope submit,read]   print a new token (once)
 coronerd retention -c …                                         apply retention now
+coronerd user create -c … NAME [--admin] [--password-file F]    add a console user
+coronerd user grant -c … NAME PROJECT                           let a user see a project
 coronerd openapi                                                print the OpenAPI document
 """
 
@@ -98,6 +100,12 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace) -> int:
+    from coresnap.console import cli
+
+    return cli.run(args, make_engine(_config(args).database_url))
+
+
 def _openapi(_args: argparse.Namespace) -> int:
     from coresnap.store.openapi import document
 
@@ -132,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_token)
     p = sub.add_parser("retention", help="delete objects past the retention limits now")
     p.set_defaults(run=_retention)
+    p = sub.add_parser("user", help="manage console users (docs/console.md)")
+    usub = p.add_subparsers(dest="action", required=True)
+    c = usub.add_parser("create", help="create a user (password prompted or read from a file)")
+    c.add_argument("name")
+    c.add_argument("--admin", action="store_true", help="may see every project")
+    c.add_argument("--password-file", help="read the password from this file's first line")
+    c.set_defaults(run=_user)
+    c = usub.add_parser("grant", help="let a user see and change a project")
+    c.add_argument("name")
+    c.add_argument("project")
+    c.set_defaults(run=_user)
     p = sub.add_parser("openapi", help="print the OpenAPI document")
     p.set_defaults(run=_openapi)
     return parser

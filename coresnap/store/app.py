@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from coresnap import __version__
+from coresnap.console import mount as mount_console
 from coresnap.store import retention
 from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig
@@ -53,4 +54,5 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    mount_console(app)
     return app

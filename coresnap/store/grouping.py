@@ -15,14 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.errors import StoreError
 from coresnap.store.config import StoreConfig
-from coresnap.store.db.models import groups, objects
+from coresnap.store.db.models import group_events, groups, objects
 
 STATES = ("open", "resolved", "muted")
+# The group_events action of each state a person (or token) sets.
+ACTIONS = {"open": "reopen", "resolved": "resolve", "muted": "mute"}
 UNFINGERPRINTED = "unfingerprinted"
 
 
@@ -174,6 +176,19 @@ def set_state(
     values = dict(state=state, state_by=who, state_at=time.time())
     values["resolved_version"] = version if state == "resolved" else None
     conn.execute(update(groups).where(groups.c.id == gid).values(**values))
+    detail = f"version {version}" if state == "resolved" and version else None
+    record(conn, gid, ACTIONS[state], who, detail)
+
+
+def record(
+    conn: Connection, group_id: int, action: str, who: str | None, detail: str | None = None
+) -> None:
+    """Add a row to the group's history (group_events): who did ``action`` and when."""
+    conn.execute(
+        insert(group_events).values(
+            group_id=group_id, at=time.time(), by=who, action=action, detail=detail
+        )
+    )
 
 
 def _recount(conn: Connection, gid: int) -> None:
@@ -185,7 +200,9 @@ def _recount(conn: Connection, gid: int) -> None:
     conn.execute(update(groups).where(groups.c.id == gid).values(**values))
 
 
-def merge(conn: Connection, project_id: int, source: str, target: str) -> None:
+def merge(
+    conn: Connection, project_id: int, source: str, target: str, who: str | None = None
+) -> None:
     """Merge fingerprint ``source``'s group into ``target``'s; raises StoreError if unknown."""
     src, dst = group_row(conn, project_id, source), group_row(conn, project_id, target)
     dst_id = int(dst["merged_into"] or dst["id"])
@@ -199,9 +216,11 @@ def merge(conn: Connection, project_id: int, source: str, target: str) -> None:
     )
     conn.execute(update(objects).where(objects.c.group_id == src_id).values(group_id=dst_id))
     _recount(conn, dst_id)
+    record(conn, dst_id, "merge", who, f"{source} merged in")
+    record(conn, src_id, "merge", who, f"merged into {target}")
 
 
-def unmerge(conn: Connection, project_id: int, fingerprint: str) -> None:
+def unmerge(conn: Connection, project_id: int, fingerprint: str, who: str | None = None) -> None:
     """Give ``fingerprint`` its own group again, with its own objects."""
     g = group_row(conn, project_id, fingerprint)
     if g["merged_into"] is None:
@@ -214,3 +233,5 @@ def unmerge(conn: Connection, project_id: int, fingerprint: str) -> None:
     )
     _recount(conn, int(g["id"]))
     _recount(conn, int(g["merged_into"]))
+    record(conn, int(g["id"]), "unmerge", who, "its own group again")
+    record(conn, int(g["merged_into"]), "unmerge", who, f"{fingerprint} split off")

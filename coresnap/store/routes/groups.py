@@ -68,7 +68,7 @@ def post_merge(
 ) -> dict[str, Any]:
     g = grant(ctx, request, project, "read")
     with writing(ctx.engine.connect()) as conn, conn.begin():
-        grouping.merge(conn, g.project_id, fingerprint, body.into)
+        grouping.merge(conn, g.project_id, fingerprint, body.into, g.token)
     return _describe(ctx, g.project_id, fingerprint)
 
 
@@ -76,5 +76,5 @@ def post_merge(
 def post_unmerge(project: str, fingerprint: str, request: Request, ctx: Ctx) -> dict[str, Any]:
     g = grant(ctx, request, project, "read")
     with writing(ctx.engine.connect()) as conn, conn.begin():
-        grouping.unmerge(conn, g.project_id, fingerprint)
+        grouping.unmerge(conn, g.project_id, fingerprint, g.token)
     return _describe(ctx, g.project_id, fingerprint)

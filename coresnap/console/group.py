@@ -1,0 +1,98 @@
+"""The group page (callstack, evidence, breakdowns, chart, objects, history) and its state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from coresnap.console import charts, data, web
+from coresnap.errors import StoreError
+from coresnap.store import aggregate, grouping
+from coresnap.store.db.engine import writing
+from coresnap.store.db.models import groups
+from coresnap.store.query import Aggregate, Filter, Query
+
+router = APIRouter()
+
+
+def _group(request: Request, pid: int, fingerprint: str) -> dict[str, Any]:
+    with web.context(request).engine.connect() as conn:
+        try:
+            g = dict(grouping.group_row(conn, pid, fingerprint))
+        except StoreError as e:
+            raise web.PageError(404, f"no group {fingerprint[:80]!r}") from e
+        if g["merged_into"] is not None:
+            q = select(groups.c.fingerprint).where(groups.c.id == g["merged_into"])
+            g["merged_into_fingerprint"] = conn.execute(q).scalar()
+    return g
+
+
+@router.get("/p/{project}/g/{fingerprint}", response_class=HTMLResponse)
+def group_page(request: Request, project: str, fingerprint: str, page: int = 0) -> Response:
+    user = web.signed_in(request)
+    pid = web.project_of(request, user, project)
+    ctx = web.context(request)
+    g = _group(request, pid, fingerprint)
+    if g.get("merged_into_fingerprint"):
+        target = f"/p/{project}/g/{g['merged_into_fingerprint']}"
+        return RedirectResponse(target, status_code=303)
+    gid = int(g["id"])
+    mine = [Filter("fingerprint", "equal", fingerprint)]
+    q = Query(filters=mine, aggregates=[Aggregate("histogram")], buckets=60, limit=1)
+    summary = aggregate.run(ctx.engine, pid, q)
+    hist = (summary["rows"] or [{}])[0].get("aggregates", {}).get("histogram", [])
+    start, end = (web.templates.env.filters["when"](t) for t in summary["window"])
+    breakdowns = data.breakdowns(ctx.engine, pid, mine, None)
+    objects, n_objects = data.group_objects(ctx.engine, gid, max(page, 0))
+    events, tickets = data.history(ctx.engine, gid)
+    snap = data.snapshot(
+        ctx.blobs, data.representative(ctx.engine, gid), ctx.config["limits.max_snapshot"]
+    )
+    return web.render(
+        request,
+        "group.html",
+        user,
+        project=project,
+        g=g,
+        chart=charts.timechart(hist, start, end),
+        breakdowns={
+            k: {**b, "bars": charts.bars(b["values"], b["total"])} for k, b in breakdowns.items()
+        },
+        objects=objects,
+        n_objects=n_objects,
+        page=max(page, 0),
+        page_size=data.PAGE,
+        events=events,
+        tickets=tickets,
+        snap=snap,
+        crashed=_crashed(snap),
+    )
+
+
+def _crashed(snap: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not snap:
+        return None
+    threads = snap.get("threads") or []
+    return next((t for t in threads if t.get("crashed")), threads[0] if threads else None)
+
+
+@router.post("/p/{project}/g/{fingerprint}/state")
+def change_state(
+    request: Request,
+    project: str,
+    fingerprint: str,
+    state: Annotated[str, Form(max_length=16)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    user = web.signed_in(request)
+    pid = web.project_of(request, user, project)
+    web.check_csrf(user, csrf)
+    if state not in grouping.STATES:
+        raise web.PageError(404, f"no state {state[:20]!r}")
+    _group(request, pid, fingerprint)
+    with writing(web.context(request).engine.connect()) as conn, conn.begin():
+        grouping.set_state(conn, pid, fingerprint, state, user.name, None)
+    return RedirectResponse(f"/p/{project}/g/{fingerprint}", status_code=303)

@@ -1,0 +1,72 @@
+"""The project page: groups (sorted, filtered, with sparklines) and attribute breakdowns."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from coresnap.console import charts, data, web
+from coresnap.errors import QueryError
+
+router = APIRouter()
+
+
+@router.get("/p/{project}", response_class=HTMLResponse)
+def project_page(
+    request: Request, project: str, q: str = "", age: str = "", sort: str = "last", page: int = 0
+) -> Response:
+    user = web.signed_in(request)
+    pid = web.project_of(request, user, project)
+    engine = web.context(request).engine
+    started = time.perf_counter()
+    error, result, breakdowns = None, None, {}
+    try:
+        view = data.view(q, age, sort, page)
+        result = data.project_groups(engine, pid, view)
+        breakdowns = data.breakdowns(engine, pid, view.filters, view.seconds)
+    except QueryError as e:
+        error = e.message
+        view = data.View(q, age, sort if sort in data.SORTS else "last", max(page, 0))
+    rows = [_row(r) for r in (result or {}).get("rows", [])]
+    bars = {
+        name: {**b, "bars": charts.bars(b["values"], b["total"])} for name, b in breakdowns.items()
+    }
+    return web.render(
+        request,
+        "project.html",
+        user,
+        status=400 if error else 200,
+        project=project,
+        view=view,
+        error=error,
+        rows=rows,
+        total=(result or {}).get("total", 0),
+        factors=(result or {}).get("factors", 0),
+        window=(result or {}).get("window"),
+        breakdowns=bars,
+        sorts=data.SORTS,
+        ages=data.AGES,
+        page_size=data.PAGE,
+        elapsed=time.perf_counter() - started,
+    )
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    aggs = r.get("aggregates", {})
+    labels = aggs.get("distribution(classification)", {}).get("values", [])
+    g = r.get("group") or {}
+    return {
+        "fingerprint": r["factor"],
+        "count": r["count"],
+        "first_seen": r["first_seen"],
+        "last_seen": r["last_seen"],
+        "histogram": aggs.get("histogram"),
+        "labels": [v for v, _ in labels if v],
+        "hosts": aggs.get("unique(hostname)", 0),
+        "state": g.get("state", "open"),
+        "total": g.get("count", r["count"]),
+        "frames": [f for f in g.get("frames", []) if f][:3],
+    }

@@ -1,0 +1,145 @@
+"""What every console page shares: templates, the signed-in user, CSRF, the HTML error page."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from coresnap.console import charts, users
+from coresnap.errors import StoreError
+from coresnap.snapshot.view_values import render_value
+from coresnap.store.routes import Context
+
+HERE = Path(__file__).parent
+COOKIE = "coresnap_session"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+class PageError(StoreError):
+    """A console page that cannot be shown: 404 (absent, or not this user's), 403 (CSRF)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "not-found" if status == 404 else "forbidden"
+
+
+class SignInNeeded(StoreError):
+    """No live session: the page answers with a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("sign in first")
+        self.status, self.code, self.path = 303, "sign-in", path
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+def signed_in(request: Request) -> users.User:
+    """The user of the request's session cookie; raises SignInNeeded without one."""
+    with context(request).engine.connect() as conn:
+        user = users.session_user(conn, request.cookies.get(COOKIE))
+    if user is None:
+        raise SignInNeeded(request.url.path)
+    return user
+
+
+def project_of(request: Request, user: users.User, project: str) -> int:
+    """The id of ``project`` if ``user`` may see it; PageError(404) otherwise (no hint why)."""
+    with context(request).engine.connect() as conn:
+        pid = users.project_for(conn, user, project)
+    if pid is None:
+        raise PageError(404, f"no project {project!r}")
+    return pid
+
+
+def check_csrf(user: users.User, form_token: object) -> None:
+    """Refuse (403) a form whose CSRF token is not the session's."""
+    given = form_token if isinstance(form_token, str) else ""
+    if not user.csrf or not hmac.compare_digest(given.encode(), user.csrf.encode()):
+        raise PageError(403, "the form's CSRF token is missing or stale: reload the page")
+
+
+def render(
+    request: Request, template: str, user: users.User | None, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values.update(user=user, csrf=user.csrf if user else "")
+    return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ago(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    s = max(0.0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{int(s // size)}{unit} ago"
+    return f"{int(s)}s ago"
+
+
+def _hexa(value: Any) -> str:
+    return f"{value:#x}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1024
+    return str(n)
+
+
+templates.env.filters.update(
+    when=_when, ago=_ago, hexa=_hexa, size=_size, sparkline=charts.sparkline, value=render_value
+)
+templates.env.filters["quote"] = lambda s: quote(str(s), safe="")
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    user = None
+    try:
+        user = signed_in(request)
+    except SignInNeeded:
+        pass
+    return render(request, "error.html", user, exc.status, message=exc.message)
+
+
+async def _sign_in(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInNeeded)
+    return RedirectResponse(f"/login?next={quote(exc.path, safe='/')}", status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PageError, _page_error)
+    app.add_exception_handler(SignInNeeded, _sign_in)
