@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from coresnap import __version__
+from coresnap.alerts import sender, targets
 from coresnap.console import mount as mount_console
 from coresnap.store import retention
 from coresnap.store.blobs import open_blobs
@@ -39,14 +40,18 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     if migrate:
         upgrade(engine)
     context = Context(config, engine, open_blobs(config))
+    targets.sync(engine, config)  # the config file's [[alerts]]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if config["retention.max_age"] > 0 or config["retention.max_objects"] > 0:
             threading.Thread(target=_retention_loop, args=(context, stop), daemon=True).start()
+        alerts = sender.Sender(engine, config)
+        alerts.start()
         yield
         stop.set()
+        alerts.stop()
         engine.dispose()
 
     app = FastAPI(title="coronerd", version=__version__, description=DESCRIPTION, lifespan=lifespan)

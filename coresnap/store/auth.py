@@ -3,7 +3,8 @@
 A token is ``<prefix><secret>`` (64 hex digits, as in the seeds' coroner.cf). The database keeps
 its first 16 digits (to find the row) and the SHA-256 of the whole token; checking compares the
 hashes with :func:`hmac.compare_digest`. A token has scopes: ``submit`` (may only post objects)
-and/or ``read`` (may query and download).
+and/or ``read`` (may query and download) and/or ``admin`` (may change the project's alert targets,
+which hold secrets and decide where crash data is sent).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, insert, select
 from coresnap.errors import AuthError, ProjectNotFound, StoreError
 from coresnap.store.db.models import projects, tokens
 
-SCOPES = ("submit", "read")
+SCOPES = ("submit", "read", "admin")
 _PREFIX = 16
 
 

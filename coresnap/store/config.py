@@ -67,7 +67,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("server", "host", str, "127.0.0.1", "address coronerd listens on"),
     Setting("server", "port", int, 6098, "port coronerd listens on"),
+    Setting(
+        "console",
+        "url",
+        str,
+        "",
+        "base URL of the web console in alert links (empty: http://server.host:server.port)",
+    ),
+    Setting("alerting", "timeout", int, 10, "seconds one alert delivery may take"),
+    Setting("alerting", "max_attempts", int, 10, "attempts before a delivery is failed"),
+    Setting("alerting", "retry_base", int, 30, "seconds before the first retry (then doubled)"),
+    Setting("alerting", "retry_max", int, 3600, "longest wait between two attempts, seconds"),
 )
+# The array of tables ``[[alerts]]`` (alert targets) is not a fixed key: load() keeps it raw
+# in StoreConfig.alerts and coresnap.alerts.targets checks it (docs/alerts.md).
+ALERTS = "alerts"
 
 
 @dataclass
@@ -76,6 +90,7 @@ class StoreConfig:
 
     values: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    alerts: list[Any] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -112,6 +127,10 @@ def load(path: Path, overrides: dict[str, Any] | None = None) -> StoreConfig:
         raise ConfigError(str(path), str(e)) from e
     config = defaults()
     config.source = path.resolve()
+    alerts = data.pop(ALERTS, [])
+    if not isinstance(alerts, list):
+        raise ConfigError(str(path), f"{ALERTS} must be an array of tables ([[{ALERTS}]])")
+    config.alerts = alerts
     known = {s.name: s for s in SETTINGS}
     flat = {f"{sec}.{k}": v for sec, table in data.items() for k, v in _table(path, sec, table)}
     flat.update(overrides or {})

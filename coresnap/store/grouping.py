@@ -48,6 +48,7 @@ class Observation:
     group_id: int
     keep_blob: bool
     reopened: bool
+    created: bool = False
 
 
 def _find(
@@ -59,9 +60,10 @@ def _find(
 
 def _ensure(
     conn: Connection, project_id: int, fingerprint: str, ts: float, frames: str
-) -> RowMapping:
-    """The locked row of the group objects of ``fingerprint`` count in (created if new)."""
+) -> tuple[RowMapping, bool]:
+    """The locked row of the group objects of ``fingerprint`` count in, and whether it is new."""
     row = _find(conn, project_id, fingerprint, lock=True)
+    created = False
     if row is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         values = dict(
@@ -73,13 +75,15 @@ def _ensure(
             state="open",
             frames=frames,
         )
-        conn.execute(dialect.insert(groups).values(**values).on_conflict_do_nothing())
+        ins = dialect.insert(groups).values(**values).on_conflict_do_nothing()
+        # No row back: a concurrent transaction inserted it first (rowcount is -1 on psycopg).
+        created = conn.execute(ins.returning(groups.c.id)).first() is not None
         row = _find(conn, project_id, fingerprint, lock=True)
     assert row is not None  # inserted above or by a concurrent transaction
     if row["merged_into"] is None:
-        return row
+        return row, created
     q = select(groups).where(groups.c.id == row["merged_into"]).with_for_update()
-    return conn.execute(q).mappings().one()
+    return conn.execute(q).mappings().one(), False
 
 
 def observe(
@@ -92,7 +96,7 @@ def observe(
     config: StoreConfig,
 ) -> Observation:
     """Count one new object in its group (created if new); decide whether to keep its blob."""
-    g = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
+    g, created = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
     gid = int(g["id"])
     now = time.time()
     changes: dict[str, Any] = {
@@ -107,7 +111,7 @@ def observe(
     keep, sampling = _sample(g, now, config)
     changes.update(sampling)
     conn.execute(update(groups).where(groups.c.id == gid).values(**changes))
-    return Observation(gid, keep, reopened)
+    return Observation(gid, keep, reopened, created)
 
 
 def _regressed(resolved_version: str | None, version: str | None) -> bool:

@@ -22,6 +22,7 @@ import zstandard
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from coresnap.alerts import outbox
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge
 from coresnap.store import grouping
 from coresnap.store.blobs import BlobStore, blob_key
@@ -278,6 +279,7 @@ def _index(
     rows = _attribute_rows(object_id, p)
     if rows:
         conn.execute(insert(attributes), rows)
+    outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's
     if seen.keep_blob:
         blobs.put(key, blob)
     return Stored(p.oid, p.fingerprint, True, seen.keep_blob)

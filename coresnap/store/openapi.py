@@ -7,10 +7,11 @@ from typing import Any
 from fastapi.openapi.utils import get_openapi
 
 from coresnap import __version__
+from coresnap.alerts import api as alerts
 from coresnap.store.routes import groups, health, objects, query
 
 DESCRIPTION = "The coresnap object store: snapshots in, groups and queries out."
-ROUTERS = (health.router, objects.router, query.router, groups.router)
+ROUTERS = (health.router, objects.router, query.router, groups.router, alerts.router)
 
 
 def document() -> dict[str, Any]:

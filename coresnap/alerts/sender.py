@@ -1,0 +1,174 @@
+"""The sender thread: claims due outbox rows, delivers them, records the result.
+
+Claiming is a short write transaction that moves the rows' ``next_attempt`` a lease ahead and
+counts the attempt: another sender (another coronerd on the same database) skips them
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer), and a sender killed
+mid-delivery leaves rows that become due again when the lease ends, so pending rows are sent
+after a restart (at least once). Messages of one target and group go out in order: a row waits
+while an older row of the same target and group is pending (a JIRA comment needs its issue).
+
+After an attempt: ``sent``; or ``pending`` again after ``retry_base * 2**(attempts-1)`` seconds
+(at most ``retry_max``); or ``failed`` with ``last_error`` after ``max_attempts``, or at once
+when the receiver refused the message for good (a 4xx, an SMTP 5xx).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, select, update
+
+from coresnap.alerts import metrics
+from coresnap.alerts.kinds import DeliveryFailed, Outgoing, senders
+from coresnap.store.config import StoreConfig
+from coresnap.store.db.engine import writing
+from coresnap.store.db.models import alert_deliveries, alert_targets
+
+log = logging.getLogger("coronerd")
+POLL = 0.5
+BATCH = 8
+
+
+def backoff(config: StoreConfig, attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``."""
+    base, cap = config["alerting.retry_base"], config["alerting.retry_max"]
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+class Sender:
+    """Delivers the outbox of one database; ``start()``/``stop()`` run it in a thread."""
+
+    def __init__(self, engine: Engine, config: StoreConfig, poll: float = POLL) -> None:
+        self.engine = engine
+        self.config = config
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._send = senders()
+
+    @property
+    def lease(self) -> float:
+        """How long a claimed batch is ours: every row of it timing out, and a margin."""
+        return float(BATCH * self.config["alerting.timeout"] * 2 + 60)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a database hiccup must not end alerting: log, wait, go on
+                log.exception("alerts: sender pass failed")
+                busy = 0
+            if not busy:
+                self._stop.wait(self.poll)
+
+    def run_once(self) -> int:
+        """Claim and deliver one batch of due rows; returns how many were attempted."""
+        rows = self.claim()
+        for row in rows:
+            if self._stop.is_set():
+                break  # the rest become due again when their lease ends
+            self.deliver(row)
+        return len(rows)
+
+    def _due(self, now: float) -> Any:
+        d = alert_deliveries
+        older = alert_deliveries.alias("older")
+        waiting = exists().where(
+            and_(
+                older.c.target_id == d.c.target_id,
+                older.c.group_id == d.c.group_id,
+                older.c.state == "pending",
+                older.c.id < d.c.id,
+            )
+        )
+        return and_(d.c.state == "pending", d.c.next_attempt <= now, ~waiting)
+
+    def claim(self) -> list[Any]:
+        """Due rows (with their targets), leased to this sender and their attempt counted."""
+        d, t = alert_deliveries, alert_targets
+        now = time.time()
+        with self.engine.connect() as conn:  # a cheap read first: no write lock when idle
+            if conn.execute(select(d.c.id).where(self._due(now)).limit(1)).first() is None:
+                return []
+        with writing(self.engine.connect()) as conn, conn.begin():
+            q = select(d.c.id).where(self._due(now)).order_by(d.c.next_attempt).limit(BATCH)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True, of=d)
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(d)
+                .where(d.c.id.in_(ids))
+                .values(attempts=d.c.attempts + 1, next_attempt=now + self.lease)
+            )
+            q2 = (
+                select(d, t.c.name, t.c.kind, t.c.settings, t.c.enabled)
+                .join(t, t.c.id == d.c.target_id)
+                .where(d.c.id.in_(ids))
+                .order_by(d.c.id)
+            )
+            return list(conn.execute(q2).all())
+
+    def deliver(self, row: Any) -> None:
+        """Send one claimed row and record what happened."""
+        if not row.enabled:
+            self._finish(row, "failed", "target disabled")
+            return
+        out = Outgoing(
+            delivery=row.id,
+            target_id=row.target_id,
+            target=row.name,
+            kind=row.kind,
+            settings=json.loads(row.settings),
+            group_id=row.group_id,
+            payload=json.loads(row.payload),
+            timeout=float(self.config["alerting.timeout"]),
+            engine=self.engine,
+        )
+        try:
+            self._send[row.kind](out)
+        except DeliveryFailed as e:
+            self._failed(row, str(e), e.retry)
+        except Exception as e:  # a bug in a sender must not stop the others: keep the reason
+            log.exception("alerts: delivery %d to %s failed", row.id, row.name)
+            self._failed(row, f"{type(e).__name__}: {e}"[:500], True)
+        else:
+            self._finish(row, "sent", None)
+
+    def _failed(self, row: Any, error: str, retry: bool) -> None:
+        if retry and row.attempts < self.config["alerting.max_attempts"]:
+            wait = backoff(self.config, row.attempts)
+            log.warning("alerts: %s to %s: %s (retry in %g s)", row.event, row.name, error, wait)
+            self._finish(row, "pending", error, time.time() + wait)
+        else:
+            log.warning("alerts: %s to %s failed for good: %s", row.event, row.name, error)
+            self._finish(row, "failed", error)
+
+    def _finish(
+        self, row: Any, state: str, error: str | None, next_attempt: float | None = None
+    ) -> None:
+        now = time.time()
+        values: dict[str, Any] = {"state": state, "last_error": error}
+        if state == "sent":
+            values["sent_at"] = now
+        if next_attempt is not None:
+            values["next_attempt"] = next_attempt
+        with writing(self.engine.connect()) as conn, conn.begin():
+            conn.execute(
+                update(alert_deliveries).where(alert_deliveries.c.id == row.id).values(**values)
+            )
+        metrics.count(row.kind, "retry" if state == "pending" else state)
