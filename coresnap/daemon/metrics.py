@@ -121,7 +121,7 @@ class HostMetrics:
         return state
 
     def _save(self) -> None:
-        temp = self.path.with_name(f".{STATE_FILE}.{os.getpid()}")
+        temp = self.path.with_name(f".{STATE_FILE}.tmp")  # one writer: the lock holder
         try:
             temp.write_text(json.dumps(self._state, sort_keys=True) + "\n")
             os.rename(temp, self.path)
