@@ -1,0 +1,147 @@
+"""Which objects make a message: thresholds, filters, min_interval, muted groups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from alert_receivers import HttpReceiver
+from alert_store import add_target, admin_project, put, set_state, settle
+from coronerd_server import Server
+
+FP = [f"{i:02x}" * 32 for i in range(1, 8)]
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    r = HttpReceiver().start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def events(r: HttpReceiver, pause: float = 1.5) -> list[tuple[str, str]]:
+    """(event, fingerprint) of every message, after a pause in which no more may arrive."""
+    time.sleep(pause)
+    return [(q.json()["event"], q.json()["group"]["fingerprint"]) for q in r.requests]
+
+
+def test_threshold_fires_once_per_period_per_group(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    spec = {"url": hook.url}
+    add_target(
+        alerting,
+        p,
+        admin,
+        name="storm",
+        kind="webhook",
+        settings=spec,
+        events=["threshold"],
+        threshold=3,
+        threshold_period="1h",
+    )
+    put(alerting, p, fingerprint=FP[0])
+    put(alerting, p, fingerprint=FP[0])
+    put(alerting, p, fingerprint=FP[1])
+    settle(alerting, p)
+    assert events(hook) == []  # 2 and 1 occurrences: under the threshold
+    put(alerting, p, fingerprint=FP[0])
+    settle(alerting, p)
+    assert events(hook) == [("threshold", FP[0])]
+    body = hook.requests[0].json()
+    assert body["threshold"] == {"count": 3, "period": 3600.0} and body["group"]["count"] == 3
+    for _ in range(3):  # the same period: no second message
+        put(alerting, p, fingerprint=FP[0])
+    put(alerting, p, fingerprint=FP[1])
+    settle(alerting, p)
+    assert events(hook) == [("threshold", FP[0])]
+    put(alerting, p, fingerprint=FP[1])  # B reaches 3 now
+    settle(alerting, p)
+    assert events(hook) == [("threshold", FP[0]), ("threshold", FP[1])]
+    # Occurrences older than the period do not count (crash time decides).
+    old = time.time() - 7200
+    for _ in range(5):
+        put(alerting, p, fingerprint=FP[2], timestamp=old)
+    settle(alerting, p)
+    assert len(events(hook, 0.5)) == 2
+
+
+def test_filters_select_the_objects(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    add_target(
+        alerting,
+        p,
+        admin,
+        name="db-uaf",
+        kind="webhook",
+        settings={"url": hook.url},
+        filter=["hostname=db1", "classification,contains,use-after"],
+    )
+    add_target(
+        alerting,
+        p,
+        admin,
+        name="new-versions",
+        kind="webhook",
+        settings={"url": hook.url + "/versions"},
+        filter=[{"attribute": "version", "op": "at-least", "value": "2"}],
+    )
+    put(alerting, p, fingerprint=FP[0], hostname="web1")  # wrong host
+    put(alerting, p, fingerprint=FP[1], hostname="db1", labels=("null-deref",))  # wrong label
+    put(alerting, p, fingerprint=FP[2], hostname="db1")  # both: use-after-free on db1
+    put(alerting, p, fingerprint=FP[3], hostname="web1", version="1.9")
+    put(alerting, p, fingerprint=FP[4], hostname="web1", version="2.1")
+    settle(alerting, p)
+    got = sorted((q.path, q.json()["group"]["fingerprint"]) for q in hook.requests)
+    time.sleep(1)
+    assert len(hook.requests) == 2
+    assert got == [("/", FP[2]), ("/versions", FP[4])]
+
+
+def test_min_interval_between_messages_of_a_group(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    add_target(
+        alerting,
+        p,
+        admin,
+        name="calm",
+        kind="webhook",
+        settings={"url": hook.url + "/calm"},
+        min_interval="1h",
+    )
+    add_target(alerting, p, admin, name="eager", kind="webhook", settings={"url": hook.url + "/e"})
+    put(alerting, p, fingerprint=FP[0], version="1")
+    settle(alerting, p)
+    for i in range(2):  # resolved, then a regression in a newer version, twice
+        set_state(alerting, p, FP[0], "resolved")
+        put(alerting, p, fingerprint=FP[0], version=str(2 + i))
+    settle(alerting, p)
+    time.sleep(1)
+    calm = [q.json()["event"] for q in hook.requests if q.path == "/calm"]
+    eager = [q.json()["event"] for q in hook.requests if q.path == "/e"]
+    assert calm == ["new-group"]
+    assert eager == ["new-group", "regression", "regression"]
+
+
+def test_muted_groups_stay_quiet(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    add_target(
+        alerting,
+        p,
+        admin,
+        name="all",
+        kind="webhook",
+        settings={"url": hook.url},
+        events=["new-group", "threshold"],
+        threshold=2,
+        threshold_period=600,
+    )
+    put(alerting, p, fingerprint=FP[5])
+    settle(alerting, p)
+    set_state(alerting, p, FP[5], "muted")
+    for _ in range(3):
+        put(alerting, p, fingerprint=FP[5])
+    settle(alerting, p)
+    assert events(hook) == [("new-group", FP[5])]
