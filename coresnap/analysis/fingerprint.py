@@ -107,10 +107,12 @@ def frame_key(frame: dict[str, Any]) -> str:
     return f"{module_name(module)}!{name}"
 
 
-def is_noise(name: str) -> bool:
-    """Whether a frame name (with or without its ``module!``) matches ``lists/noise.txt``."""
+def is_noise(name: str, kernel: bool = False) -> bool:
+    """Whether a frame name (with or without its ``module!``) matches ``lists/noise.txt``
+    (and, for a kernel snapshot, ``lists/kernel_noise.txt``)."""
     function = name.split("!", 1)[-1]
-    return any(p.fullmatch(function) for p in _patterns("noise.txt"))
+    lists = ("noise.txt", "kernel_noise.txt") if kernel else ("noise.txt",)
+    return any(p.fullmatch(function) for listed in lists for p in _patterns(listed))
 
 
 @dataclass
@@ -160,8 +162,10 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
         steps.append(Step("1b. caller of the bad jump (return address at sp) inserted", inserted))
     names = [frame_key(f) for f in raw]
     steps.append(Step("2. normalised (module!function)", names))
-    names = _known_prefix([n for n in names if not is_noise(n)])
-    steps.append(Step("3. noise and unknown frames dropped (lists/noise.txt)", names))
+    kernel = isinstance(snapshot.get("kernel"), dict)
+    names = _known_prefix([n for n in names if not is_noise(n, kernel)])
+    lists = "lists/noise.txt" + (", lists/kernel_noise.txt" if kernel else "")
+    steps.append(Step(f"3. noise and unknown frames dropped ({lists})", names))
     names = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
     steps.append(Step("4. recursion collapsed", names))
     names = names[:TOP_FRAMES]
