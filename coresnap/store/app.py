@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from coresnap import __version__
 from coresnap.alerts import sender, targets
 from coresnap.console import mount as mount_console
-from coresnap.store import retention
+from coresnap.store import metrics, retention
 from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import make_engine, upgrade
@@ -59,5 +59,6 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    metrics.install(app)
     mount_console(app)
     return app

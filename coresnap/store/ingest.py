@@ -69,6 +69,7 @@ class Stored:
     group: str
     created: bool
     blob_kept: bool
+    group_created: bool = False
 
 
 def normalize_oid(oid: str) -> str:
@@ -282,7 +283,7 @@ def _index(
     outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's
     if seen.keep_blob:
         blobs.put(key, blob)
-    return Stored(p.oid, p.fingerprint, True, seen.keep_blob)
+    return Stored(p.oid, p.fingerprint, True, seen.keep_blob, seen.created)
 
 
 def _text(value: object) -> str | None:

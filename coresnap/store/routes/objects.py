@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from coresnap.errors import ObjectNotFound, StoreError
-from coresnap.store import catalog, ingest
+from coresnap.store import catalog, ingest, metrics
 from coresnap.store.routes import API, Ctx, grant, read_body
 
 router = APIRouter(prefix=API + "/projects/{project}/objects", tags=["objects"])
@@ -45,6 +45,7 @@ async def post_object(
     stored = await run_in_threadpool(
         ingest.store, ctx.engine, ctx.blobs, ctx.config, (g.project_id, g.project), body, extra
     )
+    metrics.ingested(g.project, stored.created, stored.blob_kept, stored.group_created)
     response.status_code = 201 if stored.created else 200
     return {
         "object": stored.oid,
