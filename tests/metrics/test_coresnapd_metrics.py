@@ -145,6 +145,22 @@ def test_storm_drops_failures_and_reasons(tmp_path: Path, cores: dict[str, crash
     assert failed.value("coredumps_total", boot_id=boot_id()) == 8  # retried: counted once
 
 
+def test_put_failures_by_reason(tmp_path: Path, cores: dict[str, crashes.Crash]) -> None:
+    port = free_port()
+    root = tmp_path / "root"
+    url = f"http://127.0.0.1:{port}/metrics"
+    cfg = conf(tmp_path / "c.conf", root, tmp_path / "store", metrics__listen=f"127.0.0.1:{port}",
+               put__command="sh -c 'kill -KILL $$'", put__retries="2")  # fmt: skip
+    feed(root, cores["segv"], SEGV_EXE, 1)
+    with coresnapd(cfg):
+        ready(url)
+        m = settled(url, "coresnapd_transitions_total", 1, source="sending", target="failed")
+    assert m.value("coresnapd_step_failures_total", step="put", reason="killed") == 3
+    assert m.value("coresnapd_step_failures_total") == 3
+    assert m.value("coresnapd_transitions_total", source="pending", target="sending") == 1
+    assert m.value("coresnapd_spool_files", stage="failed") == 2  # the snapshot and its reason
+
+
 def test_exe_label_is_capped(
     tmp_path: Path, cores: dict[str, crashes.Crash], monkeypatch: pytest.MonkeyPatch
 ) -> None:
