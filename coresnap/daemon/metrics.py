@@ -133,16 +133,34 @@ class HostMetrics:
 
     def crash(self, dump: dumps.Dump) -> None:
         """Count the crash of ``dump`` once, whatever retries and restarts follow."""
+        self._count([dump])
+
+    def count_pending(self) -> None:
+        """Count the crashes in pending/ no worker took up yet (at each scrape: a backlog does
+        not delay ``coredumps``)."""
         with self._lock:
-            if dump.id in self._state["counted"]:
+            counted = set(self._state["counted"])
+        new = [i for i in self.spool.ids(Stage.PENDING) if i not in counted]
+        if new:
+            self._count([dumps.load(self.spool, i) for i in new])
+
+    def _count(self, found: list[dumps.Dump]) -> None:
+        with self._lock:
+            counted = set(self._state["counted"])
+            before = len(counted)
+            for dump in found:
+                # Gone from pending/: already processed (a scrape's listing can be stale).
+                if dump.id in counted or not self.spool.path(Stage.PENDING, dump.id).exists():
+                    continue
+                boot = boot_id(self.spool, dump.id)
+                self._remember_boot(boot)
+                exe = self._exe_label(dump.exe or UNKNOWN)
+                self._bump("coredumps", "\t".join((boot, exe, _signal_name(dump.meta))))
+                counted.add(dump.id)
+            if len(counted) == before:
                 return
-            boot = boot_id(self.spool, dump.id)
-            self._remember_boot(boot)
-            exe = self._exe_label(dump.exe or UNKNOWN)
-            self._bump("coredumps", "\t".join((boot, exe, _signal_name(dump.meta))))
             waiting = set(self.spool.ids(Stage.PENDING)) | set(self.spool.ids(Stage.FAILED))
-            self._state["counted"] = [i for i in self._state["counted"] if i in waiting]
-            self._state["counted"].append(dump.id)
+            self._state["counted"] = sorted(counted & waiting)
             self._save()
 
     def _remember_boot(self, boot: str) -> None:
@@ -282,6 +300,7 @@ class _Collector(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        self.metrics.count_pending()
         state = self.metrics.snapshot()
         yield from _coredumps(state)
         yield from _pipeline(state)

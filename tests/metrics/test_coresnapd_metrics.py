@@ -118,6 +118,22 @@ def test_counts_survive_a_restart_histograms_do_not(
     assert after.value("coresnapd_processing_seconds_count") == 1  # in memory: since the restart
 
 
+def test_backlog_counted_at_scrape(tmp_path: Path, cores: dict[str, crashes.Crash]) -> None:
+    port = free_port()
+    root = tmp_path / "root"
+    url = f"http://127.0.0.1:{port}/metrics"
+    cfg = conf(tmp_path / "c.conf", root, tmp_path / "store", metrics__listen=f"127.0.0.1:{port}",
+               snapshot__command="sleep 60", daemon__workers="1")  # fmt: skip
+    with coresnapd(cfg):
+        ready(url)
+        feed(root, cores["segv"], SEGV_EXE, 4)
+        m = scrape(url)  # one dump in a (slow) snapshot, three waiting for a worker
+        assert len(names(root / "pending")) == 4
+    assert m.value("coredumps_total", boot_id=boot_id()) == 4
+    assert m.value("coresnapd_spool_files", stage="pending") == 4
+    assert m.value("coresnapd_transitions_total") == 0
+
+
 def test_storm_drops_failures_and_reasons(tmp_path: Path, cores: dict[str, crashes.Crash]) -> None:
     port = free_port()
     root = tmp_path / "root"
