@@ -259,6 +259,9 @@ class Context:
 
     def _read_file_backed(self, address: int, size: int) -> bytes | None:
         m = self.mapping_at(address)
+        if m is not None and not m.path and not m.writable:
+            # A core that names no files (NetBSD): the unwinder placed the frames' modules.
+            return self._read_frame_module(address, size)
         # Only read-only mappings: a writable one (.data) has changed since the file was mapped.
         if (
             m is None
@@ -276,6 +279,52 @@ class Context:
             return None
         return data if len(data) == size else None
 
+    def _read_frame_module(self, address: int, size: int) -> bytes | None:
+        """Code bytes from the file of a frame's module: the module's start is ``pc -
+        module_offset``; the address goes through the file's read-only ``PT_LOAD`` segments."""
+        for frame in self.frames:
+            path, offset, pc = frame.get("module"), frame.get("module_offset"), frame.get("pc")
+            if not isinstance(path, str) or not isinstance(offset, int) or not isinstance(pc, int):
+                continue
+            data = _read_loaded(path, pc - offset, address, size)
+            if data is not None:
+                return data
+        return None
+
     def word(self, address: int) -> int | None:
         data = self.read(address, 8)
         return struct.unpack("<Q", data)[0] if data else None
+
+
+@functools.lru_cache(maxsize=32)
+def _load_segments(path: str) -> tuple[tuple[int, int, int, int], ...]:
+    """``(p_vaddr, p_offset, p_filesz, writable)`` of each ``PT_LOAD`` of the ELF file."""
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            return tuple(
+                (s["p_vaddr"], s["p_offset"], s["p_filesz"], s["p_flags"] & 2)
+                for s in elf.iter_segments()
+                if s["p_type"] == "PT_LOAD"
+            )
+    except (OSError, ELFError):
+        return ()
+
+
+def _read_loaded(path: str, start: int, address: int, size: int) -> bytes | None:
+    """``size`` bytes at ``address`` of the file ``path`` loaded with its lowest segment at
+    ``start``; None unless they lie in one read-only segment's file bytes."""
+    loads = _load_segments(path)
+    if not loads:
+        return None
+    vaddr = min(v for v, *_ in loads) + address - start
+    for seg_vaddr, seg_offset, filesz, writable in loads:
+        if not writable and seg_vaddr <= vaddr and vaddr + size <= seg_vaddr + filesz:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(seg_offset + vaddr - seg_vaddr)
+                    data = f.read(size)
+            except OSError:
+                return None
+            return data if len(data) == size else None
+    return None

@@ -11,6 +11,8 @@ import pytest
 from snapshot_oracles import check_gdb_value, gdb_backtraces, gdb_frame_vars, normalize
 from snapshot_support import PROGRAMS, Crashed
 
+from coresnap.snapshot.build import build_snapshot
+
 ALL = [*PROGRAMS, "c_lib"]
 
 
@@ -18,11 +20,21 @@ def _names(thread: dict[str, Any]) -> list[str]:
     return [normalize(f["function"] or "??") for f in thread["frames"]]
 
 
+@pytest.mark.parametrize("engine", ["drgn", "corefile"])
 @pytest.mark.parametrize("name", ALL)
-def test_every_thread_matches_gdb(crashed: dict[str, Crashed], name: str, tmp_path: Path) -> None:
+def test_every_thread_matches_gdb(
+    crashed: dict[str, Crashed], name: str, engine: str, tmp_path: Path
+) -> None:
+    """Both engines: drgn, and the fallback (the core reader + coresnap's own unwinder)."""
     c = crashed[name]
     gdb = gdb_backtraces(c.crash.exe, c.crash.core, tmp_path)
-    ours = {t["tid"]: t for t in c.snapshot["threads"]}
+    snapshot = (
+        c.snapshot
+        if engine == "drgn"
+        else build_snapshot(c.crash.core, str(c.crash.exe), engine="corefile")
+    )
+    assert snapshot["analysis"]["engine"] == engine
+    ours = {t["tid"]: t for t in snapshot["threads"]}
     assert set(ours) == set(gdb), f"threads differ: {sorted(ours)} vs {sorted(gdb)}"
     for tid, frames in gdb.items():
         want = [f.function for f in frames]

@@ -61,9 +61,13 @@ def _crashed(core: Any) -> int | None:
 
 def _resolver(core: Any, exe: str | None) -> Callable[[str, str | None], str | None]:
     main = next((m.path for m in core.modules if m.is_executable), None)
+    listed = {m.path for m in core.modules}
 
     def resolve(path: str, build_id: str | None) -> str | None:
-        if exe and path == main:
+        # A core that lists no executable (NetBSD: no file names at all) makes the unwinder ask
+        # for the program by the name the core gives it (exec path or command name): that is
+        # the executable the user gave, whatever its name on this machine.
+        if exe and (path == main or (main is None and path not in listed)):
             return exe
         return path if os.path.exists(path) else None
 
@@ -85,6 +89,7 @@ def _frame(index: int, f: Any) -> dict[str, Any]:
         "inline": f.inline,
         "trusted": f.trusted,
         "variables": [],
+        **({"tail_call": True} if f.tail_call else {}),
     }
 
 
