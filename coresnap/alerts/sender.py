@@ -10,6 +10,12 @@ while an older row of the same target and group is pending (a JIRA comment needs
 After an attempt: ``sent``; or ``pending`` again after ``retry_base * 2**(attempts-1)`` seconds
 (at most ``retry_max``); or ``failed`` with ``last_error`` after ``max_attempts``, or at once
 when the receiver refused the message for good (a 4xx, an SMTP 5xx).
+
+A claimed batch is delivered by up to WORKERS threads, one target per thread, so a receiver
+that hangs costs its own messages one timeout per pass and delays no other target's. When an
+attempt on a target fails and will be retried, the target's other rows of the batch are put
+back untried (their attempt uncounted) for the same backoff: a receiver that is down gets one
+connection a pass, not one per message.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import json
 import logging
 import threading
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Engine, and_, exists, select, update
@@ -30,7 +38,8 @@ from coresnap.store.db.models import alert_deliveries, alert_targets
 
 log = logging.getLogger("coronerd")
 POLL = 0.5
-BATCH = 8
+BATCH = 16
+WORKERS = 4
 
 
 def backoff(config: StoreConfig, attempts: int) -> float:
@@ -77,11 +86,36 @@ class Sender:
     def run_once(self) -> int:
         """Claim and deliver one batch of due rows; returns how many were attempted."""
         rows = self.claim()
+        by_target: dict[int, list[Any]] = defaultdict(list)
         for row in rows:
-            if self._stop.is_set():
-                break  # the rest become due again when their lease ends
-            self.deliver(row)
+            by_target[row.target_id].append(row)
+        if len(by_target) == 1:
+            self._deliver_all(rows)
+        elif by_target:
+            with ThreadPoolExecutor(min(WORKERS, len(by_target)), "alerts") as pool:
+                list(pool.map(self._deliver_all, by_target.values()))
         return len(rows)
+
+    def _deliver_all(self, rows: list[Any]) -> None:
+        """Deliver one target's rows in order; after a failure to retry, put the rest back."""
+        for i, row in enumerate(rows):
+            if self._stop.is_set():
+                return  # the rest become due again when their lease ends
+            if not self.deliver(row):
+                self._put_back(rows[i + 1 :], row)
+                return
+
+    def _put_back(self, rows: list[Any], failed: Any) -> None:
+        if not rows:
+            return
+        d = alert_deliveries
+        wait = time.time() + backoff(self.config, failed.attempts)
+        with writing(self.engine.connect()) as conn, conn.begin():
+            conn.execute(
+                update(d)
+                .where(d.c.id.in_([r.id for r in rows]))
+                .values(attempts=d.c.attempts - 1, next_attempt=wait)
+            )
 
     def _due(self, now: float) -> Any:
         d = alert_deliveries
@@ -123,11 +157,11 @@ class Sender:
             )
             return list(conn.execute(q2).all())
 
-    def deliver(self, row: Any) -> None:
-        """Send one claimed row and record what happened."""
+    def deliver(self, row: Any) -> bool:
+        """Send one claimed row and record what happened; False if it is to be retried."""
         if not row.enabled:
             self._finish(row, "failed", "target disabled")
-            return
+            return True
         out = Outgoing(
             delivery=row.id,
             target_id=row.target_id,
@@ -142,21 +176,22 @@ class Sender:
         try:
             self._send[row.kind](out)
         except DeliveryFailed as e:
-            self._failed(row, str(e), e.retry)
+            return self._failed(row, str(e), e.retry)
         except Exception as e:  # a bug in a sender must not stop the others: keep the reason
             log.exception("alerts: delivery %d to %s failed", row.id, row.name)
-            self._failed(row, f"{type(e).__name__}: {e}"[:500], True)
-        else:
-            self._finish(row, "sent", None)
+            return self._failed(row, f"{type(e).__name__}: {e}"[:500], True)
+        self._finish(row, "sent", None)
+        return True
 
-    def _failed(self, row: Any, error: str, retry: bool) -> None:
+    def _failed(self, row: Any, error: str, retry: bool) -> bool:
         if retry and row.attempts < self.config["alerting.max_attempts"]:
             wait = backoff(self.config, row.attempts)
             log.warning("alerts: %s to %s: %s (retry in %g s)", row.event, row.name, error, wait)
             self._finish(row, "pending", error, time.time() + wait)
-        else:
-            log.warning("alerts: %s to %s failed for good: %s", row.event, row.name, error)
-            self._finish(row, "failed", error)
+            return False
+        log.warning("alerts: %s to %s failed for good: %s", row.event, row.name, error)
+        self._finish(row, "failed", error)
+        return True
 
     def _finish(
         self, row: Any, state: str, error: str | None, next_attempt: float | None = None

@@ -73,3 +73,8 @@ def set_state(server: Server, p: Project, fp: str, state: str, **body: Any) -> N
     url = f"{server.url}/api/v1/projects/{p.name}/groups/{fp}/state"
     reply = httpx.post(url, json={"state": state, **body}, headers=p.headers())
     assert reply.status_code == 200, reply.text
+
+
+def delete_target(server: Server, p: Project, admin: str, name: str) -> None:
+    reply = httpx.delete(f"{api(server, p)}/{name}", headers={"X-Coroner-Token": admin})
+    assert reply.status_code == 204, reply.text
