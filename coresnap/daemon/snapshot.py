@@ -1,6 +1,8 @@
 """Step 1, ``pending → sending``: run snapshot.command on the core, publish the snapshot.
 
-The command writes ``%S`` = ``staging/<id>.snap.<pid>``, a file no one else reads; only a
+A FreeBSD kernel dump (assets of ``kind: freebsd-kernel``, spooled by ``coresnap
+kernel-import``) runs ``coresnap kernel-snapshot`` instead of snapshot.command. The command
+writes ``%S`` = ``staging/<id>.snap.<pid>``, a file no one else reads; only a
 zero exit status with a non-empty file is published (fsync + rename into ``sending/<id>``).
 The core in pending/ is then disposed of by the retention policy. A dump whose snapshot is
 in sending/ while its core is still pending (a kill between the two) only needs that last part.
@@ -12,6 +14,7 @@ from coresnap.daemon import commands
 from coresnap.daemon import dump as dumps
 from coresnap.daemon.context import Context
 from coresnap.errors import StepFailed
+from coresnap.kernel import capture as kernel_capture
 from coresnap.spool.stages import Stage
 
 
@@ -19,7 +22,10 @@ def make_snapshot(ctx: Context, dump: dumps.Dump) -> None:
     """Run the snapshot step of ``dump``. Raises StepFailed (the dump stays in pending/)."""
     cfg = ctx.cfg
     temp = ctx.spool.staging_path(dump.id, "snap")
-    template = f"{cfg['snapshot.command']} {cfg['defaults.command']}".strip()
+    command = cfg["snapshot.command"]
+    if dump.meta.get("kind") == kernel_capture.KIND:  # a FreeBSD kernel dump (kernel-import)
+        command = kernel_capture.SNAPSHOT_COMMAND
+    template = f"{command} {cfg['defaults.command']}".strip()
     argv = commands.expand(template, ctx.values(dump, str(temp)))
     ctx.log.info(f"{dump.id}: running {' '.join(argv)}")
     try:

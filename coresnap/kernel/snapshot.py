@@ -103,7 +103,7 @@ def _kernel_section(dump: KernelDump, release: str | None, ident: str | None) ->
             "fault_address": trap.fault_address, "fault_code": trap.fault_code,
             "instruction_pointer": trap.instruction_pointer},
         "dump": {"length": h.dump_length, "compression": h.compression, "status": h.status,
-                 "parity": h.parity, "number": h.bounds},
+                 "parity": h.parity},
         "files": dump.files,
     }  # fmt: skip
 
