@@ -6,6 +6,6 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-for helpers in ("daemon", "store"):
+for helpers in ("capture", "daemon", "store"):
     if str(TESTS / helpers) not in sys.path:
         sys.path.insert(0, str(TESTS / helpers))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import crashes
 import pytest
 from coronerd_server import free_port
 from daemon_helpers import conf, coresnapd, names, wait_for
+from hook import archive_hook, crash_piped, short_dir
 from metrics_scrape import Scrape, boot_id, replay_crash, scrape
 
 from coresnap import config
@@ -98,6 +101,29 @@ def test_crashes_counted_per_boot_exe_signal(
     assert after.value("coresnapd_spool_files", stage="pending") == 0
     assert after.value("coresnapd_spool_bytes", stage="committed") >= snapshot_bytes
     assert after.value("coresnapd_dropped_total") == 0
+
+
+def test_kernel_crashes_by_real_exe_and_signal() -> None:
+    """Through the real core_pattern pipe: the exe label is /proc/<pid>/exe, the boot id ours."""
+    d = short_dir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        cfg = conf(d / "c", d / "d", d / "s", metrics__listen=f"127.0.0.1:{port}")
+        exe = crashes.build("capture_crash.c")
+        with coresnapd(cfg):
+            ready(url)
+            with archive_hook(None, conf=cfg):
+                signals = [crash_piped(exe, [how])[1] for how in ("segv", "abort", "segv")]
+            m = settled(url, "coresnapd_transitions_total", 3, target="committed")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert signals == [11, 6, 11]
+    real = os.path.realpath(exe)
+    assert m.value("coredumps", boot_id=boot_id(), exe=real, signal_name="SIGSEGV") == 2
+    assert m.value("coredumps", boot_id=boot_id(), exe=real, signal_name="SIGABRT") == 1
+    assert m.value("coredumps_total", boot_id=boot_id()) == 3
+    assert m.value("coresnapd_archived_total") == 3
 
 
 def test_counts_survive_a_restart_histograms_do_not(
