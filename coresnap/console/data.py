@@ -12,19 +12,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, select
 
 from coresnap.cli.coroner import parse_filter
 from coresnap.errors import QueryError
 from coresnap.store import aggregate, ingest
 from coresnap.store.blobs import BlobStore
-from coresnap.store.db.models import (
-    attributes,
-    group_events,
-    group_tickets,
-    groups,
-    objects,
-)
+from coresnap.store.db.models import group_events, group_tickets, groups, objects
 from coresnap.store.query import Aggregate, Filter, Query, parse_age, where
 
 SORTS = {"last": "-last_seen", "count": "-count", "first": "-first_seen"}
@@ -61,57 +55,122 @@ def view(text: str, age: str, sort: str, page: int) -> View:
 
 
 def project_groups(engine: Engine, pid: int, v: View) -> dict[str, Any]:
-    """One page of groups: window counts, histogram, labels, host count, the group row."""
+    """One page of groups: window counts and histogram, labels, host count, the group row."""
     q = Query(
         filters=v.filters,
         age=v.seconds,
         factor="fingerprint",
-        aggregates=[
-            Aggregate("histogram"),
-            Aggregate("distribution", "classification", 4),
-            Aggregate("unique", "hostname"),
-        ],
+        aggregates=[Aggregate("histogram")],
         sort=SORTS[v.sort],
         limit=PAGE,
         offset=v.page * PAGE,
         buckets=40,
     )
-    return aggregate.run(engine, pid, q)
+    result = aggregate.run(engine, pid, q)
+    keys = [r["factor"] for r in result["rows"]]
+    if keys:
+        cond = and_(_where(pid, v.filters, v.seconds), groups.c.fingerprint.in_(keys))
+        hosts = select(groups.c.fingerprint, func.count(objects.c.hostname.distinct()))
+        newest = select(func.max(objects.c.id)).select_from(_joined()).where(cond)
+        labels = select(groups.c.fingerprint, objects.c.classification).select_from(_joined())
+        with engine.connect() as conn:
+            n_hosts: dict[str, int] = dict(
+                conn.execute(
+                    hosts.select_from(_joined()).where(cond).group_by(groups.c.fingerprint)
+                ).all()
+            )
+            newest_ids = newest.group_by(groups.c.fingerprint).scalar_subquery()
+            chips = dict(conn.execute(labels.where(objects.c.id.in_(newest_ids))).all())
+        for r in result["rows"]:
+            r["hosts"] = n_hosts.get(r["factor"], 0)
+            r["labels"] = (chips.get(r["factor"]) or "").split()
+    return result
 
 
-def breakdowns(engine: Engine, pid: int, filters: list[Filter], age: float | None) -> dict:
-    """Top values of BREAKDOWNS over the filtered objects: {attr: {values, distinct, total}}."""
+def _joined() -> Any:
+    return objects.join(groups, groups.c.id == objects.c.group_id)
+
+
+def _where(pid: int, filters: list[Filter], age: float | None) -> Any:
+    return where(pid, Query(filters=filters, age=age), time.time())
+
+
+def breakdowns(
+    engine: Engine,
+    pid: int,
+    filters: list[Filter],
+    age: float | None,
+    group_id: int | None = None,
+) -> dict[str, Any]:
+    """Top values of BREAKDOWNS over the filtered objects (or one group's): {attr: {values,
+    distinct, total}}.
+
+    One GROUP BY per attribute, each answered from a (project, attribute) index when there is
+    no filter; classification counts each label of the objects' label sets.
+    """
+    cond = _where(pid, filters, age)
+    if group_id is not None:
+        cond = and_(cond, objects.c.group_id == group_id)
+    # Filters on the group (fingerprint, state) need the groups row; others only objects.
+    source = _joined() if any(f.attribute in ("fingerprint", "state") for f in filters) else objects
     out: dict[str, Any] = {}
-    for name in BREAKDOWNS[:3]:
-        q = Query(filters=filters, age=age, factor=name, sort="-count", limit=6)
-        r = aggregate.run(engine, pid, q)
-        values = [[row["factor"], row["count"]] for row in r["rows"]]
-        out[name] = {"values": values, "distinct": r["factors"], "total": r["total"]}
-    out["classification"] = _labels(engine, pid, filters, age, out["application"]["total"])
+    with engine.connect() as conn:
+        for name in BREAKDOWNS:
+            col: Any = objects.c[name]
+            if filters or age or group_id is not None:
+                # SQLite would walk the (project, name) index for the GROUP BY and read every
+                # object to test the filter; grouping on an expression lets the filter's own
+                # index (or the time index) pick the few rows first.
+                col = col.op("||")("").label(name)
+            n = func.count()
+            stmt = (
+                select(col, n, func.count().over(), func.sum(n).over())
+                .select_from(source)
+                .where(cond)
+                .group_by(col)
+                .order_by(n.desc(), col)
+            )
+            if name != "classification":
+                rows = conn.execute(stmt.limit(6)).all()
+                values = [[value, count] for value, count, _, _ in rows]
+                distinct = rows[0][2] if rows else 0
+                total = int(rows[0][3]) if rows else 0
+            else:
+                values, distinct, total = _labels(list(conn.execute(stmt.limit(500)).all()))
+            out[name] = {"values": values, "distinct": distinct, "total": total}
     return out
 
 
-def _labels(
-    engine: Engine, pid: int, filters: list[Filter], age: float | None, total: int
-) -> dict[str, Any]:
-    # One attributes row per classification label: an object with two labels counts in both.
-    cond = where(pid, Query(filters=filters, age=age), time.time())
-    stmt = (
-        select(attributes.c.value_text, func.count().label("n"))
-        .select_from(objects)
-        .join(groups, groups.c.id == objects.c.group_id)
-        .join(attributes, attributes.c.object_id == objects.c.id)
-        .where(cond, attributes.c.key == "classification")
-        .group_by(attributes.c.value_text)
-        .order_by(func.count().desc(), attributes.c.value_text)
-        .limit(8)
+def _labels(rows: list[Any]) -> tuple[list[list[Any]], int, int]:
+    # Objects store their labels as one space-separated set ("null-deref memory.read"), so the
+    # database counts each set; an object with two labels counts once under each.
+    per: dict[str, int] = {}
+    total = 0
+    for labels, count, _, _ in rows:
+        total += count
+        for label in (labels or "").split() or [None]:
+            per[label] = per.get(label, 0) + count
+    top = sorted(per.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return [[k, v] for k, v in top[:8]], len(per), total
+
+
+def group_histogram(
+    engine: Engine, pid: int, gid: int, window: tuple[float, float], buckets: int
+) -> list[int]:
+    """Occurrences of group ``gid`` per time bucket of ``window`` (the store's histogram)."""
+    base = (
+        select(objects.c.id, objects.c.timestamp, objects.c.group_id.label("factor"))
+        .where(objects.c.project_id == pid, objects.c.group_id == gid)
+        .subquery("base")
     )
     with engine.connect() as conn:
-        values = [[value, n] for value, n in conn.execute(stmt)]
-    return {"values": values, "distinct": len(values), "total": total}
+        counts = aggregate.histogram(conn, base, window, buckets)
+    return counts.get(gid, [0] * buckets)
 
 
-def group_objects(engine: Engine, gid: int, page: int) -> tuple[list[dict[str, Any]], int]:
+def group_objects(
+    engine: Engine, pid: int, gid: int, page: int
+) -> tuple[list[dict[str, Any]], int]:
     """One page of a group's objects, newest first, and how many it has."""
     cols = (
         objects.c.oid,
@@ -125,14 +184,15 @@ def group_objects(engine: Engine, gid: int, page: int) -> tuple[list[dict[str, A
     )
     stmt = (
         select(*cols)
-        .where(objects.c.group_id == gid)
+        .where(objects.c.project_id == pid, objects.c.group_id == gid)
         .order_by(objects.c.timestamp.desc(), objects.c.id.desc())
         .limit(PAGE)
         .offset(page * PAGE)
     )
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
-        n = conn.execute(select(func.count()).where(objects.c.group_id == gid)).scalar() or 0
+        mine = (objects.c.project_id == pid) & (objects.c.group_id == gid)
+        n = conn.execute(select(func.count()).where(mine)).scalar() or 0
     return rows, int(n)
 
 
@@ -150,11 +210,11 @@ def history(engine: Engine, gid: int) -> tuple[list[dict[str, Any]], list[dict[s
         return ev, [dict(t) for t in tickets.mappings()]
 
 
-def representative(engine: Engine, gid: int) -> str | None:
+def representative(engine: Engine, pid: int, gid: int) -> str | None:
     """The blob key of the group's newest object whose snapshot was kept."""
     stmt = (
         select(objects.c.blob_key)
-        .where(objects.c.group_id == gid, objects.c.blob_kept)
+        .where(objects.c.project_id == pid, objects.c.group_id == gid, objects.c.blob_kept)
         .order_by(objects.c.timestamp.desc())
         .limit(1)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,10 +11,9 @@ from sqlalchemy import select
 
 from coresnap.console import charts, data, web
 from coresnap.errors import StoreError
-from coresnap.store import aggregate, grouping
+from coresnap.store import grouping
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups
-from coresnap.store.query import Aggregate, Filter, Query
 
 router = APIRouter()
 
@@ -40,16 +40,20 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
         target = f"/p/{project}/g/{g['merged_into_fingerprint']}"
         return RedirectResponse(target, status_code=303)
     gid = int(g["id"])
-    mine = [Filter("fingerprint", "equal", fingerprint)]
-    q = Query(filters=mine, aggregates=[Aggregate("histogram")], buckets=60, limit=1)
-    summary = aggregate.run(ctx.engine, pid, q)
-    hist = (summary["rows"] or [{}])[0].get("aggregates", {}).get("histogram", [])
-    start, end = (web.templates.env.filters["when"](t) for t in summary["window"])
-    breakdowns = data.breakdowns(ctx.engine, pid, mine, None)
-    objects, n_objects = data.group_objects(ctx.engine, gid, max(page, 0))
+    # The chart spans the group's life (at least an hour), not the default 30 days.
+    now = time.time()
+    window = (min(float(g["first_seen"]), now - 3600), max(now, float(g["last_seen"])))
+    hist = data.group_histogram(ctx.engine, pid, gid, window, 60)
+    start, end = (web.templates.env.filters["when"](t) for t in window)
+    breakdowns = data.breakdowns(ctx.engine, pid, [], None, group_id=gid)
+    objects, n_objects = data.group_objects(ctx.engine, pid, gid, max(page, 0))
     events, tickets = data.history(ctx.engine, gid)
+    if g["state_at"] and (not events or g["state_at"] > events[0]["at"]):
+        # A change the ingest made (a regression reopening the group) is on the group row only.
+        action = grouping.ACTIONS.get(g["state"], g["state"])
+        events.insert(0, {"action": action, "by": g["state_by"], "at": g["state_at"]})
     snap = data.snapshot(
-        ctx.blobs, data.representative(ctx.engine, gid), ctx.config["limits.max_snapshot"]
+        ctx.blobs, data.representative(ctx.engine, pid, gid), ctx.config["limits.max_snapshot"]
     )
     return web.render(
         request,

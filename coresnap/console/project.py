@@ -56,7 +56,6 @@ def project_page(
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     aggs = r.get("aggregates", {})
-    labels = aggs.get("distribution(classification)", {}).get("values", [])
     g = r.get("group") or {}
     return {
         "fingerprint": r["factor"],
@@ -64,8 +63,8 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "first_seen": r["first_seen"],
         "last_seen": r["last_seen"],
         "histogram": aggs.get("histogram"),
-        "labels": [v for v, _ in labels if v],
-        "hosts": aggs.get("unique(hostname)", 0),
+        "labels": r.get("labels", []),
+        "hosts": r.get("hosts", 0),
         "state": g.get("state", "open"),
         "total": g.get("count", r["count"]),
         "frames": [f for f in g.get("frames", []) if f][:3],

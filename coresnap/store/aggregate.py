@@ -147,7 +147,7 @@ def _aggregate(
             r["aggregates"]["count"] = r["count"]
         return
     if agg.op == "histogram":
-        for factor, counts in _histogram(conn, base, window, buckets).items():
+        for factor, counts in histogram(conn, base, window, buckets).items():
             by[factor]["aggregates"]["histogram"] = counts
         for r in rows:
             r["aggregates"].setdefault("histogram", [0] * buckets)
@@ -181,9 +181,10 @@ def _aggregate(
         raise QueryError(f"unknown aggregate {agg.op!r}")
 
 
-def _histogram(
+def histogram(
     conn: Connection, base: Any, window: tuple[float, float], buckets: int
 ) -> dict[Any, list[int]]:
+    """Counts of ``base`` rows (columns factor, timestamp) per factor and time bucket."""
     if not 1 <= buckets <= 500:
         raise QueryError("histogram buckets must be 1..500")
     start, end = window

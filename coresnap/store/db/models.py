@@ -102,6 +102,10 @@ objects = Table(
     Index("ix_objects_project_hostname", "project_id", "hostname"),
     Index("ix_objects_project_received", "project_id", "received"),
     Index("ix_objects_fingerprint", "project_id", "fingerprint"),
+    # The console's breakdowns (migration 0003).
+    Index("ix_objects_project_version", "project_id", "version"),
+    Index("ix_objects_project_classification", "project_id", "classification"),
+    Index("ix_objects_project_group_hostname", "project_id", "group_id", "hostname"),
 )
 
 attributes = Table(
