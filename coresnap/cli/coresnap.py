@@ -19,23 +19,30 @@ from coresnap.cli.commands import Command
 from coresnap.errors import CoresnapError
 
 
-def _commands() -> list[Command]:
-    found = []
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        command = getattr(module, "COMMAND", None)
-        if isinstance(command, Command):
-            found.append(command)
-    return found
+def _commands(only: str | None = None) -> list[Command]:
+    """Every command; or, when ``only`` names one, just that one (its module is named after it),
+    so a run imports one command's dependencies, not every command's."""
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    if only is not None and only.replace("-", "_") in names:
+        command = _load(only.replace("-", "_"))
+        if command is not None and command.name == only:
+            return [command]
+    return [c for c in map(_load, names) if c is not None]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _load(module_name: str) -> Command | None:
+    module = importlib.import_module(f"{commands.__name__}.{module_name}")
+    command = getattr(module, "COMMAND", None)
+    return command if isinstance(command, Command) else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coresnap", description="Catch, snapshot and read core dumps."
     )
     parser.add_argument("--version", action="version", version=f"coresnap {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, configure, run in _commands():
+    for name, help_text, configure, run in _commands(only):
         p = sub.add_parser(name, help=help_text, description=help_text)
         configure(p)
         p.set_defaults(run=run)
@@ -43,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:
+        print(f"coresnap {__version__}")
+        return 0
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    args = build_parser(first).parse_args(argv)
     try:
         return int(args.run(args))
     except CoresnapError as e:
