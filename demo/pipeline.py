@@ -30,6 +30,8 @@ CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 PIPE_LIMIT = Path("/proc/sys/kernel/core_pipe_limit")
 # The test suite's core_pattern lock (tests/crashes.py): no test crashes while we hold it.
 LOCK = Path("/tmp/coresnap-tests-core-pattern.lock")
+# The console user `make run` creates (an admin of the throwaway demo store only).
+PASSWORD = "coresnap-demo"
 
 
 def _say(text: str) -> None:
@@ -70,6 +72,8 @@ def _store(work: Path) -> tuple[list[str], Path]:
          "--blobs", str(work / "blobs"))  # fmt: skip
     _run(*coronerd, "project", "create", "blackhole")
     token = _run(*coronerd, "token", "create", "--scope", "submit,read", "blackhole", "blackhole")
+    (work / "password").write_text(PASSWORD + "\n")
+    _run(*coronerd, "user", "create", "--admin", "--password-file", str(work / "password"), "demo")
     port = _free_port()
     cf = work / "coroner.cf"
     cf.write_text(f"[universe]\nname = demo\nwrite = http://127.0.0.1:{port}\n"
@@ -116,15 +120,28 @@ def run(programs: list[Path]) -> int:
                             f"coroner.config = {cf}\ndump.user = root\ndump.group = root\n")  # fmt: skip
             with _process(serve, work / "coronerd.log"):
                 try:
-                    return _show(programs, dumps, conf, cf, work)
+                    code = _show(programs, dumps, conf, cf, work)
                 finally:
                     _restore(dumps, conf, work, saved)  # before the store's slower shutdown
+                fcntl.flock(lock, fcntl.LOCK_UN)  # the kernel is back: tests may crash again
+                _console(serve[-1])
+                return code
         except KeyboardInterrupt:
             print("\ndemo: interrupted; putting the machine back", flush=True)
             return 130
         finally:
             _restore(dumps, conf, work, saved)
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _console(port: str) -> None:
+    """Print the console's URL and user; at a terminal, serve it until Enter or Ctrl-C."""
+    _say("the web console (docs/console.md)")
+    print(f"open http://127.0.0.1:{port}/  and sign in as  demo / {PASSWORD}", flush=True)
+    if sys.stdin.isatty():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # _restore ignored it
+        with contextlib.suppress(KeyboardInterrupt, EOFError):
+            input("(coronerd serves the console until you press Enter or Ctrl-C) ")
 
 
 def _restore(dumps: Path, conf: Path, work: Path, saved: tuple[str, str]) -> None:
