@@ -3,7 +3,7 @@
 coronerd init -c coronerd.toml [--database URL] [--blobs DIR]   write config, create schema
 coronerd serve -c coronerd.toml [--host H] [--port P]           run the HTTP service
 coronerd project create -c … NAME                               add a project
-coronerd token create -c … PROJECT NAME [--scope submit,read]   print a new token (once)
+coronerd token create -c … PROJECT NAME [--scope submit,read,admin] print a new token (once)
 coronerd retention -c …                                         apply retention now
 coronerd user create -c … NAME [--admin] [--password-file F]    add a console user
 coronerd user grant -c … NAME PROJECT                           let a user see a project
@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = tsub.add_parser("create", help="create a token and print it (once)")
     c.add_argument("project")
     c.add_argument("name")
-    c.add_argument("--scope", default="submit", help="submit, read or submit,read")
+    c.add_argument(
+        "--scope", default="submit", help="comma list of submit, read, admin (alert targets)"
+    )
     c.set_defaults(run=_token)
     p = sub.add_parser("retention", help="delete objects past the retention limits now")
     p.set_defaults(run=_retention)

@@ -25,6 +25,7 @@ from coresnap.store.db.engine import make_engine
 from coresnap.store.db.models import group_events, group_tickets, groups
 
 FP_A, FP_B = "a1" * 32, "b2" * 32
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"
 SECRET = "s3cr3t-webhook-key"
 
 
@@ -146,6 +147,11 @@ def test_one_message_per_new_group_and_one_per_regression(
     last = email.message_from_bytes(rx.smtp.mails[-1].data, policy=email.policy.default)
     assert str(last["Subject"]).strip().startswith(f"[coresnap] Regression in {p.name}")
 
+    # docs/alerts.md shows payloads of this shape: they cannot drift from what is sent.
+    assert _shape(_documented("### Webhook")) == _shape(rx.hook.requests[0].json())
+    assert _shape(_documented("### Slack")) == _shape(slack[0])
+    assert _shape(_documented("### JIRA")) == _shape(rx.jira.requests[0].json())
+
     examples = tmp_path / "examples"  # the payloads docs/alerts.md shows come from here
     examples.mkdir()
     for kind, r in (("slack", rx.slack), ("jira", rx.jira), ("webhook", rx.hook)):
@@ -177,3 +183,18 @@ def _pid(conn: Connection, p: Project) -> int:
     pid = auth.project_id(conn, p.name)
     assert pid is not None
     return pid
+
+
+def _documented(heading: str) -> object:
+    """The first JSON block under ``heading`` in docs/alerts.md."""
+    text = DOCS.read_text().split(heading, 1)[1]
+    return json.loads(text.split("```json\n", 1)[1].split("\n```\n", 1)[0])
+
+
+def _shape(value: object) -> object:
+    """Keys and types, not values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return "number" if isinstance(value, int | float) else type(value).__name__
