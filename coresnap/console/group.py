@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from coresnap.console import charts, data, web
+from coresnap.console import charts, data, snapshot, web
 from coresnap.errors import StoreError
 from coresnap.store import grouping
 from coresnap.store.db.engine import writing
@@ -73,6 +73,7 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
         tickets=tickets,
         snap=snap,
         crashed=_crashed(snap),
+        notes=snapshot.annotations_by_frame(snap),
     )
 
 

@@ -20,8 +20,13 @@ LOGIN_COOKIE = "coresnap_login"
 
 
 def _safe_next(target: str) -> str:
-    # Only paths of this site: "//evil.example" and "https://…" are open redirects.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """``target`` if it is a path of this site, else "/".
+
+    "//evil.example" is another site; browsers also read a backslash as a slash and drop tabs
+    and newlines, so "/\\evil.example" and "/\\t/evil.example" would be open redirects too.
+    """
+    bad = target.startswith("//") or any(c == "\\" or c < " " for c in target)
+    return target if target.startswith("/") and not bad else "/"
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -40,7 +40,7 @@ def object_page(request: Request, project: str, oid: str) -> Response:
         info=info,
         snap=snap,
         folded=fold_threads(snap["threads"]) if snap else [],
-        notes=_annotations(snap),
+        notes=annotations_by_frame(snap),
     )
 
 
@@ -55,7 +55,9 @@ def fold_threads(threads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(folded.values())
 
 
-def _annotations(snap: dict[str, Any] | None) -> dict[tuple[int, int], list[dict[str, Any]]]:
+def annotations_by_frame(
+    snap: dict[str, Any] | None,
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """Annotations by (thread, frame), so each shows next to the frame it names."""
     out: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for a in (snap or {}).get("annotations") or []:

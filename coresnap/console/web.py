@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,8 @@ templates.env.filters.update(
     when=_when, ago=_ago, hexa=_hexa, size=_size, sparkline=charts.sparkline, value=render_value
 )
 templates.env.filters["quote"] = lambda s: quote(str(s), safe="")
+# The variable an annotation names: "n->next" and "n.next[2]" are about the variable "n".
+templates.env.filters["varroot"] = lambda name: re.split(r"->|\.|\[", str(name))[0]
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
