@@ -6,7 +6,7 @@ install`` sets ``/var/coresnap/incoming/%N.%P.core``) with the credentials of th
 process, then — with ``kern.coredump_devctl=1`` — posts a devctl event (``sys/kern/kern_sig.c``,
 ``coredump()``: ``devctl_notify("kernel", "signal", "coredump", "comm=<exe path> core=<core
 path>")``). packaging/freebsd/devd/coresnap.conf matches it and runs this command with
-``$core`` and ``$comm``.
+``$core`` only: the executable's path comes from the core's notes, never through a shell.
 
 The incoming directory is writable by everyone (sticky, like /tmp), so the file named by the
 event is treated as hostile: it must be a regular file directly in that directory, opened
@@ -36,8 +36,10 @@ from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 
 INCOMING = "/var/coresnap/incoming"
-CORE_NAME = "%N.%P.core"  # kern.corefile's %N (p_comm) and %P (pid), see core(5)
-_NAME = re.compile(r"^.*\.(\d+)\.core$")
+# kern.corefile's %P (pid), see core(5). Not %N (the process name): any user chooses it, and
+# devd hands the path to /bin/sh in the action line (packaging/freebsd/devd/coresnap.conf).
+CORE_NAME = "%P.core"
+_NAME = re.compile(r"^(\d+)\.core$")
 
 
 def corefile_dir(sysctl: str = "/sbin/sysctl") -> str | None:

@@ -5,7 +5,8 @@ root (``previous-core-pattern.json``, written once: installing twice keeps the o
 ours, and writes a sysctl.d drop-in so it survives a reboot (``50-coresnap.conf`` sorts after
 systemd's ``50-coredump.conf``, so ours wins). ``uninstall`` restores the remembered values if
 the pattern is still ours. Another crash reporter owning the pattern is named with the way
-to disable it (seed 001).
+to disable it (seed 001). On FreeBSD (:func:`host_os`) the same commands set kern.corefile
+and the devd event instead (capture/freebsd_install.py).
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ def other_handler(pattern: str) -> str | None:
     return None
 
 
+def host_os(platform: str | None = None) -> str:
+    """``linux`` or ``freebsd``: which way ``install`` hooks cores on ``platform`` (default
+    ``sys.platform``). Raises InstallError for any other system."""
+    name = platform or sys.platform
+    for known in ("linux", "freebsd"):
+        if name.startswith(known):
+            return known
+    raise InstallError(f"coresnap install knows Linux and FreeBSD, not {name!r}")
+
+
 def install(
     root: str,
     archive: str | None = None,
@@ -74,9 +85,19 @@ def install(
     pipe_limit: int = PIPE_LIMIT,
     sysctl_file: Path | None = SYSCTL_FILE,
     root_option: bool = True,
+    incoming: str | None = None,
+    sugid_coredump: bool = False,
 ) -> Report:
     """Pipe every core to coresnap-archive into ``root`` (named in the pattern unless
-    ``root_option`` is False: then ``config``'s dump.root). Raises InstallError, OSError."""
+    ``root_option`` is False: then ``config``'s dump.root). On FreeBSD, point kern.corefile at
+    ``incoming`` for devd's companion instead (capture/freebsd_install.py; ``sugid_coredump``
+    sets kern.sugid_coredump). Raises InstallError, OSError."""
+    if host_os() == "freebsd":
+        from coresnap.capture import freebsd_install
+
+        conf = None if sysctl_file is None else freebsd_install.SYSCTL_CONF
+        return Report(freebsd_install.install(root, incoming or freebsd_install.INCOMING,
+                                              sugid_coredump, sysctl_conf=conf))  # fmt: skip
     archive = archive or default_archive()
     options = (["-c", config] if config else []) + (["-r", root] if root_option else [])
     pattern = fields.pattern(archive, options)
@@ -112,7 +133,13 @@ def is_ours(pattern: str) -> bool:
 
 
 def uninstall(root: str, sysctl_file: Path | None = SYSCTL_FILE, force: bool = False) -> Report:
-    """Restore the core_pattern saved by :func:`install`. Raises InstallError, OSError."""
+    """Restore the core_pattern (FreeBSD: the sysctls) saved by :func:`install`.
+    Raises InstallError, OSError."""
+    if host_os() == "freebsd":
+        from coresnap.capture import freebsd_install
+
+        conf = None if sysctl_file is None else freebsd_install.SYSCTL_CONF
+        return Report(freebsd_install.uninstall(root, sysctl_conf=conf, force=force))
     lines = []
     saved = Path(root) / SAVED
     current = CORE_PATTERN.read_text().rstrip("\n")

@@ -28,7 +28,7 @@ def test_unit_verifies_and_is_hardened() -> None:
     assert level < 3.0, security.stdout
 
 
-@pytest.mark.parametrize("script", ["sysv/coresnapd", "freebsd/coresnapd"])
+@pytest.mark.parametrize("script", ["sysv/coresnapd", "freebsd/rc.d/coresnapd"])
 def test_init_scripts_parse(script: str) -> None:
     subprocess.run(["sh", "-n", str(PACKAGING / script)], check=True)
 

@@ -44,19 +44,19 @@ def freebsd_core(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, P
     return out, c.pid, c.exe
 
 
-def place(core: Path, incoming: Path, pid: int, comm: str = "bsd_null") -> Path:
-    """Put the core where ``kern.corefile = <incoming>/%N.%P.core`` makes the kernel write it
-    (%N is p_comm: at most 19 bytes of the executable's name)."""
+def place(core: Path, incoming: Path, pid: int) -> Path:
+    """Put the core where ``kern.corefile = <incoming>/%P.core`` makes the kernel write it."""
     incoming.mkdir(mode=0o1777, exist_ok=True)
-    target = incoming / f"{comm[:19]}.{pid}.core"
+    target = incoming / f"{pid}.core"
     shutil.copyfile(core, target)
     return target
 
 
-def devd_core(config: Path, incoming: Path, core: Path, exe: Path | str) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def devd_core(config: Path, incoming: Path, core: Path, *exe: Path) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """What devd runs (``coresnap devd-core $core``), plus an explicit executable if given."""
     return subprocess.run([str(BIN / "coresnap"), "devd-core", "-c", str(config), "--incoming",
-                           str(incoming), str(core), str(exe)], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+                           str(incoming), str(core), *map(str, exe)], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -73,7 +73,7 @@ def test_companion_spools_the_core_like_the_archive_tool(
     root, incoming = tmp_path / "dumps", tmp_path / "incoming"
     config = conf(tmp_path, root)
     target = place(core, incoming, pid)
-    out = devd_core(config, incoming, target, exe)
+    out = devd_core(config, incoming, target)  # exactly what devd runs
     assert out.returncode == 0, out.stderr
     assert not target.exists()  # moved, not copied and left behind
     [dump_id] = os.listdir(root / "pending")
@@ -98,7 +98,7 @@ def test_coresnapd_takes_it_to_committed(
     root, incoming, store = tmp_path / "dumps", tmp_path / "incoming", tmp_path / "store"
     store.mkdir()
     config = conf(tmp_path, root, put__command=f"cp %S {store}/%B")
-    assert devd_core(config, incoming, place(core, incoming, pid), exe).returncode == 0
+    assert devd_core(config, incoming, place(core, incoming, pid)).returncode == 0  # as devd
     proc = subprocess.Popen([str(BIN / "coresnapd"), "-c", str(config)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -122,7 +122,7 @@ def test_hostile_files_are_refused(tmp_path: Path, freebsd_core: tuple[Path, int
     incoming.mkdir(mode=0o1777)
     secret = tmp_path / "secret"
     secret.write_text("root's file")
-    link = incoming / f"bsd_null.{pid}.core"
+    link = incoming / f"{pid}.core"
     link.symlink_to(secret)  # a user replaced the core with a link to someone else's file
     assert devd_core(config, incoming, link, exe).returncode == 1
     link.unlink()
@@ -134,7 +134,7 @@ def test_hostile_files_are_refused(tmp_path: Path, freebsd_core: tuple[Path, int
     assert devd_core(config, incoming, outside, exe).returncode == 1 and outside.exists()
     wrong = place(core, incoming, pid + 1)  # named for another pid than its notes say
     assert devd_core(config, incoming, wrong, exe).returncode == 1 and not wrong.exists()
-    not_core = incoming / f"x.{pid}.core"
+    not_core = incoming / f"{pid + 2}.core"
     not_core.write_bytes(b"\x7fELF" + b"\0" * 100)
     assert devd_core(config, incoming, not_core, exe).returncode == 1 and not not_core.exists()
     assert not (root / "pending").exists() or os.listdir(root / "pending") == []

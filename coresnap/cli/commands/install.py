@@ -18,6 +18,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sysctl-file", type=Path, default=install.SYSCTL_FILE,
                    help="sysctl.d drop-in to write (default %(default)s)")  # fmt: skip
     p.add_argument("--no-sysctl-file", action="store_true", help="do not write the drop-in")
+    p.add_argument("--incoming", help="FreeBSD: directory of kern.corefile "
+                   "(default /var/coresnap/incoming)")  # fmt: skip
+    p.add_argument("--sugid-coredump", action="store_true",
+                   help="FreeBSD: kern.sugid_coredump=1 (cores of set-id programs)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         pipe_limit=args.pipe_limit,
         sysctl_file=None if args.no_sysctl_file else args.sysctl_file,
         root_option=bool(args.dump_root) or not args.config,
+        incoming=args.incoming,
+        sugid_coredump=args.sugid_coredump,
     )
     for line in report.lines:
         print(line)
