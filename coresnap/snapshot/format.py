@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import zstandard
 
@@ -34,6 +36,16 @@ def schema() -> dict[str, Any]:
     text = resources.files("coresnap.snapshot").joinpath("schema/snapshot-v1.schema.json")
     loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
     return loaded
+
+
+@functools.cache
+def _fast_check() -> Callable[[Any], Any]:
+    """The schema compiled to Python by fastjsonschema (~20x faster than jsonschema on a
+    65-thread snapshot). It speaks draft 7: the v1 schema uses only keywords whose meaning is
+    the same there, and jsonschema still explains any failure (a test checks both agree)."""
+    flat = _inline(schema(), schema()["$defs"])
+    flat["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return fastjsonschema.compile(flat)
 
 
 @functools.cache
@@ -61,6 +73,11 @@ def validate(snapshot: dict[str, Any], path: str | None = None) -> None:
     Raises:
         SnapshotFormatError: naming the first failing key path and why.
     """
+    try:
+        _fast_check()(snapshot)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass  # jsonschema names the failing key path and why
     error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"

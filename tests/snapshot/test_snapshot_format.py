@@ -58,6 +58,57 @@ def test_schema_rejects_a_broken_snapshot(crashed: dict[str, Crashed]) -> None:
         validate(snap)
 
 
+def test_fast_and_full_validators_agree(crashed: dict[str, Crashed]) -> None:
+    """validate() asks fastjsonschema first and jsonschema only to explain a failure: both must
+    give the same verdict on valid snapshots and on every kind of damage."""
+    import random
+
+    from coresnap.snapshot.format import _fast_check, _validator
+
+    def both(doc: dict[str, object]) -> tuple[bool, bool]:
+        try:
+            _fast_check()(doc)
+            fast = True
+        except Exception:  # fastjsonschema.JsonSchemaException
+            fast = False
+        return fast, _validator().is_valid(doc)
+
+    rng = random.Random(7)
+    bad_values: list[object] = [None, "x", -1, 1.5, [], {}, True, 2**70]
+    checked = 0
+    for c in crashed.values():
+        assert both(c.snapshot) == (True, True)
+        for _ in range(60):
+            doc = json.loads(json.dumps(c.snapshot))
+            node: object = doc
+            # Walk to a random container, then damage one key: change, delete or add.
+            for _depth in range(rng.randrange(1, 6)):
+                if isinstance(node, dict) and node:
+                    child = node[rng.choice(sorted(node))]
+                elif isinstance(node, list) and node:
+                    child = rng.choice(node)
+                else:
+                    break
+                if not isinstance(child, (dict, list)):
+                    break
+                node = child
+            if isinstance(node, dict) and node:
+                key = rng.choice(sorted(node))
+                action = rng.randrange(3)
+                if action == 0:
+                    node[key] = rng.choice(bad_values)
+                elif action == 1:
+                    del node[key]
+                else:
+                    node["unexpected_" + key] = 1
+            elif isinstance(node, list) and node:
+                node[rng.randrange(len(node))] = rng.choice(bad_values)
+            fast, full = both(doc)
+            assert fast == full, json.dumps(doc)[:2000]
+            checked += 1
+    assert checked >= 400
+
+
 def _assets(root: Path) -> Path:
     (root / "proc").mkdir(parents=True)
     files = {
