@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coresnap.capture import assets, sparse
+
+# The archive tool's dump.quota check (os.statvfs only: the same call on Linux and FreeBSD).
+from coresnap.capture.archive import _quota_guard as archive_quota_guard
 from coresnap.capture.log import Log
 from coresnap.config import Config
 from coresnap.errors import CaptureRejected
@@ -78,18 +81,6 @@ def _owner(cfg: Config, log: Log) -> tuple[int, int]:
         return 0, 0
 
 
-def _quota(root: str, quota: float) -> Callable[[int], None]:
-    # os.statvfs is POSIX: the same call on Linux and FreeBSD (UFS reserves minfree, ZFS its
-    # slop: both show as f_bavail < f_bfree, which is what a non-root writer may use).
-    def check(_written: int) -> None:
-        st = os.statvfs(root)
-        if st.f_blocks and st.f_bavail * 100.0 / st.f_blocks < quota:
-            free = st.f_bavail * 100.0 / st.f_blocks
-            raise CaptureRejected("quota", f"{free:.1f}% free on {root}, dump.quota is {quota}%")
-
-    return check
-
-
 class KernelImport:
     """Import the ready dumps of one crash directory into one spool."""
 
@@ -130,7 +121,7 @@ class KernelImport:
         cap = self.cfg["dump.max_pending"]
         if cap and len(os.listdir(self.spool.dir(Stage.PENDING))) >= cap:
             raise CaptureRejected("max_pending", f"{cap} dumps already pending (dump.max_pending)")
-        guard = _quota(self.root, self.cfg["dump.quota"])
+        guard = archive_quota_guard(self.root, self.cfg["dump.quota"])
         guard(0)
         parsed = reader.read_dump(texts)
         temp = self.spool.staging_path(oid, "core")
