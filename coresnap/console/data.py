@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, literal, select, union_all
 
 from coresnap.cli.coroner import parse_filter
 from coresnap.errors import QueryError
@@ -103,41 +103,78 @@ def breakdowns(
     group_id: int | None = None,
 ) -> dict[str, Any]:
     """Top values of BREAKDOWNS over the filtered objects (or one group's): {attr: {values,
-    distinct, total}}.
+    distinct, total}}; classification counts each label of the objects' label sets.
 
-    One GROUP BY per attribute, each answered from a (project, attribute) index when there is
-    no filter; classification counts each label of the objects' label sets.
+    Without a filter, one GROUP BY per attribute, each answered from its (project, attribute)
+    index. With one, the filter runs once: the matching objects are a CTE that one statement
+    groups four ways (UNION ALL) and ranks (window functions).
     """
     cond = _where(pid, filters, age)
     if group_id is not None:
         cond = and_(cond, objects.c.group_id == group_id)
     # Filters on the group (fingerprint, state) need the groups row; others only objects.
     source = _joined() if any(f.attribute in ("fingerprint", "state") for f in filters) else objects
-    out: dict[str, Any] = {}
     with engine.connect() as conn:
-        for name in BREAKDOWNS:
-            col: Any = objects.c[name]
-            if filters or age or group_id is not None:
-                # SQLite would walk the (project, name) index for the GROUP BY and read every
-                # object to test the filter; grouping on an expression lets the filter's own
-                # index (or the time index) pick the few rows first.
-                col = col.op("||")("").label(name)
-            n = func.count()
-            stmt = (
-                select(col, n, func.count().over(), func.sum(n).over())
-                .select_from(source)
-                .where(cond)
-                .group_by(col)
-                .order_by(n.desc(), col)
-            )
-            if name != "classification":
-                rows = conn.execute(stmt.limit(6)).all()
-                values = [[value, count] for value, count, _, _ in rows]
-                distinct = rows[0][2] if rows else 0
-                total = int(rows[0][3]) if rows else 0
-            else:
-                values, distinct, total = _labels(list(conn.execute(stmt.limit(500)).all()))
-            out[name] = {"values": values, "distinct": distinct, "total": total}
+        if filters or age or group_id is not None:
+            ranked = _one_pass(conn, source, cond)
+        else:
+            ranked = {name: _by_index(conn, cond, name) for name in BREAKDOWNS}
+    out: dict[str, Any] = {}
+    for name, rows in ranked.items():
+        if name == "classification":
+            values, distinct, total = _labels(rows)
+        else:
+            values = [[value, count] for value, count, _, _ in rows[:6]]
+            distinct, total = (int(rows[0][2]), int(rows[0][3])) if rows else (0, 0)
+        out[name] = {"values": values, "distinct": distinct, "total": total}
+    return out
+
+
+def _limit(name: str) -> int:
+    # Label sets are few and each counts towards several labels: keep them all (bounded).
+    return 500 if name == "classification" else 6
+
+
+def _by_index(conn: Connection, cond: Any, name: str) -> list[Any]:
+    """(value, count, distinct values, total) rows of one attribute, most frequent first."""
+    col, n = objects.c[name], func.count()
+    stmt = (
+        select(col, n, func.count().over(), func.sum(n).over())
+        .where(cond)
+        .group_by(col)
+        .order_by(n.desc(), col)
+        .limit(_limit(name))
+    )
+    return list(conn.execute(stmt).all())
+
+
+def _one_pass(conn: Connection, source: Any, cond: Any) -> dict[str, list[Any]]:
+    """The rows of :func:`_by_index` for every attribute, the filter evaluated once."""
+    matching = select(*(objects.c[n] for n in BREAKDOWNS)).select_from(source).where(cond)
+    m = matching.cte("matching")
+    parts = [
+        select(literal(n).label("attr"), m.c[n].label("value"), func.count().label("n")).group_by(
+            m.c[n]
+        )
+        for n in BREAKDOWNS
+    ]
+    u = union_all(*parts).subquery("u")
+    attr = u.c.attr
+    rank = func.row_number().over(partition_by=attr, order_by=(u.c.n.desc(), u.c.value))
+    r = select(
+        u.c.attr,
+        u.c.value,
+        u.c.n,
+        func.count().over(partition_by=attr).label("distinct"),
+        func.sum(u.c.n).over(partition_by=attr).label("total"),
+        rank.label("rank"),
+    ).subquery("r")
+    keep = (r.c.rank <= 6) | ((r.c.attr == "classification") & (r.c.rank <= 500))
+    out: dict[str, list[Any]] = {name: [] for name in BREAKDOWNS}
+    for name, value, n, distinct, total, _ in conn.execute(
+        select(r).where(keep).order_by(r.c.attr, r.c.rank)
+    ):
+        out[name].append((value, n, distinct, total))
     return out
 
 
