@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from alert_receivers import HttpReceiver, SmtpReceiver
 from alert_store import CONSOLE, add_target, admin_project, put, set_state, settle
 from coronerd_server import Project, Server
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, select
 
 from coresnap.store import auth
@@ -80,6 +82,7 @@ def test_one_message_per_new_group_and_one_per_regression(
     alerting: Server, rx: Receivers, tmp_path: Path
 ) -> None:
     p = all_kinds(alerting, rx)
+    before = _deliveries_metric(alerting)
     for _ in range(3):
         put(alerting, p, fingerprint=FP_A, version="1.2", hostname="db1")
     put(alerting, p, fingerprint=FP_B, frames=("parse_header", "main"), labels=("null-deref",))
@@ -147,6 +150,12 @@ def test_one_message_per_new_group_and_one_per_regression(
     last = email.message_from_bytes(rx.smtp.mails[-1].data, policy=email.policy.default)
     assert str(last["Subject"]).strip().startswith(f"[coresnap] Regression in {p.name}")
 
+    after = _deliveries_metric(alerting)  # scraped over HTTP: 3 messages per kind, all sent
+    kinds = ("slack", "jira", "webhook", "email")
+    assert {k: after.get((k, "sent"), 0) - before.get((k, "sent"), 0) for k in kinds} == {
+        k: 3 for k in kinds
+    }
+
     # docs/alerts.md shows payloads of this shape: they cannot drift from what is sent.
     assert _shape(_documented("### Webhook")) == _shape(rx.hook.requests[0].json())
     assert _shape(_documented("### Slack")) == _shape(slack[0])
@@ -198,3 +207,14 @@ def _shape(value: object) -> object:
     if isinstance(value, list):
         return [_shape(v) for v in value[:1]]
     return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _deliveries_metric(server: Server) -> dict[tuple[str, str], float]:
+    """coronerd_alert_deliveries_total by (kind, result), from a scrape of /metrics."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    return {
+        (s.labels["kind"], s.labels["result"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "coronerd_alert_deliveries_total"
+    }
