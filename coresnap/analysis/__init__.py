@@ -27,6 +27,10 @@ def analyze(snapshot: dict[str, Any], core: Any = None) -> dict[str, Any]:
     Never raises on odd snapshots: a part that fails records why (a note, or an "unknown" label)
     and the others still run.
     """
+    if isinstance(snapshot.get("kernel"), dict):  # a FreeBSD kernel panic: no signal, no core
+        from coresnap.kernel.classify import reanalyze
+
+        return reanalyze(snapshot)
     ctx = Context.build(snapshot, core)
     classification = classify(ctx)
     snapshot["classification"] = classification

@@ -12,7 +12,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from coresnap.kernel.model import KernelDump
+from coresnap.kernel.model import KernelDump, Trap
 
 NULL_LIMIT = 0x10000  # as the userland rule: nothing is mapped below 64 KiB in the kernel map
 # amd64 trap_msg[] numbers (sys/x86/include/trap.h: T_PAGEFLT 12, T_PROTFLT 9, T_DOUBLEFLT 8...)
@@ -49,18 +49,48 @@ def _access(fault_code: str | None) -> str | None:
 
 def classify(dump: KernelDump) -> dict[str, Any]:
     """``{"labels", "evidence", "confidence"}`` for ``dump``."""
+    names = [f.function for f in dump.backtrace.frames if f.function]
+    return _classify(dump.panic, dump.source, dump.msgbuf.trap, names)
+
+
+def classify_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The same labels from a stored kernel snapshot (its ``kernel`` section and frames)."""
+    kernel = snapshot.get("kernel") or {}
+    t = kernel.get("trap")
+    trap = None
+    if isinstance(t, dict) and isinstance(t.get("number"), int):
+        trap = Trap(t["number"], str(t.get("name") or ""), t.get("mode"), t.get("fault_address"),
+                    t.get("fault_code"), t.get("instruction_pointer"))  # fmt: skip
+    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
+    crashed = next((t for t in threads if t.get("crashed")), {})
+    names = [str(f["function"]) for f in crashed.get("frames") or []
+             if isinstance(f, dict) and f.get("function")]  # fmt: skip
+    return _classify(kernel.get("panic"), str(kernel.get("source") or ""), trap, names)
+
+
+def reanalyze(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What ``coresnap.analysis.analyze`` does for a kernel snapshot: classification and
+    fingerprint again from its plain data (no core; quality stays as the builder scored it)."""
+    from coresnap.analysis.fingerprint import fingerprint
+
+    snapshot["classification"] = classify_snapshot(snapshot)
+    snapshot["fingerprint"] = fingerprint(snapshot)
+    return snapshot
+
+
+def _classify(
+    panic: str | None, source: str, trap: Trap | None, names: list[str]
+) -> dict[str, Any]:
     evidence: list[dict[str, Any]] = []
 
     def add(label: str, facts: dict[str, Any], confidence: float = 1.0) -> None:
         if label not in [e["label"] for e in evidence]:
             evidence.append({"label": label, "facts": facts, "confidence": confidence})
 
-    panic = dump.panic or ""
-    add("kernel-panic", {"message": dump.panic, "source": dump.source})
+    add("kernel-panic", {"message": panic, "source": source})
     for label, pattern in rules():
         if panic and pattern.search(panic):
             add(label, {"message": panic, "rule": pattern.pattern})
-    trap = dump.msgbuf.trap
     if trap is not None:
         facts = {"trap": trap.number, "trap_name": trap.name, "mode": trap.mode,
                  "fault_code": trap.fault_code,
@@ -76,9 +106,8 @@ def classify(dump: KernelDump) -> dict[str, Any]:
                 add("invalid-pointer", facts, 0.7)
         if (access := _access(trap.fault_code)) is not None:
             add(access, {"fault_code": trap.fault_code})
-    names = [f.function for f in dump.backtrace.frames if f.function]
     if found := next((n for n in names if n in ASSERT_FRAMES), None):
-        add("assert", {"message": panic, "frame": found}, 0.9)
+        add("assert", {"message": panic or "", "frame": found}, 0.9)
     return {
         "labels": [e["label"] for e in evidence],
         "evidence": evidence,

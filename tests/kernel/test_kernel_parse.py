@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import copy
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +22,12 @@ from kernel_samples import (
     write_textdump,
 )
 
+from coresnap.analysis import analyze
 from coresnap.kernel import crashinfo, ddb, reader, savecore, textdump
 from coresnap.kernel.model import KernelDumpError
 from coresnap.kernel.snapshot import build_kernel_snapshot
 from coresnap.snapshot.format import dumps as snap_dumps
-from coresnap.snapshot.format import loads, validate
+from coresnap.snapshot.format import loads, validate, write
 
 OTHER = Variant(pid=4321, tid=100999, when=1764420000, base=0xFFFFFE00D1230000,
                 uptime="17h2m1s", host="db2.example.org", shift=0x10)  # fmt: skip
@@ -185,3 +189,22 @@ def test_parsers_on_edge_lines() -> None:
     assert savecore.parse_dumptime("2026-11-29 10:14:50 +0000") == epoch
     assert savecore.parse_dumptime("2026-11-29 10:14:50 UTC") == epoch
     assert savecore.parse_dumptime("not a time") is None
+
+
+def test_reanalysis_of_stored_kernel_snapshots_keeps_their_labels(tmp_path: Path) -> None:
+    """``coresnap reclassify`` and ``analyze`` on a stored kernel snapshot (no core, no signal)
+    give back the builder's labels and fingerprint, not the userland rules' ``unknown``."""
+    write_textdump(tmp_path / "a", 0, Variant())
+    write_crashinfo(tmp_path / "b", 1, Variant())
+    write_textdump(tmp_path / "c", 0, Variant(), kind="assert")
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    for name, n in (("a", 0), ("b", 1), ("c", 0)):
+        s = snapshot_of(tmp_path / name, n)
+        again = analyze(copy.deepcopy(s))
+        assert again["classification"] == s["classification"]
+        assert again["fingerprint"] == s["fingerprint"] and again["quality"] == s["quality"]
+        write(s, stored / f"{name}.snap")
+    out = subprocess.run([str(Path(sys.executable).parent / "coresnap"), "reclassify",
+                          str(stored), "--diff"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and "3 snapshots, 0 changed" in out.stdout + out.stderr
