@@ -18,7 +18,14 @@ from coresnap.cli.coroner import parse_filter
 from coresnap.errors import QueryError
 from coresnap.store import aggregate, ingest
 from coresnap.store.blobs import BlobStore
-from coresnap.store.db.models import group_events, group_tickets, groups, objects
+from coresnap.store.db.models import (
+    alert_deliveries,
+    alert_targets,
+    group_events,
+    group_tickets,
+    groups,
+    objects,
+)
 from coresnap.store.query import Aggregate, Filter, Query, parse_age, where
 
 SORTS = {"last": "-last_seen", "count": "-count", "first": "-first_seen"}
@@ -264,3 +271,31 @@ def snapshot(blobs: BlobStore, key: str | None, limit: int) -> dict[str, Any] | 
     """The decoded snapshot stored under ``key`` (None when absent)."""
     data = None if key is None else blobs.get(key)
     return None if data is None else ingest.decode(data, limit)
+
+
+def delivery_problems(engine: Engine, pid: int, limit: int = 10) -> list[dict[str, Any]]:
+    """The project's alert messages that failed for good or are being retried, newest first."""
+    d, t = alert_deliveries, alert_targets
+    stmt = (
+        select(
+            t.c.name,
+            t.c.kind,
+            d.c.event,
+            d.c.state,
+            d.c.attempts,
+            d.c.last_error,
+            d.c.created,
+            d.c.next_attempt,
+            groups.c.fingerprint,
+        )
+        .join(t, t.c.id == d.c.target_id)
+        .outerjoin(groups, groups.c.id == d.c.group_id)
+        .where(
+            t.c.project_id == pid,
+            (d.c.state == "failed") | ((d.c.state == "pending") & (d.c.attempts > 0)),
+        )
+        .order_by(d.c.created.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]

@@ -31,6 +31,7 @@ def project_page(
         error = e.message
         view = data.View(q, age, sort if sort in data.SORTS else "last", max(page, 0))
     rows = [_row(r) for r in (result or {}).get("rows", [])]
+    problems = data.delivery_problems(engine, pid)
     bars = {
         name: {**b, "bars": charts.bars(b["values"], b["total"])} for name, b in breakdowns.items()
     }
@@ -47,6 +48,7 @@ def project_page(
         factors=(result or {}).get("factors", 0),
         window=(result or {}).get("window"),
         breakdowns=bars,
+        problems=problems,
         sorts=data.SORTS,
         ages=data.AGES,
         page_size=data.PAGE,

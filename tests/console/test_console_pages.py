@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -15,9 +16,13 @@ import pytest
 import zstandard
 from console_crashes import real_crash, snapshot
 from console_server import PASSWORD, Server, add_user, sign_in, upload
+from sqlalchemy import insert, select
 
 from coresnap.client import cf, put_snapshot
 from coresnap.console import users
+from coresnap.store import auth
+from coresnap.store.db.engine import make_engine, writing
+from coresnap.store.db.models import alert_deliveries, alert_targets, groups
 
 
 def test_object_page_folds_identical_threads_and_serves_attachments(
@@ -122,3 +127,58 @@ def test_password_hashes_are_salted_scrypt_with_their_parameters(password: str) 
     assert not users.check_password(password + "!", first)
     assert not users.check_password(password, first.replace(key, "00" * 32))
     assert not users.check_password(password, "md5$whatever")
+
+
+def test_project_page_lists_alert_messages_not_delivered(console_store: Server) -> None:
+    p, other = console_store.project(), console_store.project()
+    fp = "c3" * 32
+    upload(console_store, p, fingerprint=fp)
+    engine = make_engine(console_store.database_url)
+    now = time.time()
+    try:
+        with writing(engine.connect()) as conn, conn.begin():
+            pid = auth.project_id(conn, p.name)
+            mine = (groups.c.fingerprint == fp) & (groups.c.project_id == pid)
+            gid = conn.execute(select(groups.c.id).where(mine)).scalar()
+            for project_id, name in ((pid, "ops-slack"), (auth.project_id(conn, other.name), "x")):
+                target = conn.execute(
+                    insert(alert_targets).values(
+                        project_id=project_id,
+                        name=name,
+                        kind="slack",
+                        settings="{}",
+                        events="new-group",
+                        min_interval=0.0,
+                        enabled=True,
+                        created=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                for state, attempts, error in (
+                    ("failed", 6, "connection refused (127.0.0.1:9)"),
+                    ("pending", 2, "HTTP 503 from receiver"),
+                    ("sent", 1, None),
+                ):
+                    conn.execute(
+                        insert(alert_deliveries).values(
+                            target_id=target,
+                            group_id=gid,
+                            event="new-group",
+                            payload="{}",
+                            state=state,
+                            attempts=attempts,
+                            next_attempt=now + 60,
+                            last_error=error,
+                            created=now,
+                        )
+                    )
+    finally:
+        engine.dispose()  # fmt: skip
+    client = sign_in(console_store, add_user(console_store, f"u{uuid.uuid4().hex[:8]}", [p.name]))
+    html = client.get(f"/p/{p.name}").text
+    section = html[
+        html.index('id="deliveries"') : html.index("</section>", html.index('id="deliveries"'))
+    ]
+    assert "ops-slack" in section and '"x"' not in section
+    assert "gave up" in section and "connection refused (127.0.0.1:9)" in section
+    assert "retrying" in section and "HTTP 503 from receiver" in section
+    assert section.count("<tr><td>") == 2  # the sent message is not a problem
