@@ -245,6 +245,8 @@ def redacted(spec: Spec) -> dict[str, Any]:
     for key in SECRETS:
         if s.get(key):
             s[key] = "********"
+    if isinstance(s.get("headers"), dict):  # e.g. Authorization: extra headers are credentials
+        s["headers"] = {k: "********" for k in s["headers"]}
     if spec.kind == "slack" and isinstance(s.get("url"), str):
         s["url"] = "/".join(s["url"].split("/")[:3]) + "/********"
     out["settings"] = s

@@ -3,6 +3,7 @@ JIRA REST API answering as JIRA does) and SMTP (a minimal server on socketserver
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import socketserver
@@ -121,10 +122,12 @@ class _TcpServer(socketserver.ThreadingTCPServer):
 
 
 class SmtpReceiver:
-    """A minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) recording mails."""
+    """A minimal SMTP server (EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) recording
+    mails and logins."""
 
     def __init__(self) -> None:
         self.mails: list[Mail] = []
+        self.logins: list[tuple[str, str]] = []
         self.port = free_port()
         receiver = self
 
@@ -141,8 +144,15 @@ class SmtpReceiver:
                         return
                     verb = line.decode().strip().split(" ", 1)[0].upper()
                     arg = line.decode().strip()[len(verb) :].strip()
-                    if verb in ("EHLO", "HELO"):
+                    if verb == "EHLO":
+                        self.reply("250-127.0.0.1")
+                        self.reply("250 AUTH PLAIN")
+                    elif verb == "HELO":
                         self.reply("250 127.0.0.1")
+                    elif verb == "AUTH" and arg.upper().startswith("PLAIN "):
+                        _, user, password = base64.b64decode(arg.split()[1]).split(b"\0")
+                        receiver.logins.append((user.decode(), password.decode()))
+                        self.reply("235 2.7.0 Authentication successful")
                     elif verb == "MAIL":
                         sender, rcpts = arg.split(":", 1)[1].strip().strip("<>"), []
                         self.reply("250 OK")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alert_receivers import HttpReceiver
@@ -145,3 +146,15 @@ def test_muted_groups_stay_quiet(alerting: Server, hook: HttpReceiver) -> None:
         put(alerting, p, fingerprint=FP[5])
     settle(alerting, p)
     assert events(hook) == [("new-group", FP[5])]
+
+
+def test_racing_uploads_of_a_new_group_make_one_message(
+    alerting: Server, hook: HttpReceiver
+) -> None:
+    p, admin = admin_project(alerting)
+    add_target(alerting, p, admin, name="once", kind="webhook", settings={"url": hook.url})
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: put(alerting, p, fingerprint=FP[6]), range(16)))
+    rows = settle(alerting, p)
+    assert [(r["event"], r["state"]) for r in rows] == [("new-group", "sent")]
+    assert events(hook) == [("new-group", FP[6])]
