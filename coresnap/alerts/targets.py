@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.errors import ConfigError, CoresnapError, QueryError, StoreError
 from coresnap.store import auth
@@ -373,19 +374,14 @@ def sync(engine: Engine, config: StoreConfig) -> int:
             except CoresnapError as e:
                 raise ConfigError(source, f"[[alerts]] {name!r}: {e}") from e
             assert pid is not None
-            q = select(alert_targets.c.id).where(
-                alert_targets.c.project_id == pid, alert_targets.c.name == name
+            # An upsert: several coronerd processes may start together on one PostgreSQL.
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            values = _values(spec)
+            conn.execute(
+                dialect.insert(alert_targets)
+                .values(project_id=pid, created=time.time(), **values)
+                .on_conflict_do_update(index_elements=["project_id", "name"], set_=values)
             )
-            tid = conn.execute(q).scalar()
-            if tid is None:
-                conn.execute(
-                    insert(alert_targets).values(
-                        project_id=pid, created=time.time(), **_values(spec)
-                    )
-                )
-            else:
-                q2 = update(alert_targets).where(alert_targets.c.id == tid)
-                conn.execute(q2.values(**_values(spec)))
         _disable_removed(conn, {(auth.project_id(conn, p), n) for p, n in wanted})
     return len(wanted)
 

@@ -3,13 +3,15 @@ refused with the table and key named."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from alert_receivers import HttpReceiver
 from alert_store import ALERTING, api, put, settle
-from coronerd_server import Server, make_server
+from coronerd_server import Server, fresh_pg_database, make_server
 
 from coresnap.store.db.engine import make_engine, upgrade
 
@@ -100,3 +102,34 @@ def test_unknown_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="coronerd exited"):
         server.start()
     assert "[[alerts]] 't': no project 'nope'" in server.log()
+
+
+def test_two_coronerd_on_one_postgresql_start_together_and_send_once(tmp_path: Path) -> None:
+    hook = HttpReceiver().start()
+    with fresh_pg_database() as url:
+        servers = [make_server("postgresql", tmp_path / f"c{i}", url, **ALERTING) for i in range(2)]
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        p = servers[0].project("two")
+        table = f'\n[[alerts]]\nproject = "{p.name}"\nname = "h"\nkind = "webhook"\nurl = "{hook.url}"\n'
+        for s in servers:
+            s.config.write_text(s.config.read_text() + table)
+        try:
+            starting = [threading.Thread(target=s.start) for s in servers]
+            for t in starting:
+                t.start()
+            for t in starting:
+                t.join(60)
+            assert all(s.alive() for s in servers)
+            fps = [f"{i:02x}" * 32 for i in range(20, 40)]
+            for i, fp in enumerate(fps):
+                put(servers[i % 2], p, fingerprint=fp)
+            settle(servers[1], p)
+            time.sleep(1.5)
+            got = sorted(r.json()["group"]["fingerprint"] for r in hook.requests)
+            assert got == sorted(fps)  # each new group once, whichever coronerd sent it
+        finally:
+            for s in servers:
+                s.kill()
+            hook.stop()
