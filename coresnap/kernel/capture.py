@@ -20,6 +20,7 @@ removes what is left in the crash directory.
 from __future__ import annotations
 
 import errno
+import fcntl
 import grp
 import hashlib
 import os
@@ -47,6 +48,7 @@ KERNEL_EXE = "/boot/kernel/kernel"
 # the assets, the vmcore only gives its path and size.
 SNAPSHOT_COMMAND = "coresnap kernel-snapshot %a --vmcore %c -o %S --kv coresnap.object:%B"
 SETTLE = 600.0  # seconds without change after which a dump without core.txt is taken as is
+LOCK_FILE = "kernel-import.lock"
 QUIET = 5.0  # seconds without change after which a complete dump is no longer being written
 
 
@@ -96,6 +98,13 @@ class KernelImport:
         """Import every ready dump of ``crashdir``; a dump that fails is logged, counted and
         left in place for the next run. Raises KernelDumpError if ``crashdir`` is unreadable."""
         self.spool.create(uid=self.uid, gid=self.gid)
+        # One import at a time per spool (rc.d at boot and cron may overlap): a second one
+        # waits, then finds the dumps already moved.
+        with open(Path(self.root) / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._run(crashdir, settle, quiet)
+
+    def _run(self, crashdir: str | os.PathLike[str], settle: float, quiet: float) -> list[Imported]:
         done = []
         now = time.time()
         for dump in savecore.find_dumps(crashdir):
@@ -127,8 +136,7 @@ class KernelImport:
         temp = self.spool.staging_path(oid, "core")
         moved = self._move_core(core, temp, guard)
         try:
-            size = temp.stat().st_size
-            meta = self._metadata(oid, dump, parsed, core, moved, size)
+            meta = self._metadata(oid, dump, parsed, core, moved, temp.stat())
             members = {f"{reader.ASSET_PREFIX}{name}": t.encode() for name, t in texts.items()}
             self._publish_assets(oid, members, meta)
             self.spool.publish(temp, Stage.PENDING, oid)
@@ -167,7 +175,7 @@ class KernelImport:
 
     def _metadata(
         self, oid: str, dump: savecore.DumpSet, parsed: KernelDump, core: Path, moved: str,
-        size: int,
+        st: os.stat_result,
     ) -> dict:  # fmt: skip
         return {
             "id": oid, "format": "coresnap-archive-metadata", "version": 1, "kind": KIND,
@@ -179,7 +187,8 @@ class KernelImport:
             "kernel": {"crashdir": str(dump.directory), "number": dump.number,
                        "files": sorted(p.name for p in dump.files.values()),
                        "panic": parsed.panic, "version": parsed.version},
-            "core": {"source": core.name, "size": size, "moved": moved},
+            "core": {"source": core.name, "size": st.st_size, "moved": moved,
+                     "disk_bytes": st.st_blocks * 512, "truncated": False},
         }  # fmt: skip
 
     def _publish_assets(self, oid: str, members: dict[str, bytes], meta: dict) -> None:
