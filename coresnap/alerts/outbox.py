@@ -73,7 +73,9 @@ def enqueue(
     for row in targets:
         spec = spec_of(row)
         fire = [e for e in events if e in spec.events]
-        if "threshold" in spec.events and _over_threshold(conn, row, seen.group_id, now):
+        if "threshold" in spec.events and _over_threshold(
+            conn, row, project_id, seen.group_id, now
+        ):
             fire.append("threshold")
         if not fire or not _matches(conn, object_id, spec.filter):
             continue
@@ -101,7 +103,9 @@ def enqueue(
     return len(rows)
 
 
-def _over_threshold(conn: Connection, target: Any, group_id: int, now: float) -> bool:
+def _over_threshold(
+    conn: Connection, target: Any, project_id: int, group_id: int, now: float
+) -> bool:
     period = target.threshold_period
     if not target.threshold_count or not period:
         return False
@@ -116,7 +120,11 @@ def _over_threshold(conn: Connection, target: Any, group_id: int, now: float) ->
     n = conn.execute(
         select(func.count())
         .select_from(objects)
-        .where(objects.c.group_id == group_id, objects.c.timestamp >= now - period)
+        .where(  # the (project, group, timestamp) index answers this
+            objects.c.project_id == project_id,
+            objects.c.group_id == group_id,
+            objects.c.timestamp >= now - period,
+        )
     ).scalar_one()
     return int(n) >= int(target.threshold_count)
 
