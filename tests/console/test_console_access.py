@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 
 import httpx
+import pytest
 from console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from coresnap.store.db.engine import make_engine
+from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import group_events, groups, projects, sessions
 
 FP = "d1" * 32
@@ -149,3 +152,54 @@ def test_sign_out_deletes_the_session(console_store: Server) -> None:
     replay = httpx.Client(base_url=console_store.url, cookies={"coresnap_session": token})
     r = replay.get(f"/p/{p.name}")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_sessions_expire_and_cookies_are_secure_behind_https(console_store: Server) -> None:
+    p = console_store.project()
+    name = add_user(console_store, _name("u"), [p.name])
+    client = httpx.Client(base_url=console_store.url)
+    https = {"X-Forwarded-Proto": "https"}  # uvicorn trusts it from loopback (a TLS proxy)
+    page = client.get("/login", headers=https)
+    assert "Secure" in page.headers["set-cookie"]
+    # The client (rightly) keeps a Secure cookie off plain http: hand it over as the proxy would.
+    client = httpx.Client(
+        base_url=console_store.url, cookies={"coresnap_login": page.cookies["coresnap_login"]}
+    )
+    r = client.post(
+        "/login",
+        data={"name": name, "password": PASSWORD, "csrf": csrf_of(page.text)},
+        headers=https,
+    )
+    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+    token = r.cookies["coresnap_session"]
+    plain = httpx.Client(base_url=console_store.url, cookies={"coresnap_session": token})
+    assert plain.get(f"/p/{p.name}").status_code == 200
+    engine = make_engine(console_store.database_url)
+    try:
+        with writing(engine.connect()) as conn, conn.begin():
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.hash == hashlib.sha256(token.encode()).hexdigest())
+                .values(expires=time.time() - 1)
+            )
+    finally:
+        engine.dispose()
+    assert plain.get(f"/p/{p.name}").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "/\t/evil.example"]
+)
+def test_sign_in_never_redirects_to_another_site(console_store: Server, target: str) -> None:
+    p = console_store.project()
+    name = add_user(console_store, _name("u"), [p.name])
+    client = httpx.Client(base_url=console_store.url)
+    page = client.get("/login", params={"next": target})
+    assert 'name="next" value="/"' in page.text
+    r = client.post(
+        "/login",
+        data={"name": name, "password": PASSWORD, "csrf": csrf_of(page.text), "next": target},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    page = client.get("/login", params={"next": f"/p/{p.name}"})
+    assert f'name="next" value="/p/{p.name}"' in page.text

@@ -37,9 +37,9 @@ def _shot(page: Page, shots: Path, name: str) -> None:
 
 
 def test_browse_filter_open_resolve_and_reopen(
-    sqlite_store: Server, crashes: list[RealCrash], tmp_path: Path
+    console_store: Server, crashes: list[RealCrash], tmp_path: Path
 ) -> None:
-    project = sqlite_store.project("demo")
+    project = console_store.project("demo")
     conf = cf.load(project.cf)
     snaps = tmp_path / "snaps"
     snaps.mkdir()
@@ -52,7 +52,7 @@ def test_browse_filter_open_resolve_and_reopen(
     null_doc = docs[0]
     null_fp = null_doc["fingerprint"]["hash"]
     assert len({d["fingerprint"]["hash"] for d in docs}) == 3
-    user = add_user(sqlite_store, f"dev{project.name[-8:]}", [project.name])
+    user = add_user(console_store, f"dev{project.name[-8:]}", [project.name])
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
@@ -65,15 +65,15 @@ def test_browse_filter_open_resolve_and_reopen(
                 viewport={"width": 1400, "height": 900},
             )
             page = context.new_page()
-            page.goto(f"{sqlite_store.url}/p/{project.name}")
-            expect(page).to_have_url(f"{sqlite_store.url}/login?next=/p/{project.name}")
+            page.goto(f"{console_store.url}/p/{project.name}")
+            expect(page).to_have_url(f"{console_store.url}/login?next=/p/{project.name}")
             page.fill("input[name=name]", user)
             page.fill("input[name=password]", PASSWORD)
             _shot(page, shots, "01-sign-in")
             page.click("button[type=submit]")
 
             # Project page: three groups, the null-deref one with two occurrences.
-            expect(page).to_have_url(f"{sqlite_store.url}/p/{project.name}")
+            expect(page).to_have_url(f"{console_store.url}/p/{project.name}")
             rows = page.locator("tr.group")
             expect(rows).to_have_count(3)
             null_row = page.locator(f'tr.group[data-fingerprint="{null_fp}"]')
@@ -121,7 +121,7 @@ def test_browse_filter_open_resolve_and_reopen(
             assert Path(download.value.path()).read_bytes() == files[0].read_bytes()
 
             # Resolve, then a newer version crashes the same way: the group reopens.
-            page.goto(f"{sqlite_store.url}/p/{project.name}/g/{null_fp}")
+            page.goto(f"{console_store.url}/p/{project.name}/g/{null_fp}")
             page.click('button[value="resolved"]')
             expect(page.locator("h1 .state")).to_have_text("resolved")
             expect(page.locator("#events")).to_contain_text(f"resolve by {user}")
@@ -136,9 +136,9 @@ def test_browse_filter_open_resolve_and_reopen(
 
             # Sign out: the session is gone.
             page.click("header form button")
-            expect(page).to_have_url(f"{sqlite_store.url}/login")
-            page.goto(f"{sqlite_store.url}/p/{project.name}")
-            expect(page).to_have_url(f"{sqlite_store.url}/login?next=/p/{project.name}")
+            expect(page).to_have_url(f"{console_store.url}/login")
+            page.goto(f"{console_store.url}/p/{project.name}")
+            expect(page).to_have_url(f"{console_store.url}/login?next=/p/{project.name}")
         finally:
             browser.close()
     assert len(list(shots.glob("*.png"))) == 7

@@ -182,3 +182,31 @@ def test_project_page_lists_alert_messages_not_delivered(console_store: Server) 
     assert "gave up" in section and "connection refused (127.0.0.1:9)" in section
     assert "retrying" in section and "HTTP 503 from receiver" in section
     assert section.count("<tr><td>") == 2  # the sent message is not a problem
+
+
+def test_project_page_sorts_and_pages_groups(sqlite_store: Server) -> None:
+    p = sqlite_store.project()
+    now = time.time()
+    # 52 groups: group i has i % 4 + 1 objects, first seen i hours ago.
+    for i in range(52):
+        for k in range(i % 4 + 1):
+            upload(sqlite_store, p, fingerprint=f"{i:064x}", timestamp=now - 3600 * i + k)
+    client = sign_in(sqlite_store, add_user(sqlite_store, f"u{uuid.uuid4().hex[:8]}", [p.name]))
+
+    def fingerprints(**params: str) -> list[str]:
+        html = client.get(f"/p/{p.name}", params=params).text
+        return re.findall(r'<tr class="group" data-fingerprint="([0-9a-f]+)">', html)
+
+    first = fingerprints()
+    assert len(first) == 50
+    assert [int(f, 16) for f in first] == list(range(50))  # newest last seen first
+    second = fingerprints(page="1")
+    assert [int(f, 16) for f in second] == [50, 51]
+    html = client.get(f"/p/{p.name}").text
+    assert "page=1" in html and "page=-1" not in html
+    by_count = [int(f, 16) % 4 + 1 for f in fingerprints(sort="count")]
+    assert by_count == sorted(by_count, reverse=True)
+    oldest = [int(f, 16) for f in fingerprints(sort="first")]
+    assert oldest[:3] == [0, 1, 2]  # "first seen" lists the newest-born groups first
+    windowed = fingerprints(age="1d")
+    assert sorted(int(f, 16) for f in windowed) == list(range(24))
