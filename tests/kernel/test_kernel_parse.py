@@ -7,6 +7,7 @@ import copy
 import gzip
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,25 @@ def test_reanalysis_of_stored_kernel_snapshots_keeps_their_labels(tmp_path: Path
     out = subprocess.run([str(Path(sys.executable).parent / "coresnap"), "reclassify",
                           str(stored), "--diff"], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0 and "3 snapshots, 0 changed" in out.stdout + out.stderr
+
+
+def test_older_kgdb_and_savecore_output() -> None:
+    """FreeBSD 12's kgdb starts at ``#0  doadump``; older savecore prints Dumptime with ctime."""
+    bt = crashinfo.kgdb_backtrace(
+        "(kgdb) #0  doadump (textdump=<optimized out>) at /usr/src/sys/kern/kern_shutdown.c:405\n"
+        "#1  0xffffffff80bd5aea in kern_reboot (howto=260) at /usr/src/sys/kern/kern_shutdown.c:482\n"
+        "#2  0xffffffff80bd5f46 in vpanic (fmt=<optimized out>, ap=<optimized out>)\n"
+        "    at /usr/src/sys/kern/kern_shutdown.c:908\n"
+        "#3  0xffffffff80bd5c73 in panic (fmt=<unavailable>) at /usr/src/sys/kern/kern_shutdown.c:835\n"
+        "#4  0xffffffff8107b27c in trap_fatal (frame=0xfffffe0000439480, eva=0)\n"
+        "    at /usr/src/sys/amd64/amd64/trap.c:915\n"
+        "(kgdb) quit\n"
+    )  # fmt: skip
+    assert [(f.function, f.line) for f in bt.frames] == [
+        ("doadump", 405), ("kern_reboot", 482), ("vpanic", 908), ("panic", 835),
+        ("trap_fatal", 915)]  # fmt: skip
+    assert bt.frames[0].pc is None and not bt.frames[0].inline  # frame 0: no address, not inline
+    when = time.mktime(time.strptime("Wed May 10 14:02:33 2023", "%a %b %d %H:%M:%S %Y"))
+    h = savecore.parse_info("Dump header from device: /dev/ada0p2\n"
+                            "  Dumptime: Wed May 10 14:02:33 2023\n  Hostname: old.example\n")  # fmt: skip
+    assert h.dumptime == when and h.device == "/dev/ada0p2" and h.hostname == "old.example"
