@@ -113,6 +113,7 @@ def test_devd_rule_matches_the_coredump_event_and_runs_the_companion() -> None:
     [action] = [s[1] for s in subs if s[0] == "action"]
     assert "$comm" not in action  # the executable's name is chosen by users: not through a shell
     argv = shlex.split(action.replace("$core", "/var/coresnap/incoming/4242.core"))
-    assert argv[0] == "/usr/local/bin/coresnap" and argv[1] == "devd-core"
-    args = build_parser().parse_args(argv[1:])
+    assert argv[:2] == ["/usr/sbin/daemon", "-f"]  # detached: devd waits for its actions
+    assert argv[2] == "/usr/local/bin/coresnap" and argv[3] == "devd-core"
+    args = build_parser().parse_args(argv[3:])
     assert args.core == "/var/coresnap/incoming/4242.core" and args.exe is None
