@@ -48,10 +48,6 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
     breakdowns = data.breakdowns(ctx.engine, pid, [], None, group_id=gid)
     objects, n_objects = data.group_objects(ctx.engine, pid, gid, max(page, 0))
     events, tickets = data.history(ctx.engine, gid)
-    if g["state_at"] and (not events or g["state_at"] > events[0]["at"]):
-        # A change the ingest made (a regression reopening the group) is on the group row only.
-        action = grouping.ACTIONS.get(g["state"], g["state"])
-        events.insert(0, {"action": action, "by": g["state_by"], "at": g["state_at"]})
     snap = data.snapshot(
         ctx.blobs, data.representative(ctx.engine, pid, gid), ctx.config["limits.max_snapshot"]
     )

@@ -108,6 +108,7 @@ def observe(
     if reopened:
         why = f"regression in {version}" if version else "new occurrence"
         changes.update(state="open", state_by=f"coronerd ({why})", state_at=now)
+        record(conn, gid, "reopen", "coronerd", why)
     keep, sampling = _sample(g, now, config)
     changes.update(sampling)
     conn.execute(update(groups).where(groups.c.id == gid).values(**changes))

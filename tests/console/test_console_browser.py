@@ -131,6 +131,8 @@ def test_browse_filter_open_resolve_and_reopen(
             page.reload()
             expect(page.locator("h1 .state")).to_have_text("open")
             expect(page.locator("section.head")).to_contain_text("regression in 1.1")
+            expect(page.locator("#events li").first).to_contain_text("reopen by coronerd")
+            expect(page.locator("#events li").first).to_contain_text("regression in 1.1")
             expect(page.locator("#objects tbody tr")).to_have_count(3)
             _shot(page, shots, "07-reopened")
 
