@@ -7,9 +7,9 @@ dump into the spool the way ``coresnap-archive`` publishes a process core:
 - ``assets/<id>``: a tar of ``metadata.json`` (``kind: "freebsd-kernel"``) and the dump's texts
   under ``kernel/`` (``info``, ``core.txt``, the textdump's ``ddb.txt`` ...), so the snapshot
   step needs nothing else;
-- ``pending/<id>``: the dump itself — ``vmcore.N`` (renamed into the spool when it is on the
-  same file system, else copied sparsely under ``dump.quota``), or ``textdump.tar.N`` when
-  there is no vmcore. From there the daemon's retention policies (``retention.core``,
+- ``pending/<id>``: the dump itself — ``vmcore.N`` (renamed straight into ``pending/`` when it
+  is on the same file system, else copied sparsely through ``staging/`` under ``dump.quota``),
+  or ``textdump.tar.N`` when there is no vmcore. From there the daemon's retention policies (``retention.core``,
   ``retention.keep_per_*``, ``purge.*``) keep or purge it like any core.
 
 The id is derived from ``info.N`` (header, dump time, parity): importing the same dump twice
@@ -19,7 +19,6 @@ removes what is left in the crash directory.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import grp
 import hashlib
@@ -133,45 +132,47 @@ class KernelImport:
         guard = archive_quota_guard(self.root, self.cfg["dump.quota"])
         guard(0)
         parsed = reader.read_dump(texts)
-        temp = self.spool.staging_path(oid, "core")
-        moved = self._move_core(core, temp, guard)
-        try:
-            meta = self._metadata(oid, dump, parsed, core, moved, temp.stat())
-            members = {f"{reader.ASSET_PREFIX}{name}": t.encode() for name, t in texts.items()}
-            self._publish_assets(oid, members, meta)
-            self.spool.publish(temp, Stage.PENDING, oid)
-        except BaseException:
-            if moved == "rename" and temp.exists():
-                os.rename(temp, core)  # give it back: the next run tries again
-            temp.unlink(missing_ok=True)
-            raise
+        members = {f"{reader.ASSET_PREFIX}{name}": t.encode() for name, t in texts.items()}
+        same_fs = os.stat(core).st_dev == os.stat(self.spool.dir(Stage.PENDING)).st_dev
+        if same_fs:
+            # The dump is whole already: it is renamed straight into pending/ after its assets
+            # (a kill in between leaves it in the crash directory for the next run).
+            os.chown(core, self.uid, self.gid)
+            os.chmod(core, self.mode)
+            self._publish_assets(oid, members, self._metadata(oid, dump, parsed, core,
+                                                              "rename", os.stat(core)))  # fmt: skip
+            self.spool.publish(core, Stage.PENDING, oid)
+            moved = "rename"
+        else:
+            temp = self.spool.staging_path(oid, "core")
+            self._copy_core(core, temp, guard)
+            try:
+                meta = self._metadata(oid, dump, parsed, core, "copy", temp.stat())
+                self._publish_assets(oid, members, meta)
+                self.spool.publish(temp, Stage.PENDING, oid)
+            finally:
+                temp.unlink(missing_ok=True)
+            moved = "copy"
         self._remove_sources(dump)
         counters.bump(self.root, {"archived": 1})
         self.log.info(f"kernel dump {dump.number} ({parsed.panic or 'no panic string'}) "
                       f"archived in {self.spool.path(Stage.PENDING, oid)}")  # fmt: skip
         return Imported(dump.number, oid, core.name, moved)
 
-    def _move_core(self, core: Path, temp: Path, guard: Callable[[int], None]) -> str:
+    def _copy_core(self, core: Path, temp: Path, guard: Callable[[int], None]) -> None:
+        """Copy ``core`` sparsely to ``temp`` (another file system) under dump.quota; a cut
+        vmcore is useless, so there is no size limit."""
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.rename(core, temp)
-            moved = "rename"
-        except OSError as e:
-            if e.errno != errno.EXDEV:
-                raise
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                with open(core, "rb", buffering=0) as src:
-                    sparse.stream(src, fd, 1 << 62, guard)  # a cut vmcore is useless: no limit
-            except BaseException:
-                os.close(fd)
-                temp.unlink(missing_ok=True)
-                raise
-            os.fsync(fd)
+            with open(core, "rb", buffering=0) as src:
+                sparse.stream(src, fd, 1 << 62, guard)
+            os.fchown(fd, self.uid, self.gid)
+            os.fchmod(fd, self.mode)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        finally:
             os.close(fd)
-            moved = "copy"
-        os.chown(temp, self.uid, self.gid)
-        os.chmod(temp, self.mode)
-        return moved
 
     def _metadata(
         self, oid: str, dump: savecore.DumpSet, parsed: KernelDump, core: Path, moved: str,
