@@ -22,6 +22,16 @@ from coresnap.store.routes import Context
 HERE = Path(__file__).parent
 COOKIE = "coresnap_session"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Pages load only this site's stylesheet (bar widths are inline styles), run no script, and
+# may not be framed (a framed page could be clicked into resolving a group).
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 class PageError(StoreError):
@@ -75,7 +85,9 @@ def render(
     request: Request, template: str, user: users.User | None, status: int = 200, **values: Any
 ) -> HTMLResponse:
     values.update(user=user, csrf=user.csrf if user else "")
-    return templates.TemplateResponse(request, template, values, status_code=status)
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    response.headers.update(HEADERS)
+    return response
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:

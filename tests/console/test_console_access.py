@@ -44,7 +44,10 @@ def test_wrong_password_is_refused_and_right_one_opens_a_session(console_store: 
     assert r.status_code == 303
     cookie = r.headers["set-cookie"]
     assert "coresnap_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
-    assert client.get(f"/p/{p.name}").status_code == 200
+    page = client.get(f"/p/{p.name}")
+    assert page.status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none'
     # Only the token's SHA-256 is stored, never the token itself.
     token = client.cookies["coresnap_session"]
     engine = make_engine(console_store.database_url)
