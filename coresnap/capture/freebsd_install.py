@@ -29,6 +29,7 @@ from coresnap.capture.install import InstallError
 
 SYSCTL = "/sbin/sysctl"
 SYSCTL_CONF = Path("/etc/sysctl.conf.local")
+DEVD_CONF = Path("/usr/local/etc/devd/coresnap.conf")
 SAVED = "previous-corefile.json"
 BEGIN = "# BEGIN coresnap (coresnap install; removed by coresnap uninstall)"
 END = "# END coresnap"
@@ -84,6 +85,7 @@ def install(
     sugid_coredump: bool = False,
     sysctl: Sysctl | None = None,
     sysctl_conf: Path | None = SYSCTL_CONF,
+    devd_conf: Path = DEVD_CONF,
 ) -> list[str]:
     """Point kern.corefile at ``incoming`` and turn on the devd event. Returns report lines.
     Raises InstallError (sysctl refused), OSError."""
@@ -108,6 +110,9 @@ def install(
         block = "".join(f"{k}={v}\n" for k, v in values.items())
         sysctl_conf.write_text(_conf_without_block(old) + f"{BEGIN}\n{block}{END}\n")
         lines.append(f"wrote {sysctl_conf} (applied at boot by /etc/rc.d/sysctl)")
+    if not devd_conf.exists():
+        lines.append(f"note: no {devd_conf}: copy packaging/freebsd/devd/coresnap.conf there and "
+                     f"run 'service devd restart', or cores stay in {incoming}")  # fmt: skip
     return lines
 
 

@@ -56,6 +56,7 @@ def test_install_sets_and_uninstall_restores(tmp_path: Path, sysctl: tuple) -> N
                       "kern.sugid_coredump": "0"}  # fmt: skip
     assert stat.S_IMODE(incoming.stat().st_mode) == 0o1777
     assert any("saved the previous" in line for line in lines)
+    assert any("no /usr/local/etc/devd/coresnap.conf" in line for line in lines)  # Linux here
     text = conf.read_text()
     assert text.startswith("vfs.zfs.arc_max=4G\n") and f"kern.corefile={incoming}/%P.core\n" in text
     # Installing again (with set-id cores now) keeps the values saved the first time.
