@@ -1,12 +1,13 @@
-"""The console at 100k objects: project and group page load times over real HTTP, on SQLite.
+"""The console at 100k objects: project and group page load times over real HTTP, on SQLite
+and on PostgreSQL.
 
 A SQLite store is filled with N objects (default 100k; CORESNAP_BENCH_CONSOLE_N) in 500 groups
 (Zipf-like sizes), 20 applications, 200 hosts, 8 versions, two classification labels each, over
 30 days — the rows ``ingest`` writes (objects, one attributes row per attribute and label, group
 counters), inserted in bulk, plus a few objects through the real ingest path so groups have a
-stored snapshot. A real ``coronerd serve`` then answers a signed-in client; each page is fetched
-5 times after one warm-up and the median and worst are reported, with the server-side time the
-project page prints.
+stored snapshot; then the same on a fresh PostgreSQL database. A real ``coronerd serve`` answers
+a signed-in client; each page is fetched 5 times after one warm-up and the median and worst are
+reported, with the server-side time the project page prints.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from sqlalchemy import func, insert, select, update
 
 from coresnap.console import users
@@ -33,6 +35,9 @@ from coresnap.store.db.models import attributes, groups, objects
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("CORESNAP_BENCH_CONSOLE_N", "100000"))
+PG_ADMIN = os.environ.get(
+    "CORESNAP_TEST_PG_ADMIN", "postgresql://coresnap_test:coresnap_test@127.0.0.1:5432/postgres"
+)
 APPS = [f"app{i}" for i in range(20)]
 HOSTS = [f"host{i:03d}" for i in range(200)]
 VERSIONS = [f"2.{i}" for i in range(8)]
@@ -105,6 +110,11 @@ def _fill(cfg: config.StoreConfig, n: int) -> int:
             conn.execute(insert(objects), objs)
             conn.execute(insert(attributes), attrs)
     with writing(engine.connect()) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":  # explicit ids did not move the id sequence
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('objects', 'id'), max(id)) FROM objects"
+            )
+            conn.exec_driver_sql("ANALYZE")
         stats = select(
             objects.c.group_id,
             func.count(),
@@ -153,66 +163,71 @@ def _time(client: httpx.Client, path: str, runs: int = 5) -> dict[str, Any]:
     }
 
 
+PAGES = {
+    "project, last seen": "/p/bench",
+    "project, by count": "/p/bench?sort=count",
+    "project, application=app3": "/p/bench?q=application%3Dapp3",
+    "project, hostname regex, 7d": "/p/bench?q=hostname,regular-expression,7%24&age=7d",
+    "project, classification label": "/p/bench?q=classification%3Dabort",
+    "group (largest)": f"/p/bench/g/{FPS[0]}",
+}
+
+
+def _serve(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = 8000 + os.getpid() % 1000
+    argv = ["-m", "coresnap.cli.coronerd", "-c", str(work / "coronerd.toml"), "serve"]
+    proc = subprocess.Popen([sys.executable, *argv, "--port", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(url + "/api/v1/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return proc, url
+
+
+def _one(kind: str, database: str, work: Path) -> None:
+    (work / "coronerd.toml").write_text(
+        f'[database]\nurl = "{database}"\n[blobs]\npath = "{work}/blobs"\n'
+    )
+    cfg = config.load(work / "coronerd.toml")
+    t = time.perf_counter()
+    pid = _fill(cfg, N)
+    _real_objects(cfg, pid)
+    print(f"   {kind}: filled {N} objects in {time.perf_counter() - t:.1f} s (bulk rows)")
+    proc, url = _serve(work)
+    try:
+        client = httpx.Client(base_url=url, timeout=120)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert csrf
+        form = {"name": "bench", "password": PASSWORD, "csrf": csrf.group(1)}
+        assert client.post("/login", data=form).status_code == 303
+        print(f"   {kind + ' page':34} {'median':>8} {'worst':>8} {'server':>8}")
+        for name, path in PAGES.items():
+            r = _time(client, path)
+            server = f"{r['server']} ms" if r["server"] is not None else ""
+            median, worst = r["median"] * 1000, r["worst"] * 1000
+            print(f"   {name:34} {median:6.0f} ms {worst:6.0f} ms {server:>8}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
-        work = Path(tmp)
-        (work / "coronerd.toml").write_text(
-            f'[database]\nurl = "sqlite:///{work}/coronerd.db"\n[blobs]\npath = "{work}/blobs"\n'
-        )
-        cfg = config.load(work / "coronerd.toml")
-        t = time.perf_counter()
-        pid = _fill(cfg, N)
-        _real_objects(cfg, pid)
-        print(f"   filled {N} objects in {time.perf_counter() - t:.1f} s (bulk rows)")
-        port = 8000 + os.getpid() % 1000
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "coresnap.cli.coronerd",
-                "-c",
-                str(work / "coronerd.toml"),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(url + "/api/v1/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            client = httpx.Client(base_url=url, timeout=120)
-            page = client.get("/login").text
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-            assert csrf
-            client.post(
-                "/login", data={"name": "bench", "password": PASSWORD, "csrf": csrf.group(1)}
-            )
-            pages = {
-                "project, last seen": "/p/bench",
-                "project, by count": "/p/bench?sort=count",
-                "project, application=app3": "/p/bench?q=application%3Dapp3",
-                "project, hostname regex, 7d": "/p/bench?q=hostname,regular-expression,7%24&age=7d",
-                "project, classification label": "/p/bench?q=classification%3Dabort",
-                "group (largest)": f"/p/bench/g/{FPS[0]}",
-            }
-            print(f"   {'page':34} {'median':>8} {'worst':>8} {'server':>8}")
-            for name, path in pages.items():
-                r = _time(client, path)
-                server = f"{r['server']} ms" if r["server"] is not None else ""
-                print(
-                    f"   {name:34} {r['median'] * 1000:6.0f} ms {r['worst'] * 1000:6.0f} ms "
-                    f"{server:>8}",
-                    flush=True,
-                )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+        _one("sqlite", f"sqlite:///{tmp}/coronerd.db", Path(tmp))
+    subprocess.run([str(ROOT / "tools" / "postgres.sh")], check=True)
+    name = f"coresnap_bench_console_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+            base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            _one("postgresql", f"{base}/{name}", Path(tmp))
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
