@@ -24,6 +24,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,36 @@ def main(
     log.info(f"Crash dump archived in {Spool(root).path(Stage.PENDING, dump_id)}")
     _count(root, log, {"archived": 1})
     return 0
+
+
+def sweep(
+    incoming: str | None = None,
+    *,
+    conf: str | None = None,
+    root: str | None = None,
+    quiet: float = 60.0,
+    log: Log | None = None,
+) -> int:
+    """Archive the cores left in the incoming directory (devd was not running, or a companion
+    was killed): every ``<pid>.core`` unchanged for ``quiet`` seconds (the kernel may still be
+    writing a newer one). Returns how many were not archived."""
+    log = log or Log("coresnap-devd")
+    incoming = incoming or corefile_dir() or INCOMING
+    failed = 0
+    try:
+        entries = sorted(os.scandir(incoming), key=lambda e: e.name)
+    except OSError as e:
+        log.error(f"cannot sweep {incoming}: {e.strerror}")
+        return 1
+    for entry in entries:
+        try:
+            old = time.time() - entry.stat(follow_symlinks=False).st_mtime >= quiet
+        except OSError:
+            continue
+        if _NAME.match(entry.name) and old:
+            status = main(entry.path, conf=conf, root=root, incoming=incoming, log=log)
+            failed += status != 0
+    return failed
 
 
 def _count(root: str, log: Log, increments: dict[str, int]) -> None:

@@ -150,3 +150,24 @@ def test_quota_drops_and_counts(tmp_path: Path, freebsd_core: tuple[Path, int, P
     assert out.returncode == 1 and "quota" in out.stderr
     assert not target.exists() and os.listdir(root / "pending") == []
     assert counters.read(root)["dropped.quota"] == 1
+
+
+def test_sweep_takes_the_cores_devd_missed(
+    tmp_path: Path, freebsd_core: tuple[Path, int, Path]
+) -> None:
+    """``devd-core --sweep`` (run by rc.d at start): old cores are archived, a core the kernel
+    may still be writing (changed in the last --quiet seconds) is left for later."""
+    core, pid, _exe = freebsd_core
+    root, incoming = tmp_path / "dumps", tmp_path / "incoming"
+    config = conf(tmp_path, root)
+    old = place(core, incoming, pid)
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    fresh = incoming / f"{pid + 7}.core"
+    shutil.copyfile(core, fresh)
+    (incoming / "notes.txt").write_text("not a core name: left alone")
+    out = subprocess.run([str(BIN / "coresnap"), "devd-core", "--sweep", "-c", str(config),
+                          "--incoming", str(incoming)], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert sorted(os.listdir(incoming)) == [fresh.name, "notes.txt"]
+    assert len(os.listdir(root / "pending")) == 1

@@ -56,6 +56,7 @@ def run_rc(tmp_path: Path, action: str, **env: str) -> dict[str, str]:
     script.write_text(RC.read_text().replace(". /etc/rc.subr", f". {subr}"))
     out = subprocess.run(["sh", str(script), action], capture_output=True, text=True,
                          env={"PATH": os.environ["PATH"], **env}, timeout=60)  # fmt: skip
+    (tmp_path / "rc.stderr").write_text(out.stderr)
     assert out.returncode == 0, out.stderr
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
@@ -86,9 +87,12 @@ def test_rc_start_imports_kernel_dumps(tmp_path: Path) -> None:
         os.utime(p, (old, old))
     conf = tmp_path / "coresnap.conf"
     conf.write_text(f"dump.root = {root}\ndump.quota = 1\n")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
     run_rc(tmp_path, "start", coresnapd_enable="YES", coresnapd_prefix=str(VENV),
-           coresnapd_config=str(conf), dumpdir=str(crash))  # fmt: skip
+           coresnapd_config=str(conf), dumpdir=str(crash), coresnapd_incoming=str(incoming))  # fmt: skip
     assert len(os.listdir(root / "pending")) == 1 and sorted(os.listdir(crash)) == ["bounds"]
+    assert "cannot sweep" not in (tmp_path / "rc.stderr").read_text()  # the sweep ran, found none
     run_rc(tmp_path, "start", coresnapd_kernel_dumps="NO", coresnapd_prefix="/nonexistent",
            dumpdir=str(crash))  # fmt: skip
 
