@@ -54,4 +54,6 @@ def text(payload: dict[str, Any]) -> str:
     lines += [f"{label}: {value}" for label, value in facts(payload)]
     lines += ["", "Frames:", *(f"  {f}" for f in frames(payload))]
     lines += ["", f"Console: {payload['group']['url']}"]
+    if payload["object"].get("url"):
+        lines.append(f"Snapshot: {payload['object']['url']}")
     return "\n".join(lines) + "\n"

@@ -175,6 +175,7 @@ def _payload(
             "hostname": attrs.get("hostname"),
             "version": attrs.get("version"),
             "classification": obj.labels,
+            "url": f"{console_url(config)}/p/{project}/o/{obj.oid}",
         },
         "attributes": attrs,
     }

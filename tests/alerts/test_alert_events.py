@@ -156,17 +156,17 @@ def test_one_message_per_new_group_and_one_per_regression(
         k: 3 for k in kinds
     }
 
-    # docs/alerts.md shows payloads of this shape: they cannot drift from what is sent.
-    assert _shape(_documented("### Webhook")) == _shape(rx.hook.requests[0].json())
-    assert _shape(_documented("### Slack")) == _shape(slack[0])
-    assert _shape(_documented("### JIRA")) == _shape(rx.jira.requests[0].json())
-
     examples = tmp_path / "examples"  # the payloads docs/alerts.md shows come from here
     examples.mkdir()
     for kind, r in (("slack", rx.slack), ("jira", rx.jira), ("webhook", rx.hook)):
         body = [{"path": q.path, "body": q.json()} for q in r.requests]
         (examples / f"{kind}.json").write_text(json.dumps(body, indent=2))
     (examples / "mail.eml").write_bytes(rx.smtp.mails[-1].data)
+
+    # docs/alerts.md shows payloads of this shape: they cannot drift from what is sent.
+    assert _shape(_documented("### Webhook")) == _shape(rx.hook.requests[0].json())
+    assert _shape(_documented("### Slack")) == _shape(slack[0])
+    assert _shape(_documented("### JIRA")) == _shape(rx.jira.requests[0].json())
 
 
 def _tickets(server: Server, p: Project) -> dict[str, str]:

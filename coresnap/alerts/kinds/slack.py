@@ -18,6 +18,9 @@ def body(payload: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     title = message.title(payload)
     facts = "\n".join(f"*{label}*: {value}" for label, value in message.facts(payload))
     frames = "\n".join(message.frames(payload)) or "(no frames)"
+    links = f"<{url}|Open the group in the console>"
+    if payload["object"].get("url"):
+        links += f" · <{payload['object']['url']}|this crash's snapshot>"
     doc: dict[str, Any] = {
         "text": f"{title} <{url}|open>",
         "blocks": [
@@ -26,7 +29,7 @@ def body(payload: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
             {"type": "section", "text": {"type": "mrkdwn", "text": f"```{frames[:2900]}```"}},
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"<{url}|Open the group in the console>"}],
+                "elements": [{"type": "mrkdwn", "text": links}],
             },
         ],
     }
