@@ -19,16 +19,20 @@ Per enabled target of the project, in order:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, func, insert, select
 
 from coresnap.alerts.targets import spec_of
+from coresnap.errors import QueryError
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.models import alert_deliveries, alert_targets, groups, objects, projects
 from coresnap.store.grouping import Observation
 from coresnap.store.query import Filter, condition
+
+log = logging.getLogger("coronerd")
 
 
 class Ingested(Protocol):
@@ -77,7 +81,7 @@ def enqueue(
             conn, row, project_id, seen.group_id, now
         ):
             fire.append("threshold")
-        if not fire or not _matches(conn, object_id, spec.filter):
+        if not fire or not _matches(conn, object_id, spec.filter, row.name):
             continue
         if spec.min_interval and _sent_since(conn, row.id, seen.group_id, now - spec.min_interval):
             continue
@@ -129,10 +133,14 @@ def _over_threshold(
     return int(n) >= int(target.threshold_count)
 
 
-def _matches(conn: Connection, object_id: int, filters: list[dict[str, Any]]) -> bool:
+def _matches(conn: Connection, object_id: int, filters: list[dict[str, Any]], name: str) -> bool:
     if not filters:
         return True
-    conds = [condition(Filter(f["attribute"], f["op"], f.get("value"))) for f in filters]
+    try:  # checked when the target was saved; a stored filter is never allowed to fail ingest
+        conds = [condition(Filter(f["attribute"], f["op"], f.get("value"))) for f in filters]
+    except (QueryError, KeyError, TypeError) as e:
+        log.warning("alerts: target %r has a bad filter, skipped: %s", name, e)
+        return False
     q = (
         select(objects.c.id)
         .join(groups, groups.c.id == objects.c.group_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,11 @@ import pytest
 from alert_receivers import HttpReceiver
 from alert_store import add_target, admin_project, put, set_state, settle
 from coronerd_server import Server
+from sqlalchemy import update
+
+from coresnap.store import auth
+from coresnap.store.db.engine import make_engine, writing
+from coresnap.store.db.models import alert_targets
 
 FP = [f"{i:02x}" * 32 for i in range(1, 8)]
 
@@ -158,3 +164,23 @@ def test_racing_uploads_of_a_new_group_make_one_message(
     rows = settle(alerting, p)
     assert [(r["event"], r["state"]) for r in rows] == [("new-group", "sent")]
     assert events(hook) == [("new-group", FP[6])]
+
+
+def test_a_stored_filter_gone_bad_never_fails_ingest(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    add_target(alerting, p, admin, name="bad", kind="webhook", settings={"url": hook.url + "/x"})
+    add_target(alerting, p, admin, name="good", kind="webhook", settings={"url": hook.url})
+    engine = make_engine(alerting.database_url)  # as if the query language had changed since
+    try:
+        with writing(engine.connect()) as conn, conn.begin():
+            bad = json.dumps([{"attribute": "hostname", "op": "sounds-like", "value": "db"}])
+            mine = (alert_targets.c.name == "bad") & (
+                alert_targets.c.project_id == auth.project_id(conn, p.name)
+            )
+            conn.execute(update(alert_targets).where(mine).values(filter=bad))
+    finally:
+        engine.dispose()
+    put(alerting, p, fingerprint=FP[6][::-1])
+    settle(alerting, p)
+    assert [q.path for q in hook.requests] == ["/"]
+    assert "target 'bad' has a bad filter" in alerting.log()
