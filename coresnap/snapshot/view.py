@@ -25,7 +25,7 @@ def render(snap: dict[str, Any], *, thread: int | None = None, full: bool = Fals
     parts: list[RenderableType] = [_summary(snap)]
     crashed = _crashed(snap)
     if crashed is not None and thread is None:
-        parts.append(_crash_frame(crashed))
+        parts.append(_crash_frame(crashed, kernel=bool(snap.get("kernel"))))
     if thread is not None:
         parts.append(_one_thread(snap, thread))
     else:
@@ -48,6 +48,11 @@ def _summary(snap: dict[str, Any]) -> Panel:
     app = snap["attributes"].get("application") or p.get("exe") or "?"
     text.append(f"{app}", style="bold")
     text.append(f"  pid {p.get('pid')}  ")
+    kernel = snap.get("kernel")
+    if kernel:  # a kernel dump: the panic is what the reader needs first
+        text.append(f"kernel panic: {kernel.get('panic') or '?'}", style="bold red")
+        facts = [kernel.get("version"), _uptime(kernel.get("uptime"))]
+        text.append("\n" + "  ".join(f for f in facts if f), style="dim")
     if sig:
         code = f" ({sig['code_name']})" if sig.get("code_name") else ""
         text.append(f"{sig['name']}{code}", style="bold red")
@@ -79,11 +84,33 @@ def _analysis_slots(snap: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _crash_frame(thread: dict[str, Any]) -> RenderableType:
+def _first_meaningful(frames: list[dict[str, Any]], kernel: bool) -> dict[str, Any]:
+    """The frame to show first: in a kernel dump, the first one past the panic and trap
+    machinery (the fingerprint's noise rules); else the first with a source file."""
+    if kernel:
+        from coresnap.analysis.fingerprint import frame_name, is_noise
+
+        useful = [f for f in frames if not is_noise(frame_name(f), kernel=True)]
+        return next((f for f in useful if f.get("file")), useful[0] if useful else frames[0])
+    return next((f for f in frames if f.get("file")), frames[0])
+
+
+def _uptime(seconds: Any) -> str | None:
+    if not isinstance(seconds, (int, float)):
+        return None
+    days, rest = divmod(int(seconds), 86400)
+    return (
+        f"up {days}d {rest // 3600}h{rest % 3600 // 60:02d}m"
+        if days
+        else (f"up {rest // 3600}h{rest % 3600 // 60:02d}m")
+    )
+
+
+def _crash_frame(thread: dict[str, Any], kernel: bool = False) -> RenderableType:
     frames = thread["frames"]
     if not frames:
         return Text(f"thread {thread['tid']}: no frames ({thread.get('frames_cut')})")
-    frame = next((f for f in frames if f.get("file")), frames[0])
+    frame = _first_meaningful(frames, kernel)
     parts: list[RenderableType] = [Text(frame_line(frame), style="bold")]
     src = frame.get("source")
     if src:

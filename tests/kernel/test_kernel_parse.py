@@ -231,3 +231,24 @@ def test_older_kgdb_and_savecore_output() -> None:
     h = savecore.parse_info("Dump header from device: /dev/ada0p2\n"
                             "  Dumptime: Wed May 10 14:02:33 2023\n  Hostname: old.example\n")  # fmt: skip
     assert h.dumptime == when and h.device == "/dev/ada0p2" and h.hostname == "old.example"
+
+
+def test_view_leads_with_the_panic_and_the_first_useful_frame(tmp_path: Path) -> None:
+    """`coresnap view` of a kernel snapshot: the panic message first, then the first frame
+    past the panic/trap machinery (not kdb_enter or __curthread)."""
+    v = Variant()
+    write_textdump(tmp_path, 0, v)
+    snap = tmp_path / "k.snap"
+    write(snapshot_of(tmp_path), snap)
+    done = subprocess.run(
+        [sys.executable, "-m", "coresnap.cli.coresnap", "view", "--width", "200", str(snap)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    panic = next(i for i, line in enumerate(lines) if "kernel panic: " in line)
+    crashing = next(i for i, line in enumerate(lines) if "crashing frame" in line)
+    assert panic < crashing
+    assert "mydrv_ioctl" in lines[crashing + 1], lines[crashing : crashing + 3]
