@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from coresnap.console import charts, data, web
 from coresnap.errors import QueryError
+from coresnap.store.query import OPERATORS
 
 router = APIRouter()
 
@@ -50,6 +51,7 @@ def project_page(
         breakdowns=bars,
         problems=problems,
         sorts=data.SORTS,
+        operators=OPERATORS,
         ages=data.AGES,
         page_size=data.PAGE,
         elapsed=time.perf_counter() - started,
