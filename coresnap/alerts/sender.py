@@ -11,11 +11,12 @@ After an attempt: ``sent``; or ``pending`` again after ``retry_base * 2**(attemp
 (at most ``retry_max``); or ``failed`` with ``last_error`` after ``max_attempts``, or at once
 when the receiver refused the message for good (a 4xx, an SMTP 5xx).
 
-A claimed batch is delivered by up to WORKERS threads, one target per thread, so a receiver
-that hangs costs its own messages one timeout per pass and delays no other target's. When an
-attempt on a target fails and will be retried, the target's other rows of the batch are put
-back untried (their attempt uncounted) for the same backoff: a receiver that is down gets one
-connection a pass, not one per message.
+Claimed rows are delivered by a pool of WORKERS threads, one job per target; a target with a
+job running is not claimed again until it ends, so a receiver that hangs holds one thread
+(one timeout per message) and the other targets' messages go on through the others. When an
+attempt on a target fails and will be retried, the target's other claimed rows are put back
+untried (their attempt uncounted) for the same backoff: a receiver that is down gets one
+connection at a time, not one per message.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import Engine, and_, exists, select, update
@@ -58,10 +59,13 @@ class Sender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._send = senders()
+        self._pool = ThreadPoolExecutor(WORKERS, "alerts")
+        self._busy: set[int] = set()  # targets with a job in the pool
+        self._lock = threading.Lock()
 
     @property
     def lease(self) -> float:
-        """How long a claimed batch is ours: every row of it timing out, and a margin."""
+        """How long claimed rows are ours: a batch timing out row after row, twice, and a margin."""
         return float(BATCH * self.config["alerting.timeout"] * 2 + 60)
 
     def start(self) -> None:
@@ -72,6 +76,7 @@ class Sender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -83,27 +88,40 @@ class Sender:
             if not busy:
                 self._stop.wait(self.poll)
 
-    def run_once(self) -> int:
-        """Claim and deliver one batch of due rows; returns how many were attempted."""
-        rows = self.claim()
+    def run_once(self, wait_done: bool = False) -> int:
+        """Claim due rows of targets without a running job and start one job per target;
+        returns how many rows were claimed. ``wait_done``: return when the jobs have ended."""
+        with self._lock:
+            busy = set(self._busy)
+        if len(busy) >= WORKERS:
+            return 0
+        rows = self.claim(exclude=busy)
         by_target: dict[int, list[Any]] = defaultdict(list)
         for row in rows:
             by_target[row.target_id].append(row)
-        if len(by_target) == 1:
-            self._deliver_all(rows)
-        elif by_target:
-            with ThreadPoolExecutor(min(WORKERS, len(by_target)), "alerts") as pool:
-                list(pool.map(self._deliver_all, by_target.values()))
+        jobs: list[Future[None]] = []
+        for target, mine in by_target.items():
+            with self._lock:
+                self._busy.add(target)
+            jobs.append(self._pool.submit(self._deliver_all, target, mine))
+        if wait_done:
+            wait(jobs)
         return len(rows)
 
-    def _deliver_all(self, rows: list[Any]) -> None:
+    def _deliver_all(self, target: int, rows: list[Any]) -> None:
         """Deliver one target's rows in order; after a failure to retry, put the rest back."""
-        for i, row in enumerate(rows):
-            if self._stop.is_set():
-                return  # the rest become due again when their lease ends
-            if not self.deliver(row):
-                self._put_back(rows[i + 1 :], row)
-                return
+        try:
+            for i, row in enumerate(rows):
+                if self._stop.is_set():
+                    return  # the rest become due again when their lease ends
+                if not self.deliver(row):
+                    self._put_back(rows[i + 1 :], row)
+                    return
+        except Exception:  # the database failed us: the rows come back when their lease ends
+            log.exception("alerts: delivering to target %d failed", target)
+        finally:
+            with self._lock:
+                self._busy.discard(target)
 
     def _put_back(self, rows: list[Any], failed: Any) -> None:
         if not rows:
@@ -130,15 +148,19 @@ class Sender:
         )
         return and_(d.c.state == "pending", d.c.next_attempt <= now, ~waiting)
 
-    def claim(self) -> list[Any]:
-        """Due rows (with their targets), leased to this sender and their attempt counted."""
+    def claim(self, exclude: set[int] | None = None) -> list[Any]:
+        """Due rows (with their targets) of targets not in ``exclude``, leased to this sender
+        and their attempt counted."""
         d, t = alert_deliveries, alert_targets
         now = time.time()
+        due = self._due(now)
+        if exclude:
+            due = and_(due, d.c.target_id.not_in(sorted(exclude)))
         with self.engine.connect() as conn:  # a cheap read first: no write lock when idle
-            if conn.execute(select(d.c.id).where(self._due(now)).limit(1)).first() is None:
+            if conn.execute(select(d.c.id).where(due).limit(1)).first() is None:
                 return []
         with writing(self.engine.connect()) as conn, conn.begin():
-            q = select(d.c.id).where(self._due(now)).order_by(d.c.next_attempt).limit(BATCH)
+            q = select(d.c.id).where(due).order_by(d.c.next_attempt).limit(BATCH)
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True, of=d)
             ids = list(conn.execute(q).scalars())

@@ -60,8 +60,9 @@ def test_attempts_backoff_and_metrics(tmp_path: Path) -> None:
         before = {r: _counted("webhook", r) for r in ("sent", "retry", "failed")}
         _ingest(engine, config, pid, "ab" * 32)
         s = sender.Sender(engine, config)
-        while s.run_once():
+        while s.run_once(wait_done=True):
             pass
+        s.stop()
         with engine.connect() as conn:
             (row,) = conn.execute(select(alert_deliveries)).all()
         assert (row.state, row.attempts) == ("failed", 3)
@@ -99,7 +100,7 @@ def test_two_senders_share_one_outbox_on_postgresql(tmp_path: Path, pg_url: str)
 
         def drain(i: int) -> None:
             together.wait()
-            while n := senders[i].run_once():
+            while n := senders[i].run_once(wait_done=True):
                 done[i] += n
 
         threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
@@ -112,6 +113,7 @@ def test_two_senders_share_one_outbox_on_postgresql(tmp_path: Path, pg_url: str)
         assert sum(done) == 60 and all(done), done  # both senders took part
         assert _counted("webhook", "sent") - sent_before == 60
         for s in senders:
+            s.stop()
             s.engine.dispose()
     finally:
         hook.stop()
