@@ -88,7 +88,7 @@ def test_a_hung_receiver_slows_neither_ingest_nor_other_targets(alerting: Server
         started = time.monotonic()
         times = [put(alerting, p, fingerprint=fp) for fp in FP[20:40]]
         total = time.monotonic() - started
-        fast.wait(20, timeout=6)  # the fast receiver's 20 messages do not queue behind the hung
+        fast.wait(20, timeout=15)  # the fast receiver's 20 messages do not queue behind the hung
         fast_done = max(r.at for r in fast.requests) - (time.time() - time.monotonic() + started)
         hung.wait(1)
         print(
@@ -97,7 +97,8 @@ def test_a_hung_receiver_slows_neither_ingest_nor_other_targets(alerting: Server
             f"median {statistics.median(times):.4f}s max {max(times):.4f}s total {total:.2f}s; "
             f"fast target's 20 messages all received {fast_done:.2f}s after the first upload"
         )
-        assert total < 5.0 and max(times) < 1.5
+        # Waiting on a delivery would cost an upload 3 s (the timeout): none comes close.
+        assert total < 10.0 and max(times) < 2.5
         assert statistics.median(times) < statistics.median(baseline) * 3 + 0.05
         rows = deliveries(alerting, p, limit=100)
         assert len(rows) == 60 and all(r["event"] == "new-group" for r in rows)
