@@ -35,12 +35,12 @@ HEADERS = {
 
 
 class PageError(StoreError):
-    """A console page that cannot be shown: 404 (absent, or not this user's), 403 (CSRF)."""
+    """A page that cannot be shown: 404 (absent, or not this user's), 403 (CSRF), 429."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.code = "not-found" if status == 404 else "forbidden"
+        self.code = {404: "not-found", 429: "too-many-requests"}.get(status, "forbidden")
 
 
 class SignInNeeded(StoreError):

@@ -206,3 +206,21 @@ def test_sign_in_never_redirects_to_another_site(console_store: Server, target: 
     assert r.status_code == 303 and r.headers["location"] == "/"
     page = client.get("/login", params={"next": f"/p/{p.name}"})
     assert f'name="next" value="/p/{p.name}"' in page.text
+
+
+def test_repeated_wrong_passwords_are_throttled(console_store: Server) -> None:
+    p = console_store.project()
+    name = add_user(console_store, _name("u"), [p.name])
+    client = httpx.Client(base_url=console_store.url)
+    codes = []
+    for _ in range(11):
+        page = client.get("/login")
+        form = {"name": name, "password": "not it", "csrf": csrf_of(page.text)}
+        codes.append(client.post("/login", data=form).status_code)
+    assert codes == [401] * 10 + [429]
+    page = client.get("/login")
+    form = {"name": name, "password": PASSWORD, "csrf": csrf_of(page.text)}
+    assert client.post("/login", data=form).status_code == 429  # even the right one, for now
+    # Another user from the same address is not locked out.
+    other = add_user(console_store, _name("v"), [p.name])
+    assert sign_in(console_store, other).get(f"/p/{p.name}").status_code == 200
