@@ -7,11 +7,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from alert_receivers import HttpReceiver
 from alert_store import add_target, admin_project, put, set_state, settle
 from coronerd_server import Server
 from sqlalchemy import update
+from store_snapshots import compress, make_snapshot
 
 from coresnap.store import auth
 from coresnap.store.db.engine import make_engine, writing
@@ -184,3 +186,17 @@ def test_a_stored_filter_gone_bad_never_fails_ingest(alerting: Server, hook: Htt
     settle(alerting, p)
     assert [q.path for q in hook.requests] == ["/"]
     assert "target 'bad' has a bad filter" in alerting.log()
+
+
+def test_a_retried_upload_alerts_once(alerting: Server, hook: HttpReceiver) -> None:
+    p, admin = admin_project(alerting)
+    add_target(alerting, p, admin, name="once", kind="webhook", settings={"url": hook.url})
+    oid = "9f" * 16
+    put(alerting, p, fingerprint=FP[3][::-1], oid=oid)
+    url = f"{alerting.url}/api/v1/projects/{p.name}/objects"
+    again = httpx.post(
+        url, content=compress(make_snapshot(fingerprint=FP[3][::-1], oid=oid)), headers=p.headers()
+    )
+    assert again.status_code == 200  # the stored object: nothing new happened
+    settle(alerting, p)
+    assert events(hook) == [("new-group", FP[3][::-1])]
