@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import resource
 import shutil
 import signal
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from coresnap.cli.coresnap import main as coresnap_main
+from demo.receiver import Receiver
 
 BIN = Path(sys.executable).parent
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -64,17 +66,28 @@ def _process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait()
 
 
-def _store(work: Path) -> tuple[list[str], Path]:
-    """Create a coronerd config, project ``blackhole`` and its token; (serve argv, coroner.cf)."""
+def _store(work: Path, receiver: str) -> tuple[list[str], Path]:
+    """Create a coronerd config, project ``blackhole`` and its token, and alert targets
+    (Slack and webhook formats) aimed at the local ``receiver``; (serve argv, coroner.cf)."""
     toml = work / "coronerd.toml"
     coronerd = [str(BIN / "coronerd"), "-c", str(toml)]
     _run(*coronerd, "init", "--database", f"sqlite:///{work / 'store.db'}",
          "--blobs", str(work / "blobs"))  # fmt: skip
     _run(*coronerd, "project", "create", "blackhole")
+    port = _free_port()
+    # Links in the messages lead to this demo's console.
+    console = f'url = "http://127.0.0.1:{port}"'
+    toml.write_text(re.sub(r'(\[console\]\n(?:#.*\n)*)url = ""', rf"\1{console}", toml.read_text()))
+    with toml.open("a") as f:
+        f.write(
+            f'\n[[alerts]]\nproject = "blackhole"\nname = "team-slack"\nkind = "slack"\n'
+            f'url = "{receiver}/slack"\n'
+            f'\n[[alerts]]\nproject = "blackhole"\nname = "hook"\nkind = "webhook"\n'
+            f'url = "{receiver}/hook"\nevents = ["new-group"]\n'
+        )
     token = _run(*coronerd, "token", "create", "--scope", "submit,read", "blackhole", "blackhole")
     (work / "password").write_text(PASSWORD + "\n")
     _run(*coronerd, "user", "create", "--admin", "--password-file", str(work / "password"), "demo")
-    port = _free_port()
     cf = work / "coroner.cf"
     cf.write_text(f"[universe]\nname = demo\nwrite = http://127.0.0.1:{port}\n"
                   f"read = 127.0.0.1:{port}\nread.ssl.enabled = false\n"
@@ -111,16 +124,18 @@ def run(programs: list[Path]) -> int:
     work = Path(tempfile.mkdtemp(prefix="cs-demo-", dir="/tmp"))  # short: core_pattern < 128
     dumps, conf = work / "d", work / "c"
     LOCK.touch(exist_ok=True)
-    with open(LOCK) as lock:
+    with open(LOCK) as lock, contextlib.ExitStack() as stack:
         fcntl.flock(lock, fcntl.LOCK_EX)
         saved = CORE_PATTERN.read_text(), PIPE_LIMIT.read_text()
         try:
-            serve, cf = _store(work)
+            receiver = stack.enter_context(Receiver())
+            serve, cf = _store(work, receiver.url)
             conf.write_text(f"dump.root = {dumps}\nlog.file = {work / 'coresnap.log'}\n"
                             f"coroner.config = {cf}\ndump.user = root\ndump.group = root\n")  # fmt: skip
             with _process(serve, work / "coronerd.log"):
                 try:
                     code = _show(programs, dumps, conf, cf, work)
+                    _alerts(receiver, len(programs))
                 finally:
                     _restore(dumps, conf, work, saved)  # before the store's slower shutdown
                 fcntl.flock(lock, fcntl.LOCK_UN)  # the kernel is back: tests may crash again
@@ -132,6 +147,20 @@ def run(programs: list[Path]) -> int:
         finally:
             _restore(dumps, conf, work, saved)
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _alerts(receiver: Receiver, groups: int) -> None:
+    """Show what the local receiver got: one message per new group and target."""
+    _say("alerts: what the local receiver got (Slack and webhook formats; docs/alerts.md)")
+    _wait(lambda: len(receiver.messages) >= 2 * groups, 60, "an alert per new group")
+    for path, doc in receiver.messages:
+        if path == "/slack" and isinstance(doc, dict):
+            print(f"POST /slack  {str(doc.get('text', ''))[:150]}")
+        elif isinstance(doc, dict):
+            group, obj = doc.get("group") or {}, doc.get("object") or {}
+            print(f"POST {path}  {doc.get('event')}: {obj.get('application')} "
+                  f"{' '.join(obj.get('classification') or [])} "
+                  f"{' > '.join(group.get('frames') or [])}  {group.get('url')}")  # fmt: skip
 
 
 def _console(port: str) -> None:
