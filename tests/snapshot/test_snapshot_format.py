@@ -58,6 +58,19 @@ def test_schema_rejects_a_broken_snapshot(crashed: dict[str, Crashed]) -> None:
         validate(snap)
 
 
+def test_shipped_fast_validator_is_generated_from_the_schema_of_today() -> None:
+    """coresnap/snapshot/_format_check.py is fastjsonschema's code for the current schema and
+    the pinned fastjsonschema, byte for byte: a schema change without regenerating it fails."""
+    from coresnap.snapshot import _format_check
+    from coresnap.snapshot.format import fast_check_source
+
+    shipped = Path(_format_check.__file__).read_text(encoding="utf-8")
+    assert shipped == fast_check_source(), (
+        "regenerate: .venv/bin/python -c 'from coresnap.snapshot.format import fast_check_source;"
+        ' open("coresnap/snapshot/_format_check.py", "w").write(fast_check_source())\''
+    )
+
+
 def test_fast_and_full_validators_agree(crashed: dict[str, Crashed]) -> None:
     """validate() asks fastjsonschema first and jsonschema only to explain a failure: both must
     give the same verdict on valid snapshots and on every kind of damage."""
