@@ -31,6 +31,11 @@ class FrameWalker:
         )
         self._starts = [m[0] for m in self._maps]
         self._params: dict[str, frozenset[str]] = {}
+        # Threads of one process mostly share their frames (64 workers waiting in the same
+        # place): these depend only on addresses of this program, so they are looked up once.
+        self._symbols: dict[tuple[int, bool], drgn.Symbol | None] = {}
+        self._modules: dict[int, tuple[str | None, str | None, int | None]] = {}
+        self._tails: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.linkage_names: list[str] = []
         self.renderer = Renderer(prog, bounds, self.describe)
 
@@ -86,13 +91,16 @@ class FrameWalker:
         self, callee: drgn.StackFrame, caller: drgn.StackFrame, index: int
     ) -> list[dict[str, Any]]:
         try:
-            start = callee.symbol().address
+            sym = self._symbol(callee)
             return_address = caller.pc
         except _ERRORS:
             return []
-        if caller.interrupted:
+        if sym is None or caller.interrupted:
             return []
-        found = tail_call_frames(self.prog, start, return_address)
+        key = (sym.address, return_address)
+        if key not in self._tails:
+            self._tails[key] = tail_call_frames(self.prog, sym.address, return_address)
+        found = self._tails[key]
         out = []
         for n, virtual in enumerate(found):
             module, build_id, module_offset = self._module_of(virtual["pc"])
@@ -140,7 +148,23 @@ class FrameWalker:
             "variables": self._variables(frame, frame.function_name, follow),
         }
 
+    def _symbol(self, frame: drgn.StackFrame) -> drgn.Symbol | None:
+        """``frame.symbol()`` (None when there is none), once per (pc, interrupted): drgn looks
+        the symbol up at ``pc - 1`` in a frame that made a call, at ``pc`` in an interrupted one."""
+        key = (frame.pc, frame.interrupted)
+        if key not in self._symbols:
+            try:
+                self._symbols[key] = frame.symbol()
+            except LookupError:
+                self._symbols[key] = None
+        return self._symbols[key]
+
     def _module_of(self, pc: int) -> tuple[str | None, str | None, int | None]:
+        if pc not in self._modules:
+            self._modules[pc] = self._find_module(pc)
+        return self._modules[pc]
+
+    def _find_module(self, pc: int) -> tuple[str | None, str | None, int | None]:
         try:
             m = self.prog.module(pc)
         except LookupError:
@@ -152,16 +176,13 @@ class FrameWalker:
     def _function(self, frame: drgn.StackFrame, pc: int) -> tuple[str | None, int | None]:
         name = frame.function_name  # DWARF; frame.name would fall back to a hex pc
         offset = None
-        if not frame.is_inline:
-            try:
-                sym = frame.symbol()
-                offset = pc - sym.address
-                name = name or sym.name
-                if sym.name.startswith("_Z"):
-                    self.linkage_names.append(sym.name)
-                    name = f"{_LINKAGE}{sym.name}{_LINKAGE}{name}"
-            except LookupError:
-                pass
+        sym = None if frame.is_inline else self._symbol(frame)
+        if sym is not None:
+            offset = pc - sym.address
+            name = name or sym.name
+            if sym.name.startswith("_Z"):
+                self.linkage_names.append(sym.name)
+                name = f"{_LINKAGE}{sym.name}{_LINKAGE}{name}"
         return name, offset
 
     def finish(self, threads: list[dict[str, Any]]) -> None:
