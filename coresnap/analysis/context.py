@@ -14,14 +14,14 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import drgn
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from coresnap.errors import CoresnapError
-from coresnap.unwind.symbols import SymbolTable, read_symbols
+
+if TYPE_CHECKING:
+    from coresnap.unwind.symbols import SymbolTable
 
 # The kernel's default vm.mmap_min_addr on x86_64 is 4096 and distributions raise it to 65536;
 # nothing is ever mapped below 64 KiB, so a fault there came from a NULL base plus an offset.
@@ -97,6 +97,13 @@ def _addr(value: object) -> int | None:
 
 @functools.lru_cache(maxsize=64)
 def _symbols(path: str) -> SymbolTable | None:
+    # Imported here: pyelftools and the unwinder cost ~40 ms to import, and most snapshots
+    # never look up a symbol in a file.
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    from coresnap.unwind.symbols import read_symbols
+
     try:
         with open(path, "rb") as f:
             return read_symbols(ELFFile(f))
@@ -299,6 +306,9 @@ class Context:
 @functools.lru_cache(maxsize=32)
 def _load_segments(path: str) -> tuple[tuple[int, int, int, int], ...]:
     """``(p_vaddr, p_offset, p_filesz, writable)`` of each ``PT_LOAD`` of the ELF file."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)

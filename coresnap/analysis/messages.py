@@ -13,10 +13,6 @@ from __future__ import annotations
 import functools
 import os
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
-
 from coresnap.analysis.context import DRGN_ERRORS, Context
 from coresnap.analysis.demangle import demangle
 
@@ -28,6 +24,10 @@ STACK_SCAN = 64 * 1024
 
 @functools.lru_cache(maxsize=32)
 def _dynsym(path: str, name: str) -> int | None:
+    from elftools.common.exceptions import ELFError  # ~25 ms to import; rarely needed
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
