@@ -110,6 +110,12 @@ def _from_file(path: str) -> tuple[_Image, str | None] | None:
         return None
 
 
+def file_build_id(path: str) -> str | None:
+    """The hex GNU build id of the ELF file at ``path``; None when it has none or is unreadable."""
+    found = _from_file(path)
+    return found[1] if found is not None else None
+
+
 def _module(path: str, maps: list[Mapping], memory: AddressSpace) -> Module:
     maps = sorted(maps, key=lambda m: m.start)
     module = Module(path, maps[0].start, max(m.end for m in maps))

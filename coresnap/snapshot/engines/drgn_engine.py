@@ -22,9 +22,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import drgn  # noqa: E402 - must come after OMP_NUM_THREADS is set
 
+from coresnap.corefile.buildid import file_build_id
 from coresnap.errors import SnapshotEngineError
 from coresnap.snapshot.bounds import Bounds
-from coresnap.snapshot.buildid import file_build_id
 from coresnap.snapshot.engines import EngineResult
 from coresnap.snapshot.engines.drgn_frames import FrameWalker
 
