@@ -3,14 +3,16 @@
 Cores: a small single-threaded crash, a 64-thread process, a process with a 2 GiB dense heap.
 For each, in one bench run: ``coresnap snapshot`` (CLI, as the daemon runs it, with and without
 ``--isolate``, analysis included), ``gdb -batch -ex 'thread apply all bt full'`` and
-``eu-stack -v``; each twice, the best time reported (warm page cache and bytecode for all). Targets
-(issue 3): no slower than gdb's ``bt full``; under 32 KiB for the small crash; under 0.1 % of
-the core for cores over 500 MB.
+``eu-stack -v``; each five times, the tools taking turns (so that a burst of load on a shared
+machine hits them alike), the best time reported and the median shown beside it (warm page cache
+and bytecode for all). Targets (issue 3): no slower than gdb's ``bt full``; under 32 KiB for the
+small crash; under 0.1 % of the core for cores over 500 MB.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,9 +41,11 @@ class Row:
     isolated_s: float
     gdb_s: float
     eu_s: float
+    snap_median: float
+    gdb_median: float
 
 
-RUNS = 2  # each tool runs this many times on each core; the best time is reported
+RUNS = 5  # each tool runs this many times on each core, in turns; the best time is reported
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -52,17 +56,24 @@ def _env(work: Path) -> dict[str, str]:
     return env
 
 
-def _timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    best = float("inf")
+def _run(cmd: list[str], env: dict[str, str] | None) -> float:
+    started = time.monotonic()
+    done = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800, env=env
+    )
+    took = time.monotonic() - started
+    if done.returncode != 0 and "eu-stack" not in cmd[0]:
+        raise RuntimeError(f"{cmd[0]} failed: {done.stderr.decode(errors='replace')[-300:]}")
+    return took
+
+
+def _timed(tools: dict[str, tuple[list[str], dict[str, str] | None]]) -> dict[str, list[float]]:
+    """Wall times of RUNS runs of each tool, the tools taking turns within each round."""
+    times: dict[str, list[float]] = {name: [] for name in tools}
     for _ in range(RUNS):
-        started = time.monotonic()
-        done = subprocess.run(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800, env=env
-        )
-        best = min(best, time.monotonic() - started)
-        if done.returncode != 0 and "eu-stack" not in cmd[0]:
-            raise RuntimeError(f"{cmd[0]} failed: {done.stderr.decode(errors='replace')[-300:]}")
-    return best
+        for name, (cmd, env) in tools.items():
+            times[name].append(_run(cmd, env))
+    return times
 
 
 def measure(case: str, source: str, args: tuple[str, ...], work: Path) -> Row:
@@ -74,20 +85,34 @@ def measure(case: str, source: str, args: tuple[str, ...], work: Path) -> Row:
     snapshot = [sys.executable, "-m", "coresnap.cli.coresnap", "snapshot", core, exe]
     env = _env(work)
     try:
+        t = _timed(
+            {
+                "snap": ([*snapshot, "-o", str(out)], env),
+                "isolated": ([*snapshot, "-o", str(out) + ".iso", "--isolate"], env),
+                "gdb": (
+                    ["gdb", "-batch", "-nx", "-ex", "thread apply all bt full", exe, core],
+                    None,
+                ),
+                "eu": (["eu-stack", "-v", f"--core={core}", f"--executable={exe}"], None),
+            }
+        )
         return Row(
             case,
             result.core.stat().st_size,
             snap_size=0,
-            snap_s=_timed([*snapshot, "-o", str(out)], env),
-            isolated_s=_timed([*snapshot, "-o", str(out) + ".iso", "--isolate"], env),
-            gdb_s=_timed(["gdb", "-batch", "-nx", "-ex", "thread apply all bt full", exe, core]),
-            eu_s=_timed(["eu-stack", "-v", f"--core={core}", f"--executable={exe}"]),
+            snap_s=min(t["snap"]),
+            isolated_s=min(t["isolated"]),
+            gdb_s=min(t["gdb"]),
+            eu_s=min(t["eu"]),
+            snap_median=statistics.median(t["snap"]),
+            gdb_median=statistics.median(t["gdb"]),
         )
     finally:
         result.core.unlink(missing_ok=True)
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory(prefix="coresnap-bench-") as tmp:
         work = Path(tmp)
@@ -97,12 +122,18 @@ def main() -> None:
             rows.append(row)
     head = f"{'case':<10} {'core':>12} {'snapshot':>9} {'size %':>9} "
     head += f"{'snap s':>7} {'isolated':>8} {'gdb btf':>8} {'eu-stack':>8} {'gdb/snap':>8} {'eu/snap':>8}"
+    head += f" {'snap med':>8} {'gdb med':>8}"
+    print(
+        f"{RUNS} runs each, best time (medians at the right); load average {load_before:.1f} "
+        f"before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs"
+    )
     print(head)
     for r in rows:
         print(
             f"{r.case:<10} {r.core_size:>12} {r.snap_size:>9} "
             f"{100 * r.snap_size / r.core_size:>8.4f}% {r.snap_s:>7.2f} {r.isolated_s:>8.2f} "
             f"{r.gdb_s:>8.2f} {r.eu_s:>8.2f} {r.gdb_s / r.snap_s:>7.2f}x {r.eu_s / r.snap_s:>7.2f}x"
+            f" {r.snap_median:>8.2f} {r.gdb_median:>8.2f}"
         )
     small = next(r for r in rows if r.case == "small")
     big = [r for r in rows if r.core_size > 500e6]

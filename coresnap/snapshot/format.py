@@ -8,7 +8,6 @@ snapshot written with ``coresnap snapshot --json`` can be viewed and uploaded as
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
@@ -63,6 +62,8 @@ def _fast_check() -> Callable[[Any], Any]:
 def fast_check_source() -> str:
     """The Python source of :mod:`coresnap.snapshot._format_check`, generated from the schema
     (write it there after changing the schema or upgrading fastjsonschema)."""
+    import hashlib
+
     import fastjsonschema
 
     flat = _inline(schema(), schema()["$defs"])
