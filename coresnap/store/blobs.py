@@ -2,19 +2,25 @@
 
 Keys are built by the store only (``<project>/<oid[:2]>/<oid[2:4]>/<oid>[.name]``, validated
 ids), never from raw request text. Local writes are atomic and durable: a temporary file in the
-same directory, fsync, rename, fsync of the directory, so a reader (or a restart after kill -9)
-sees a whole blob or none.
+same directory, fsync, rename, fsync of the directory (and, the first time a process uses a
+shard directory, fsync of its parent: a new directory's entry is durable only then), so a reader
+(or a restart after kill -9 or a power cut) sees a whole blob or none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from coresnap.errors import ConfigError, StoreError
 from coresnap.store.config import StoreConfig
+
+# Bound on the remembered shard directories (two levels of 256 per project).
+_MAX_KNOWN_DIRS = 1 << 18
 
 
 class BlobStore(Protocol):
@@ -34,18 +40,41 @@ class LocalBlobs:
     """Blobs as files under ``root`` (sharded by the object id's first two bytes)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        with contextlib.suppress(PermissionError):  # a parent we may not open: made by an admin
+            _fsync_dir(self.root.parent)
+        # Shard directories known to exist durably (their entry fsynced in the parent).
+        self._dirs: set[Path] = {self.root}
+        self._dirs_lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        # Keys are made by the store from validated ids; checked all the same, lexically (no
+        # absolute path, no ".." part): no system call per blob.
+        parts = key.split("/")
+        if key.startswith("/") or "\0" in key or ".." in parts:
             raise StoreError(f"blob key outside the store: {key!r}")
-        return path
+        return self.root.joinpath(*parts)
+
+    def _directory(self, path: Path) -> None:
+        """Make ``path`` and its parents exist, each entry fsynced in its parent once a process.
+
+        A directory found existing is synced too: its maker may not have synced it yet (another
+        thread, or a process killed in between).
+        """
+        if path in self._dirs:
+            return
+        self._directory(path.parent)
+        path.mkdir(exist_ok=True)
+        _fsync_dir(path.parent)
+        with self._dirs_lock:
+            if len(self._dirs) > _MAX_KNOWN_DIRS:
+                self._dirs = {self.root}
+            self._dirs.add(path)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._directory(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -56,11 +85,7 @@ class LocalBlobs:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        _fsync_dir(path.parent)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -95,6 +120,14 @@ class S3Blobs:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_blobs(config: StoreConfig) -> BlobStore:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.errors import StoreError
@@ -51,11 +51,19 @@ class Observation:
     created: bool = False
 
 
+# Built once: building a statement per call costs more than running it on SQLite.
+_FIND = select(groups).where(
+    groups.c.project_id == bindparam("pid"), groups.c.fingerprint == bindparam("fp")
+)
+_FIND_LOCKED = _FIND.with_for_update()
+_UPDATE = update(groups).where(groups.c.id == bindparam("gid"))
+
+
 def _find(
     conn: Connection, project_id: int, fingerprint: str, lock: bool = False
 ) -> RowMapping | None:
-    q = select(groups).where(groups.c.project_id == project_id, groups.c.fingerprint == fingerprint)
-    return conn.execute(q.with_for_update() if lock else q).mappings().first()
+    q = _FIND_LOCKED if lock else _FIND
+    return conn.execute(q, {"pid": project_id, "fp": fingerprint}).mappings().first()
 
 
 def _ensure(
@@ -111,8 +119,27 @@ def observe(
         record(conn, gid, "reopen", "coronerd", why)
     keep, sampling = _sample(g, now, config)
     changes.update(sampling)
-    conn.execute(update(groups).where(groups.c.id == gid).values(**changes))
+    conn.execute(_UPDATE, {"gid": gid, **changes})
     return Observation(gid, keep, reopened, created)
+
+
+def likely_kept(conn: Connection, project_id: int, fingerprint: str, config: StoreConfig) -> bool:
+    """Whether :func:`observe` would keep the blob of an object of ``fingerprint`` now.
+
+    Read without a lock, so a guess (concurrent uploads may take the last places): ingest
+    writes the blob before its transaction when this says yes, and inside it when it was wrong.
+    """
+    if config["sampling.first"] < 0:
+        return True
+    g = _find(conn, project_id, fingerprint)
+    if g is not None and g["merged_into"] is not None:
+        g = conn.execute(select(groups).where(groups.c.id == g["merged_into"])).mappings().first()
+    if g is None:  # a new group starts with empty counters
+        return (
+            config["sampling.first"] > 0
+            or min(config["sampling.per_minute"], config["sampling.per_hour"]) > 0
+        )
+    return _sample(g, time.time(), config)[0]
 
 
 def _regressed(resolved_version: str | None, version: str | None) -> bool:

@@ -4,6 +4,11 @@ Idempotent by object id (the snapshot's ``uuid``): the unique (project, oid) con
 so a retried or concurrent duplicate upload returns the stored object and changes nothing.
 The blob is written (and fsynced) before the transaction that indexes it commits, so an
 acknowledged upload survives kill -9; a crash in between leaves at most an unreferenced blob.
+
+The write transaction is kept short (SQLite has one writer; PostgreSQL holds the group row):
+decoding, validation, the retry check and, when storage sampling will likely keep it, the blob
+write with its fsyncs all happen before it. The transaction only counts the object in its group
+and inserts its rows (and writes the blob itself in the rare case the guess said "not kept").
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from coresnap.alerts import outbox
@@ -27,7 +33,7 @@ from coresnap.errors import InvalidSnapshot, PayloadTooLarge
 from coresnap.store import grouping
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
-from coresnap.store.db.engine import writing
+from coresnap.store.db.engine import write_lock, writing
 from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -49,6 +55,7 @@ REQUIRED: dict[str, tuple[type, ...]] = {
     "analysis": (dict,),
 }
 _MAX_FRAMES = 8
+log = logging.getLogger("coronerd")
 
 
 @dataclass
@@ -197,14 +204,16 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_EXISTING = (
+    select(objects.c.blob_kept, groups.c.fingerprint)
+    .join(groups, groups.c.id == objects.c.group_id)
+    .where(objects.c.project_id == bindparam("pid"), objects.c.oid == bindparam("oid"))
+)
+
+
 def existing(conn: Connection, project_id: int, oid: str) -> Stored | None:
     """The stored object ``oid`` of the project, if any."""
-    q = (
-        select(objects.c.blob_kept, groups.c.fingerprint)
-        .join(groups, groups.c.id == objects.c.group_id)
-        .where(objects.c.project_id == project_id, objects.c.oid == oid)
-    )
-    row = conn.execute(q).first()
+    row = conn.execute(_EXISTING, {"pid": project_id, "oid": oid}).first()
     return None if row is None else Stored(oid, row.fingerprint, False, bool(row.blob_kept))
 
 
@@ -225,19 +234,36 @@ def store(
     pid, pname = project
     blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
     key = blob_key(pname, p.oid)
-    with writing(engine.connect()) as conn:
-        try:
-            with conn.begin():
-                # Checked inside the write transaction: a retry costs one read, no counting.
-                found = existing(conn, pid, p.oid)
-                return found or _index(conn, blobs, config, pid, p, blob, key)
-        except IntegrityError:
-            # A concurrent upload of the same id won the unique constraint: answer with it.
-            with conn.begin():
-                found = existing(conn, pid, p.oid)
-            if found is None:
-                raise
+    with engine.connect() as conn:  # reads, no lock: a retry costs these two
+        found = existing(conn, pid, p.oid)
+        if found is not None:
             return found
+        written = grouping.likely_kept(conn, pid, p.fingerprint, config)
+    if written:
+        blobs.put(key, blob)  # durable before the transaction naming it, outside its lock
+    try:
+        with write_lock(engine), writing(engine.connect()) as conn, conn.begin():
+            stored = _index(conn, blobs, config, pid, p, blob, key, written)
+    except IntegrityError:
+        # A concurrent upload of the same id won the unique constraint: answer with it (and
+        # leave the blob: that upload's row may name it).
+        with engine.connect() as conn:
+            found = existing(conn, pid, p.oid)
+        if found is None:
+            raise
+        return found
+    if written and not stored.blob_kept:
+        # Sampled out after all (concurrent uploads took the group's last places): this row
+        # names no blob and it is the only row of this id, so the file is nobody's.
+        try:
+            blobs.delete(key)
+        except Exception:  # an orphan blob costs space only; the upload is stored
+            log.warning("could not delete the unkept blob %s", key, exc_info=True)
+    return stored
+
+
+_INSERT_OBJECT = insert(objects)
+_INSERT_ATTRIBUTES = insert(attributes)
 
 
 def _index(
@@ -248,6 +274,7 @@ def _index(
     p: Parsed,
     blob: bytes,
     key: str,
+    written: bool,
 ) -> Stored:
     version = p.attributes.get("version")
     seen = grouping.observe(
@@ -260,7 +287,8 @@ def _index(
         config,
     )
     row = conn.execute(
-        insert(objects).values(
+        _INSERT_OBJECT,
+        dict(
             project_id=pid,
             oid=p.oid,
             group_id=seen.group_id,
@@ -274,15 +302,15 @@ def _index(
             size=len(blob),
             blob_key=key if seen.keep_blob else None,
             blob_kept=seen.keep_blob,
-        )
+        ),
     )
     object_id = int(row.inserted_primary_key[0])  # type: ignore[index]
     rows = _attribute_rows(object_id, p)
     if rows:
-        conn.execute(insert(attributes), rows)
+        conn.execute(_INSERT_ATTRIBUTES, rows)
     outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's
-    if seen.keep_blob:
-        blobs.put(key, blob)
+    if seen.keep_blob and not written:
+        blobs.put(key, blob)  # kept after all (the guess said no): durable before the commit
     return Stored(p.oid, p.fingerprint, True, seen.keep_blob, seen.created)
 
 

@@ -10,8 +10,10 @@ processes starting together upgrade the schema once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary constant naming the lock "coronerd schema migration" for pg_advisory_lock.
 _MIGRATION_LOCK = 0x636F726F6E6572
 _BUSY_TIMEOUT_MS = 30_000
+# One writer lock per SQLite database of this process (see write_lock).
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
 
 
 def make_engine(url: str, pool_size: int = 8) -> Engine:
@@ -71,6 +76,21 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
 def writing(conn: Connection) -> Connection:
     """``conn`` set to open its next transaction for writing (BEGIN IMMEDIATE on SQLite)."""
     return conn.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(conn) else conn
+
+
+def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """A lock to hold around a write transaction of ``engine`` (taken before the connection).
+
+    SQLite has one writer at a time; a writer waiting in SQLite's busy handler sleeps by steps
+    up to 100 ms and may oversleep the lock by as much, so the threads of one process queue on a
+    Python lock instead and the next starts as soon as the previous commits (other processes
+    still wait in the busy handler). PostgreSQL locks rows, not the database: no lock.
+    """
+    if not is_sqlite(engine):
+        return contextlib.nullcontext()
+    key = str(engine.url)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
 
 
 def upgrade(engine: Engine) -> None:
