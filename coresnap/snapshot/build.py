@@ -64,7 +64,7 @@ def build_snapshot(
     try:
         snap = _skeleton(core)
         label_mappings(snap)
-        result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap)
+        result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap, analyze)
         reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
         snap["uuid"] = object_id
         merge_threads(snap, result)
@@ -110,6 +110,14 @@ def _analyze(snap: dict[str, Any], core: Any) -> None:
         snap["analysis"]["warnings"].append(f"analysis failed: {type(e).__name__}: {e}")
 
 
+def _import_analysis() -> None:
+    """Import coresnap.analysis ahead of :func:`_analyze` (while drgn reads debug info)."""
+    try:
+        import coresnap.analysis  # noqa: F401
+    except ImportError:
+        pass  # _analyze says so in the snapshot
+
+
 def _skeleton(core: Any) -> dict[str, Any]:
     crashed = facts.crashed_tid(core)
     return {
@@ -134,7 +142,13 @@ def _skeleton(core: Any) -> dict[str, Any]:
 
 
 def _run_engine(
-    engine: EngineName, core: Any, core_path: str, exe: str | None, bounds: Bounds, snap: dict
+    engine: EngineName,
+    core: Any,
+    core_path: str,
+    exe: str | None,
+    bounds: Bounds,
+    snap: dict,
+    analyze: bool = False,
 ) -> tuple[EngineResult, str | None]:
     """(result, why the fallback ran or None)."""
     if engine == "corefile":
@@ -146,7 +160,8 @@ def _run_engine(
             raise SnapshotEngineError("drgn", f"cannot be loaded: {e}") from None
         return corefile_engine.run(core, exe, bounds), f"drgn cannot be loaded: {e}"
     try:
-        result = drgn_engine.run(core_path, exe, bounds, snap["memory_map"])
+        preload = _import_analysis if analyze else None
+        result = drgn_engine.run(core_path, exe, bounds, snap["memory_map"], while_loading=preload)
     except SnapshotEngineError as e:
         if engine == "drgn":
             raise

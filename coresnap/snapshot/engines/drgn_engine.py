@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 # drgn indexes DWARF on OpenMP threads, one per CPU, that busy-wait between loops: on a host
 # that is busy (something just crashed; the daemon snapshots in the background) that costs
@@ -26,11 +28,23 @@ from coresnap.corefile.buildid import file_build_id
 from coresnap.errors import SnapshotEngineError
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.engines import EngineResult
-from coresnap.snapshot.engines.drgn_frames import FrameWalker
+
+if TYPE_CHECKING:
+    from coresnap.snapshot.engines.drgn_frames import FrameWalker
 
 
-def run(core: str, exe: str | None, bounds: Bounds, mappings: list[dict[str, Any]]) -> EngineResult:
+def run(
+    core: str,
+    exe: str | None,
+    bounds: Bounds,
+    mappings: list[dict[str, Any]],
+    *,
+    while_loading: Callable[[], object] | None = None,
+) -> EngineResult:
     """Analyse ``core`` with drgn.
+
+    ``while_loading`` runs (in this thread) while drgn reads debug info on another one; the
+    caller's imports fit there.
 
     Raises:
         SnapshotEngineError: drgn cannot open the core or unwind any thread.
@@ -46,7 +60,16 @@ def run(core: str, exe: str | None, bounds: Bounds, mappings: list[dict[str, Any
     except (OSError, ValueError, drgn.BadDataError, NotImplementedError) as e:
         raise SnapshotEngineError("drgn", f"cannot open core: {e}") from None
     warnings: list[str] = []
-    _load_debug_info(prog, exe, warnings)
+
+    def meanwhile() -> None:
+        import coresnap.snapshot.engines.drgn_frames  # noqa: F401 - capstone: ~25 ms to import
+
+        if while_loading is not None:
+            while_loading()
+
+    _overlapped(lambda: _load_debug_info(prog, exe, warnings), meanwhile)
+    from coresnap.snapshot.engines.drgn_frames import FrameWalker
+
     modules = [_module_record(m, exe, warnings) for m in _modules(prog)]
     untrusted = {m["path"] for m in modules if m["build_id_mismatch"]}
     _add_file_segments(prog, mappings, exe, untrusted)
@@ -54,6 +77,31 @@ def run(core: str, exe: str | None, bounds: Bounds, mappings: list[dict[str, Any
     threads, crashed = _threads(prog, walker, bounds)
     walker.finish(threads)
     return EngineResult("drgn", threads, crashed, modules, walker.cuts, warnings)
+
+
+def _overlapped(work: Callable[[], None], meanwhile: Callable[[], None]) -> None:
+    """Run ``work`` on a thread and ``meanwhile`` on this one; raise what either raised.
+
+    drgn releases the GIL while it reads and indexes debug info (libc's: ~0.06 s, mostly zlib),
+    which is as long as the imports the rest of a snapshot needs: on a host with a spare CPU the
+    two overlap. Nothing touches the program until ``work`` is done.
+    """
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread below
+            failed.append(e)
+
+    worker = threading.Thread(target=target, name="coresnap-drgn-debug-info")
+    worker.start()
+    try:
+        meanwhile()
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
 
 
 def _load_debug_info(prog: drgn.Program, exe: str | None, warnings: list[str]) -> None:
