@@ -50,27 +50,33 @@ class Renderer:
 
     def variable(self, obj: Object, name: str, kind: str, follow: int) -> dict[str, Any]:
         """One variable record; never raises for unreadable or absent values."""
+        # Each drgn attribute read makes a new Python object (and ``kind`` an enum member):
+        # a 64-thread core has thousands of variables, so each is read once here.
+        typ = obj.type_
+        address = obj.address_
         var: dict[str, Any] = {
             "name": name,
             "kind": kind,
-            "type": _type_name(obj.type_),
+            "type": _type_name(typ),
             "value": None,
-            "address": obj.address_,
-            "location": "memory" if obj.address_ is not None else "value",
+            "address": address,
+            "location": "memory" if address is not None else "value",
             "cut": None,
         }
         if obj.absent_:
             var.update(optimized_out=True, location=None)
             return var
+        t = typ.unaliased()
+        type_kind = t.kind
         cuts: list[str] = []
         try:
-            var["value"] = self.value(obj, 0, cuts)
-            self._pointer_extras(obj, var, follow, cuts)
+            var["value"] = self._value(obj, t, type_kind, 0, cuts)
+            if type_kind == TypeKind.POINTER:
+                self._pointer_extras(obj, t, var, follow, cuts)
         except _READ_ERRORS as e:
             var["value"] = None
             cuts.append(f"unreadable: {type(e).__name__}: {e}")
-        t = obj.type_.unaliased()
-        if t.kind == TypeKind.ENUM and isinstance(var["value"], int):
+        if type_kind == TypeKind.ENUM and isinstance(var["value"], int):
             var["display"] = _enumerator(t, var["value"])
         if cuts:
             var["cut"] = "; ".join(list(dict.fromkeys(cuts))[:4])
@@ -82,7 +88,10 @@ class Renderer:
         if obj.absent_:
             return None
         t = obj.type_.unaliased()
-        kind = t.kind
+        return self._value(obj, t, t.kind, depth, cuts)
+
+    def _value(self, obj: Object, t: drgn.Type, kind: TypeKind, depth: int, cuts: list[str]) -> Any:
+        """``value`` of a present ``obj`` whose unaliased type ``t`` is of ``kind``."""
         if kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM):
             return int(obj.value_())
         if kind == TypeKind.FLOAT:
@@ -141,10 +150,10 @@ class Renderer:
             return None
 
     def _pointer_extras(
-        self, obj: Object, var: dict[str, Any], follow: int, cuts: list[str]
+        self, obj: Object, t: drgn.Type, var: dict[str, Any], follow: int, cuts: list[str]
     ) -> None:
-        t = obj.type_.unaliased()
-        if t.kind != TypeKind.POINTER or not isinstance(var["value"], int):
+        """``points_to``, and ``string`` or ``deref``, of a pointer ``obj`` (unaliased type ``t``)."""
+        if not isinstance(var["value"], int):
             return
         address = var["value"]
         if address == 0:
