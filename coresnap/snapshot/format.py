@@ -12,7 +12,6 @@ import json
 import os
 import re
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,8 @@ def schema() -> dict[str, Any]:
 
 
 def _schema_text() -> str:
+    from importlib import resources  # only to explain a failure or regenerate the validator
+
     path = "schema/snapshot-v1.schema.json"
     return resources.files("coresnap.snapshot").joinpath(path).read_text(encoding="utf-8")
 
