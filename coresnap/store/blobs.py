@@ -1,10 +1,9 @@
 """Where snapshot and attachment bytes live: a local directory (default) or an S3 bucket.
 
 Keys are built by the store only (``<project>/<oid[:2]>/<oid[2:4]>/<oid>[.name]``, validated
-ids), never from raw request text. Local writes are atomic and durable: a temporary file in the
-same directory, fsync, rename, fsync of the directory (and, the first time a process uses a
-shard directory, fsync of its parent: a new directory's entry is durable only then), so a reader
-(or a restart after kill -9 or a power cut) sees a whole blob or none.
+ids), never from raw request text. Local writes are durable before ``put`` returns: the file's
+data and the directory entries leading to it (each new shard directory's entry in its parent
+too) are fsynced; see :meth:`LocalBlobs.put`.
 """
 
 from __future__ import annotations
@@ -56,36 +55,74 @@ class LocalBlobs:
             raise StoreError(f"blob key outside the store: {key!r}")
         return self.root.joinpath(*parts)
 
-    def _directory(self, path: Path) -> None:
-        """Make ``path`` and its parents exist, each entry fsynced in its parent once a process.
+    def _directories(self, path: Path) -> list[Path]:
+        """Make ``path`` and its parents exist; return those whose entry this process has not
+        fsynced in their parent yet (the caller syncs them, then calls :meth:`_synced`).
 
-        A directory found existing is synced too: its maker may not have synced it yet (another
+        A directory found existing counts too: its maker may not have synced it yet (another
         thread, or a process killed in between).
         """
         if path in self._dirs:
-            return
-        self._directory(path.parent)
+            return []
+        todo = self._directories(path.parent)
         path.mkdir(exist_ok=True)
-        _fsync_dir(path.parent)
+        return [*todo, path]
+
+    def _synced(self, made: list[Path]) -> None:
+        for path in made:
+            _fsync_dir(path.parent)
         with self._dirs_lock:
             if len(self._dirs) > _MAX_KNOWN_DIRS:
                 self._dirs = {self.root}
-            self._dirs.add(path)
+            self._dirs.update(made)
 
     def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` at ``key``, durably, replacing what was there.
+
+        The file is created under its final name (O_EXCL), written and fsynced, then its
+        directory (and any new directory's parent) fsynced: the create, the data and the new
+        directories go to disk in one journal commit on ext4 or XFS, and the directory syncs
+        that follow find them there. A reader never sees the file before it is whole: the row
+        naming a blob commits only after this returns. A file already there (an earlier
+        attempt, possibly cut short by a crash) is kept when it holds exactly ``data``, else
+        replaced atomically (temporary file, fsync, rename).
+        """
         path = self._path(key)
-        self._directory(path.parent)
+        made = self._directories(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            if not _holds(path, data):
+                self._replace(path, data)
+            self._synced(made)
+            _fsync_dir(path.parent)
+            return
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except BaseException:
+            mine = os.fstat(fd).st_ino
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                if os.stat(path).st_ino == mine:  # not a whole copy renamed there meanwhile
+                    path.unlink()
+            raise
+        os.close(fd)
+        _fsync_dir(path.parent)
+        self._synced(made)
+
+    def _replace(self, path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -120,6 +157,31 @@ class S3Blobs:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (then fsynced: it may be a copy a
+    killed process wrote and never synced)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        if os.fstat(fd).st_size != len(data):
+            return False
+        with os.fdopen(os.dup(fd), "rb") as f:
+            if f.read() != data:
+                return False
+        os.fsync(fd)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
