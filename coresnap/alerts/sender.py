@@ -29,7 +29,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, select, update
+from sqlalchemy import Engine, and_, delete, exists, select, update
 
 from coresnap.alerts import metrics
 from coresnap.alerts.kinds import DeliveryFailed, Outgoing, senders
@@ -41,6 +41,7 @@ log = logging.getLogger("coronerd")
 POLL = 0.5
 BATCH = 16
 WORKERS = 4
+PRUNE_EVERY = 3600.0  # seconds between two prunings of the outbox's history
 
 
 def backoff(config: StoreConfig, attempts: int) -> float:
@@ -78,8 +79,31 @@ class Sender:
             self._thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def prune(self, now: float | None = None) -> int:
+        """Delete sent and failed deliveries older than ``alerting.keep_days``; pending rows stay
+        whatever their age. Returns how many rows went."""
+        days = self.config["alerting.keep_days"]
+        if days <= 0:
+            return 0
+        cutoff = (time.time() if now is None else now) - days * 86400.0
+        old = delete(alert_deliveries).where(
+            alert_deliveries.c.state.in_(("sent", "failed")), alert_deliveries.c.created < cutoff
+        )
+        with writing(self.engine.connect()) as conn, conn.begin():
+            return int(conn.execute(old).rowcount or 0)
+
     def _loop(self) -> None:
+        pruned = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - pruned > PRUNE_EVERY:
+                pruned = time.monotonic()
+                try:
+                    gone = self.prune()
+                except Exception:  # pruning is housekeeping: never stop alerting for it
+                    log.exception("alerts: pruning the outbox failed")
+                else:
+                    if gone:
+                        log.info("alerts: pruned %d old deliveries", gone)
             try:
                 busy = self.run_once()
             except Exception:  # a database hiccup must not end alerting: log, wait, go on

@@ -78,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alerting", "max_attempts", int, 10, "attempts before a delivery is failed"),
     Setting("alerting", "retry_base", int, 30, "seconds before the first retry (then doubled)"),
     Setting("alerting", "retry_max", int, 3600, "longest wait between two attempts, seconds"),
+    Setting(
+        "alerting",
+        "keep_days",
+        int,
+        30,
+        "days sent and failed deliveries stay in the outbox's history (0: forever)",
+    ),
 )
 # The array of tables ``[[alerts]]`` (alert targets) is not a fixed key: load() keeps it raw
 # in StoreConfig.alerts and coresnap.alerts.targets checks it (docs/alerts.md).

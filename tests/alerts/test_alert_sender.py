@@ -19,7 +19,7 @@ from coresnap.store import auth, ingest
 from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig, defaults
 from coresnap.store.db.engine import make_engine, upgrade, writing
-from coresnap.store.db.models import alert_deliveries
+from coresnap.store.db.models import alert_deliveries, alert_targets
 
 
 def _store(tmp_path: Path, url: str, **values: object) -> tuple[Engine, StoreConfig, int]:
@@ -118,3 +118,43 @@ def test_two_senders_share_one_outbox_on_postgresql(tmp_path: Path, pg_url: str)
     finally:
         hook.stop()
         engine.dispose()
+
+
+def test_prune_keeps_pending_and_recent_rows(tmp_path: Path) -> None:
+    engine, config, pid = _store(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", **{"alerting.keep_days": 30}
+    )
+    now = 2_000_000_000.0
+    day = 86400.0
+    with writing(engine.connect()) as conn, conn.begin():
+        targets.create(
+            conn, pid, {"name": "hook", "kind": "webhook", "settings": {"url": "http://x"}}
+        )
+        tid = conn.execute(select(alert_targets.c.id)).scalar_one()
+        rows = [
+            ("sent", now - 31 * day),  # pruned
+            ("failed", now - 40 * day),  # pruned
+            ("sent", now - 29 * day),  # recent: kept
+            ("pending", now - 90 * day),  # never pruned: still to deliver
+        ]
+        for state, created in rows:
+            conn.execute(
+                alert_deliveries.insert().values(
+                    target_id=tid,
+                    group_id=None,
+                    event="new-group",
+                    payload="{}",
+                    state=state,
+                    attempts=1,
+                    next_attempt=created,
+                    created=created,
+                )  # fmt: skip
+            )
+    s = sender.Sender(engine, config)
+    assert s.prune(now) == 2
+    with engine.connect() as conn:
+        left = sorted((r.state, r.created) for r in conn.execute(select(alert_deliveries)).all())
+    assert left == sorted(rows[2:])
+    config.values["alerting.keep_days"] = 0
+    assert s.prune(now + 365 * day) == 0  # 0 keeps the history forever
+    engine.dispose()
