@@ -10,7 +10,7 @@ import os
 import time
 import uuid as uuidlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from coresnap import __version__
 from coresnap.errors import ConfigError, SnapshotEngineError
@@ -18,7 +18,7 @@ from coresnap.snapshot import facts
 from coresnap.snapshot.assets import read_assets
 from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
-from coresnap.snapshot.engines import EngineResult, corefile_engine
+from coresnap.snapshot.engines import EngineResult, corefile_engine, start_drgn
 from coresnap.snapshot.engines.scan import scan_crashed_thread
 from coresnap.snapshot.format import FORMAT, VERSION
 from coresnap.snapshot.labels import label_mappings
@@ -26,6 +26,9 @@ from coresnap.snapshot.merge import merge_modules, merge_threads
 from coresnap.snapshot.shrink import shrink
 from coresnap.snapshot.source import attach_source
 from coresnap.snapshot.system import crash_time, local_system, process_facts, system_facts
+
+if TYPE_CHECKING:
+    from coresnap.snapshot.engines.drgn_engine import DebugInfoLoad
 
 EngineName = Literal["auto", "drgn", "corefile"]
 OBJECT_KEY = "coresnap.object"
@@ -41,6 +44,7 @@ def build_snapshot(
     bounds: Bounds = DEFAULT_BOUNDS,
     fallback_reason: str | None = None,
     analyze: bool = False,
+    started: DebugInfoLoad | None = None,
 ) -> dict[str, Any]:
     """The v1 snapshot of ``core_path``.
 
@@ -48,23 +52,34 @@ def build_snapshot(
     lets a caller that already saw drgn fail (the isolating parent) say why. ``analyze`` fills
     classification, annotations, fingerprint and quality (:mod:`coresnap.analysis`) while the
     core is open (``coresnap snapshot`` does; library callers may run it themselves).
+    ``started`` is :func:`~coresnap.snapshot.engines.start_drgn` of the same core and exe, when
+    the caller started drgn early; otherwise it is started here, before the core reader runs.
 
     Raises:
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
         AssetError: ``resource`` is given but is neither a directory nor a tar.
         ConfigError: ``kv`` has a malformed ``coresnap.object``.
     """
-    started = time.monotonic()
-    kv = dict(kv or {})
-    object_id = _object_id(kv.get(OBJECT_KEY))
-    assets = read_assets(resource) if resource is not None else None
+    began = time.monotonic()
     from coresnap.corefile import open_core
 
-    core = open_core(str(core_path))
+    try:
+        kv = dict(kv or {})
+        object_id = _object_id(kv.get(OBJECT_KEY))
+        assets = read_assets(resource) if resource is not None else None
+        if started is None:
+            started = start_drgn(str(core_path), exe, engine)
+        core = open_core(str(core_path))
+    except BaseException:
+        if started is not None:
+            started.join()  # never leave drgn reading on its thread
+        raise
     try:
         snap = _skeleton(core)
         label_mappings(snap)
-        result, reason = _run_engine(engine, core, str(core_path), exe, bounds, snap, analyze)
+        result, reason = _run_engine(
+            engine, core, str(core_path), exe, bounds, snap, analyze, started
+        )
         reason = fallback_reason if result.engine == "corefile" and fallback_reason else reason
         snap["uuid"] = object_id
         merge_threads(snap, result)
@@ -92,7 +107,9 @@ def build_snapshot(
         close = getattr(core, "close", None)
         if close is not None:
             close()
-    snap["analysis"]["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        if started is not None:
+            started.join()
+    snap["analysis"]["duration_ms"] = round((time.monotonic() - began) * 1000, 1)
     return snap
 
 
@@ -149,6 +166,7 @@ def _run_engine(
     bounds: Bounds,
     snap: dict,
     analyze: bool = False,
+    started: DebugInfoLoad | None = None,
 ) -> tuple[EngineResult, str | None]:
     """(result, why the fallback ran or None)."""
     if engine == "corefile":
@@ -161,7 +179,9 @@ def _run_engine(
         return corefile_engine.run(core, exe, bounds), f"drgn cannot be loaded: {e}"
     try:
         preload = _import_analysis if analyze else None
-        result = drgn_engine.run(core_path, exe, bounds, snap["memory_map"], while_loading=preload)
+        result = drgn_engine.run(
+            core_path, exe, bounds, snap["memory_map"], started=started, while_loading=preload
+        )
     except SnapshotEngineError as e:
         if engine == "drgn":
             raise

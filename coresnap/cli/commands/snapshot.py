@@ -30,18 +30,23 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: every coresnap command pays for the imports at module level.
+    # Imported here: every coresnap command pays for the imports at module level. drgn starts
+    # reading debug info (on a thread) before the rest is imported, so that the two overlap.
     from coresnap.snapshot.attributes import parse_kv
-    from coresnap.snapshot.bounds import DEFAULT_BOUNDS
-    from coresnap.snapshot.build import build_snapshot
-    from coresnap.snapshot.format import to_json, validate, write
-    from coresnap.snapshot.isolate import Limits, run_snapshot
+    from coresnap.snapshot.engines import start_drgn
 
     if not args.output and not args.json:
         print("coresnap snapshot: give -o FILE or --json", file=sys.stderr)
         return 2
     kv = parse_kv(args.kv)
+    started = None if args.isolate else start_drgn(args.core, args.exe, args.engine)
+    from coresnap.snapshot.bounds import DEFAULT_BOUNDS
+    from coresnap.snapshot.build import build_snapshot
+    from coresnap.snapshot.format import to_json, validate, write
+
     if args.isolate:
+        from coresnap.snapshot.isolate import Limits, run_snapshot  # subprocess, tempfile
+
         limits = Limits(cpu_seconds=args.cpu, memory_mb=args.memory, wall_seconds=args.timeout)
         snap = run_snapshot(
             args.core,
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine,
             bounds=DEFAULT_BOUNDS,
             analyze=not args.no_analysis,
+            started=started,
         )
     validate(snap)
     if args.output:

@@ -8,7 +8,10 @@ return an :class:`EngineResult`; :mod:`coresnap.snapshot.build` merges it with t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from coresnap.snapshot.engines.drgn_engine import DebugInfoLoad
 
 
 @dataclass
@@ -19,3 +22,20 @@ class EngineResult:
     modules: list[dict[str, Any]] = field(default_factory=list)  # schema $defs/module
     cuts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def start_drgn(core: str, exe: str | None, engine: str = "auto") -> DebugInfoLoad | None:
+    """Start drgn reading ``core``'s debug info on a thread, for ``build_snapshot(started=)``.
+
+    Called before the rest of the snapshot code is imported, the imports overlap with drgn's work
+    (:class:`~coresnap.snapshot.engines.drgn_engine.DebugInfoLoad`). None when the drgn engine
+    will not run or cannot be loaded: ``build_snapshot`` then finds out again and says why.
+    """
+    if engine == "corefile":
+        return None
+    try:
+        from coresnap.snapshot.engines.drgn_engine import DebugInfoLoad
+
+        return DebugInfoLoad(core, exe)
+    except Exception:  # noqa: BLE001 - ImportError or drgn's own: build_snapshot records it
+        return None

@@ -24,13 +24,82 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import drgn  # noqa: E402 - must come after OMP_NUM_THREADS is set
 
-from coresnap.corefile.buildid import file_build_id
 from coresnap.errors import SnapshotEngineError
-from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.engines import EngineResult
 
 if TYPE_CHECKING:
+    from coresnap.snapshot.bounds import Bounds
     from coresnap.snapshot.engines.drgn_frames import FrameWalker
+
+
+class Background:
+    """``work`` running on a thread; :meth:`join` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], None], name: str) -> None:
+        self._failed: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(work,), name=name)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 - re-raised by join() in the caller's thread
+            self._failed.append(e)
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def join(self) -> None:
+        self.wait()
+        if self._failed:
+            raise self._failed[0]
+
+
+class DebugInfoLoad:
+    """A drgn program for ``core`` whose debug info is being read on a thread.
+
+    drgn releases the GIL while it reads and indexes debug info (libc's: ~0.06 s, mostly zlib),
+    which is as long as importing the rest of the snapshot code: started first (``coresnap
+    snapshot`` does, before its other imports), the two overlap on a host with a spare CPU.
+    Nothing else touches the program until :meth:`program` has returned it.
+    """
+
+    def __init__(self, core: str, exe: str | None) -> None:
+        logging.getLogger("drgn").setLevel(logging.CRITICAL)
+        if "DRGN_PLUGINS" not in os.environ:
+            # drgn scans every installed distribution's entry points for plugins when a program
+            # is made (~0.1 s per snapshot); coresnap uses none unless DRGN_PLUGINS asks.
+            os.environ.setdefault("DRGN_DISABLE_PLUGINS", "*")
+        self.warnings: list[str] = []
+        self._prog = drgn.Program()
+        self._error: SnapshotEngineError | None = None
+        self._loading: Background | None = None
+        try:
+            self._prog.set_core_dump(core)
+        except (OSError, ValueError, drgn.BadDataError, NotImplementedError) as e:
+            self._error = SnapshotEngineError("drgn", f"cannot open core: {e}")
+            return
+        self._loading = Background(
+            lambda: _load_debug_info(self._prog, exe, self.warnings), "coresnap-drgn-debug-info"
+        )
+
+    def join(self) -> None:
+        """Wait for the debug info (raises nothing: :meth:`program` does)."""
+        if self._loading is not None:
+            self._loading.wait()
+
+    def program(self) -> drgn.Program:
+        """The program, its debug info loaded.
+
+        Raises:
+            SnapshotEngineError: drgn cannot open the core.
+            Exception: whatever drgn raised while loading debug info (beyond missing files).
+        """
+        if self._loading is not None:
+            self._loading.join()
+        if self._error is not None:
+            raise self._error
+        return self._prog
 
 
 def run(
@@ -39,9 +108,10 @@ def run(
     bounds: Bounds,
     mappings: list[dict[str, Any]],
     *,
+    started: DebugInfoLoad | None = None,
     while_loading: Callable[[], object] | None = None,
 ) -> EngineResult:
-    """Analyse ``core`` with drgn.
+    """Analyse ``core`` with drgn (``started``: its :class:`DebugInfoLoad`, if made earlier).
 
     ``while_loading`` runs (in this thread) while drgn reads debug info on another one; the
     caller's imports fit there.
@@ -49,27 +119,18 @@ def run(
     Raises:
         SnapshotEngineError: drgn cannot open the core or unwind any thread.
     """
-    logging.getLogger("drgn").setLevel(logging.CRITICAL)
-    if "DRGN_PLUGINS" not in os.environ:
-        # drgn scans every installed distribution's entry points for plugins when a program is
-        # made (~0.1 s per snapshot); coresnap uses none unless DRGN_PLUGINS asks for some.
-        os.environ.setdefault("DRGN_DISABLE_PLUGINS", "*")
-    prog = drgn.Program()
+    load = started if started is not None else DebugInfoLoad(core, exe)
     try:
-        prog.set_core_dump(core)
-    except (OSError, ValueError, drgn.BadDataError, NotImplementedError) as e:
-        raise SnapshotEngineError("drgn", f"cannot open core: {e}") from None
-    warnings: list[str] = []
-
-    def meanwhile() -> None:
         import coresnap.snapshot.engines.drgn_frames  # noqa: F401 - capstone: ~25 ms to import
 
         if while_loading is not None:
             while_loading()
-
-    _overlapped(lambda: _load_debug_info(prog, exe, warnings), meanwhile)
+    finally:
+        load.join()
+    prog = load.program()
     from coresnap.snapshot.engines.drgn_frames import FrameWalker
 
+    warnings = load.warnings
     modules = [_module_record(m, exe, warnings) for m in _modules(prog)]
     untrusted = {m["path"] for m in modules if m["build_id_mismatch"]}
     _add_file_segments(prog, mappings, exe, untrusted)
@@ -77,31 +138,6 @@ def run(
     threads, crashed = _threads(prog, walker, bounds)
     walker.finish(threads)
     return EngineResult("drgn", threads, crashed, modules, walker.cuts, warnings)
-
-
-def _overlapped(work: Callable[[], None], meanwhile: Callable[[], None]) -> None:
-    """Run ``work`` on a thread and ``meanwhile`` on this one; raise what either raised.
-
-    drgn releases the GIL while it reads and indexes debug info (libc's: ~0.06 s, mostly zlib),
-    which is as long as the imports the rest of a snapshot needs: on a host with a spare CPU the
-    two overlap. Nothing touches the program until ``work`` is done.
-    """
-    failed: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            work()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread below
-            failed.append(e)
-
-    worker = threading.Thread(target=target, name="coresnap-drgn-debug-info")
-    worker.start()
-    try:
-        meanwhile()
-    finally:
-        worker.join()
-    if failed:
-        raise failed[0]
 
 
 def _load_debug_info(prog: drgn.Program, exe: str | None, warnings: list[str]) -> None:
@@ -188,6 +224,8 @@ def _module_record(m: drgn.Module, exe: str | None, warnings: list[str]) -> dict
         "debug_file": m.debug_file_path,
         "build_id_mismatch": False,
     }
+    from coresnap.corefile.buildid import file_build_id
+
     candidates = [exe] if exe and isinstance(m, drgn.MainModule) else []
     if m.loaded_file_status != drgn.ModuleFileStatus.HAVE or m.debug_file_path is None:
         candidates.append(m.name)
