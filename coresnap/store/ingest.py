@@ -33,7 +33,7 @@ from coresnap.errors import InvalidSnapshot, PayloadTooLarge
 from coresnap.store import grouping
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
-from coresnap.store.db.engine import write_lock, writing
+from coresnap.store.db.engine import reading, write_lock, writing
 from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -234,7 +234,7 @@ def store(
     pid, pname = project
     blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
     key = blob_key(pname, p.oid)
-    with engine.connect() as conn:  # reads, no lock: a retry costs these two
+    with reading(engine.connect()) as conn:  # no lock, no transaction: a retry costs one read
         found = existing(conn, pid, p.oid)
         if found is not None:
             return found

@@ -78,6 +78,16 @@ def writing(conn: Connection) -> Connection:
     return conn.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(conn) else conn
 
 
+def reading(conn: Connection) -> Connection:
+    """``conn`` set for reads outside any transaction (autocommit on PostgreSQL).
+
+    psycopg ends a transaction that only read with a ROLLBACK, which also drops the
+    connection's prepared statements (DEALLOCATE ALL): two round trips, and every statement
+    planned again. SQLite reads keep their (free) deferred transaction.
+    """
+    return conn if is_sqlite(conn) else conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
     """A lock to hold around a write transaction of ``engine`` (taken before the connection).
 
