@@ -88,9 +88,15 @@ def _filter_text(f: dict[str, Any]) -> str:
     return f"{f['attribute']},{f['op']}" + ("" if value is None else f",{value}")
 
 
-def _deliveries(request: Request, pid: int) -> list[dict[str, Any]]:
+def _deliveries(request: Request, pid: int, target: str | None) -> list[dict[str, Any]]:
+    """The newest 100 deliveries, and the newest 50 failed and 50 pending ones even if older."""
     with web.context(request).engine.connect() as conn:
-        rows = targets.deliveries(conn, pid, limit=100)
+        found = {
+            r["id"]: r
+            for state, limit in (("failed", 50), ("pending", 50), (None, 100))
+            for r in targets.deliveries(conn, pid, state, target, limit)
+        }
+    rows = list(found.values())
     for r in rows:
         retrying = r["state"] == "pending" and r["attempts"] > 0
         r["shown_state"] = "retrying" if retrying else r["state"]
@@ -133,6 +139,7 @@ def _page(
     *,
     status: int = 200,
     form: dict[str, Any] | None = None,
+    target: str | None = None,
 ) -> Response:
     with web.context(request).engine.connect() as conn:
         found = targets.list_targets(conn, pid)
@@ -144,7 +151,8 @@ def _page(
         project=project,
         base=_base(project),
         targets=[_listed(t) for t in found],
-        deliveries=_deliveries(request, pid),
+        deliveries=_deliveries(request, pid, target),
+        target=target,
         kinds=targets.KINDS,
         form=form,
     )
@@ -215,10 +223,11 @@ def _raw(form: Any, kind: str, editing: bool) -> tuple[dict[str, Any], dict[str,
 
 
 @router.get("/p/{project}/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, project: str) -> Response:
+def alerts_page(request: Request, project: str, target: str = "") -> Response:
+    """The page; ``?target=<name>`` shows only that target's deliveries."""
     user = web.signed_in(request)
     pid = web.project_of(request, user, project)
-    return _page(request, user, project, pid)
+    return _page(request, user, project, pid, target=target[:64] or None)
 
 
 @router.get("/p/{project}/alerts/new", response_class=HTMLResponse)

@@ -22,6 +22,7 @@ from alert_store import ALERTING, admin_project  # noqa: E402
 from coronerd_server import Project, fresh_pg_database, make_server  # noqa: E402
 
 from coresnap.alerts.kinds.webhook import SIGNATURE, sign  # noqa: E402
+from coresnap.store.db.engine import make_engine, upgrade  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -145,6 +146,8 @@ def test_a_receiver_answering_500_shows_as_retrying_with_its_error(
         assert "HTTP 500" in html
         # Failures first: the retrying row comes before the sent one.
         assert html.index('data-target="down"') < html.index('data-target="up"')
+        only = client.get(f"/p/{p.name}/alerts", params={"target": "up"}).text
+        assert _states(only, "up") == ["sent"] and _states(only, "down") == []
         failing.wait(1)
     finally:
         failing.stop()
@@ -347,3 +350,30 @@ def test_in_chromium_without_javascript(
             page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_config_file_target_says_where_it_came_from(tmp_path: Path) -> None:
+    server = make_server("sqlite", tmp_path / "coronerd", None, **ALERTING)
+    engine = make_engine(server.database_url)
+    upgrade(engine)  # the project must exist before coronerd reads [[alerts]] naming it
+    engine.dispose()
+    p = server.project("cfg")
+    server.config.write_text(
+        server.config.read_text()
+        + f'\n[[alerts]]\nproject = "{p.name}"\nname = "ops"\nkind = "webhook"\n'
+        'url = "http://127.0.0.1:9/ops"\nsecret = "file-secret-7"\n'
+    )
+    server.start()
+    try:
+        client = _admin(server)
+        html = _page(client, p)
+        assert re.search(r'data-name="ops">.*?<td>config file</td>', html, re.S)
+        assert "file-secret-7" not in html and "from_config" not in html
+        form = client.get(f"/p/{p.name}/alerts/t/ops").text
+        assert "next start-up replaces it" in form and "file-secret-7" not in form
+        assert (
+            _create(client, p, "webhook", name="mine", url="http://127.0.0.1:9/").status_code == 303
+        )
+        assert re.search(r'data-name="mine">.*?<td>console / API</td>', _page(client, p), re.S)
+    finally:
+        server.kill()
