@@ -6,13 +6,16 @@ The blob is written (and fsynced) before the transaction that indexes it commits
 acknowledged upload survives kill -9; a crash in between leaves at most an unreferenced blob.
 
 The write transaction is kept short (SQLite has one writer; PostgreSQL holds the group row):
-decoding, validation, the retry check and, when storage sampling will likely keep it, the blob
-write with its fsyncs all happen before it. The transaction only counts the object in its group
-and inserts its rows (and writes the blob itself in the rare case the guess said "not kept").
+decoding, validation and the retry check happen before it, and the blob write (with its fsyncs),
+when storage sampling will likely keep the blob, runs on a writer thread from then on, while
+this one waits for its turn and does the transaction's work; the commit waits for the blob.
+The transaction only counts the object in its group and inserts its rows (and writes the blob
+itself in the rare case the guess said "not kept").
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -21,6 +24,7 @@ import math
 import os
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +60,8 @@ REQUIRED: dict[str, tuple[type, ...]] = {
 }
 _MAX_FRAMES = 8
 log = logging.getLogger("coronerd")
+# Blob writes of uploads in progress (see store): mostly waits on fsync or S3, GIL released.
+_WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="coronerd-blob")
 
 
 @dataclass
@@ -239,12 +245,16 @@ def store(
         if found is not None:
             return found
         written = grouping.likely_kept(conn, pid, p.fingerprint, config)
-    if written:
-        blobs.put(key, blob)  # durable before the transaction naming it, outside its lock
+    # The blob is written on another thread meanwhile: waiting for a SQLite writer's turn or
+    # doing the transaction's work, this one overlaps its fsyncs.
+    pending = _WRITERS.submit(blobs.put, key, blob) if written else None
     try:
         with write_lock(engine), writing(engine.connect()) as conn, conn.begin():
             stored = _index(conn, blobs, config, pid, p, blob, key, written)
+            if stored.blob_kept and pending is not None:
+                pending.result()  # durable before the row naming it commits (or no commit)
     except IntegrityError:
+        _settle(pending)
         # A concurrent upload of the same id won the unique constraint: answer with it (and
         # leave the blob: that upload's row may name it).
         with engine.connect() as conn:
@@ -252,14 +262,25 @@ def store(
         if found is None:
             raise
         return found
-    if written and not stored.blob_kept:
+    except BaseException:
+        _settle(pending)  # a failed upload leaves at most an unreferenced blob
+        raise
+    if pending is not None and not stored.blob_kept:
         # Sampled out after all (concurrent uploads took the group's last places): this row
         # names no blob and it is the only row of this id, so the file is nobody's.
         try:
+            pending.result()
             blobs.delete(key)
         except Exception:  # an orphan blob costs space only; the upload is stored
             log.warning("could not delete the unkept blob %s", key, exc_info=True)
     return stored
+
+
+def _settle(pending: Future[None] | None) -> None:
+    """Wait for a blob write whose upload failed (its error, if any, is not the one to raise)."""
+    if pending is not None:
+        with contextlib.suppress(Exception):
+            pending.result()
 
 
 _INSERT_OBJECT = insert(objects)
