@@ -48,6 +48,11 @@ def test_netbsd_corpus_core_snapshot(entry: dict[str, Any]) -> None:
     assert [f["function"] for f in frames] == prefix
     assert {f["function"]: f["line"] for f in frames} == expect["backtrace_source_lines"]
     assert snap["signal"]["name"] == "SIGSEGV"
+    # The core names no files: the module list is what the unwinder placed (the program).
+    (module,) = snap["modules"]
+    assert module["path"] == str(CORPUS / entry["executable"])
+    assert module["start"] <= frames[0]["pc"] < module["end"]
+    assert module["debug_info"] == "embedded"
     with open_core(CORPUS / entry["file"]) as core:
         labels = analyze(snap, core)["classification"]["labels"]
     # NetBSD's SI_NOINFO carries no fault address: on amd64 it is computed from the faulting

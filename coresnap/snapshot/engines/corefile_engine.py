@@ -51,7 +51,52 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
         result.threads.append(record)
     if len(core.threads) > bounds.max_threads:
         result.cuts.append(f"threads: frames of {bounds.max_threads} of {len(core.threads)}")
+    result.modules = _placed_modules(result.threads, {m.path for m in core.modules})
     return result
+
+
+def _placed_modules(threads: list[dict[str, Any]], listed: set[str | None]) -> list[dict[str, Any]]:
+    """Modules the unwinder placed that the core does not list (a NetBSD core names no files):
+    each at ``pc - module_offset`` of a frame in it, its extent from the file's ``PT_LOAD``s."""
+    placed: dict[str, dict[str, Any]] = {}
+    for thread in threads:
+        for f in thread["frames"]:
+            path, offset = f.get("module"), f.get("module_offset")
+            if not path or offset is None or path in listed or path in placed:
+                continue
+            record = _module_record(path, f["pc"] - offset)
+            if record is not None:
+                placed[path] = record
+    return list(placed.values())
+
+
+def _module_record(path: str, start: int) -> dict[str, Any] | None:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    from coresnap.corefile.buildid import file_build_id
+
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+            embedded = elf.get_section_by_name(".debug_info") is not None
+    except (OSError, ELFError):
+        return None
+    if not loads:
+        return None
+    low = min(s["p_vaddr"] for s in loads)
+    high = max(s["p_vaddr"] + s["p_memsz"] for s in loads)
+    return {
+        "path": path,
+        "build_id": file_build_id(path),
+        "start": start,
+        "end": start + high - low,
+        "load_bias": start - low,
+        "debug_info": "embedded" if embedded else None,
+        "debug_file": path if embedded else None,
+        "build_id_mismatch": False,
+    }
 
 
 def _crashed(core: Any) -> int | None:
