@@ -58,7 +58,7 @@ COMMON_FIELDS = (
     "enabled",
 )
 # Failures first on the page, then messages still waiting, then what was sent.
-_ORDER = {"failed": 0, "retrying": 1, "pending": 2, "sent": 3}
+_ORDER = {"failed": 0, "retrying": 1, "sending": 2, "pending": 3, "sent": 4}
 
 
 def _admin(user: users.User) -> None:
@@ -98,8 +98,11 @@ def _deliveries(request: Request, pid: int, target: str | None) -> list[dict[str
         }
     rows = list(found.values())
     for r in rows:
-        retrying = r["state"] == "pending" and r["attempts"] > 0
-        r["shown_state"] = "retrying" if retrying else r["state"]
+        r["shown_state"] = r["state"]
+        if r["state"] == "pending" and r["attempts"] > 0:
+            # A claimed row counts its attempt before it is made: without an error yet, the
+            # attempt is under way (sending); with one, an earlier attempt failed (retrying).
+            r["shown_state"] = "retrying" if r["last_error"] else "sending"
     rows.sort(key=lambda r: (_ORDER[r["shown_state"]], -float(r["created"])))
     return rows
 

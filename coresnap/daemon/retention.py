@@ -11,6 +11,7 @@ oldest first, down to ``purge.total`` bytes. Assets go when no core or snapshot 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -45,6 +46,7 @@ class Retention:
         self.cfg = cfg
         self._exe: dict[str, str] = {}  # kept core id -> exe name (cache)
         self._fingerprint: dict[str, str | None] = {}
+        self._keep_lock = threading.Lock()
 
     def core_done(self, dump: dumps.Dump, snapshot_fp: str | None) -> str:
         """Dispose of pending/<id> once its snapshot exists; returns what was done."""
@@ -52,13 +54,16 @@ class Retention:
         if not core.exists():
             return "none"
         policy = self.cfg["retention.core"]
-        if policy == "purge" and self._keep_first(dump, snapshot_fp):
-            policy = "keep"
-        if policy == "keep":
-            self.spool.advance(dump.id, Stage.PENDING, Stage.COMMITTED, dst_suffix=CORE_KEPT)
-        elif policy == "compress":
+        # Workers finish dumps in parallel: counting the kept cores and keeping one more is one
+        # step, or two workers both see room for "the first N" and keep N + 1.
+        with self._keep_lock:
+            if policy == "purge" and self._keep_first(dump, snapshot_fp):
+                policy = "keep"
+            if policy == "keep":
+                self.spool.advance(dump.id, Stage.PENDING, Stage.COMMITTED, dst_suffix=CORE_KEPT)
+        if policy == "compress":
             self._compress(dump.id, core)
-        else:
+        elif policy != "keep":
             core.unlink(missing_ok=True)
         if policy != "purge":
             self._exe[dump.id] = dump.exe_name
