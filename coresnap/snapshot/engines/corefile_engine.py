@@ -44,7 +44,7 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
             record["frames_cut"] = "no unwinder available: top frame only"
         else:
             trace = unwind(core, thread, max_frames=bounds.max_frames, file_resolver=resolver)
-            record["frames"] = [_frame(i, f) for i, f in enumerate(trace)]
+            record["frames"] = [frame_record(i, f) for i, f in enumerate(trace)]
             if trace.stop_reason and not trace.stop_reason.startswith("outermost"):
                 record["frames_cut"] = f"unwinding stopped: {trace.stop_reason}"
             result.warnings.extend(f"thread {thread.tid}: {n}" for n in trace.notes[:8])
@@ -119,7 +119,8 @@ def _resolver(core: Any, exe: str | None) -> Callable[[str, str | None], str | N
     return resolve
 
 
-def _frame(index: int, f: Any) -> dict[str, Any]:
+def frame_record(index: int, f: Any, trusted: bool | None = None) -> dict[str, Any]:
+    """The snapshot frame of the unwinder's frame ``f`` (``trusted`` overrides its own)."""
     return {
         "index": index,
         "pc": f.pc,
@@ -132,7 +133,7 @@ def _frame(index: int, f: Any) -> dict[str, Any]:
         "line": f.line,
         "column": f.column,
         "inline": f.inline,
-        "trusted": f.trusted,
+        "trusted": f.trusted if trusted is None else trusted,
         "variables": [],
         **({"tail_call": True} if f.tail_call else {}),
     }

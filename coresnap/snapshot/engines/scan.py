@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from coresnap.errors import CoresnapError
+from coresnap.snapshot.engines.corefile_engine import frame_record
 
 SCAN_BYTES = 16 * 1024  # how far above the stack pointer to look, per scan
 MAX_SCANS = 8  # scans per thread (each one resumes CFI unwinding where it lost the stack)
@@ -44,7 +45,7 @@ def scan_crashed_thread(core: Any, snap: dict[str, Any], max_frames: int) -> Non
         regs = {**source.registers, "rip": return_address, "rsp": slot + _WORD}
         start = dataclasses.replace(source, registers=regs, pc=return_address, sp=slot + _WORD)
         trace = unwind_thread(core, start, max_frames=max_frames - len(frames))
-        frames.extend(_frame(len(frames), f) for f in trace)
+        frames.extend(frame_record(len(frames), f, trusted=False) for f in trace)
         if trace.stop_reason.startswith("outermost") or not trace:
             break
         # CFI lost the thread again (a register it needed was clobbered below): scan on from
@@ -91,21 +92,3 @@ def _after_call(core: Any, address: int) -> bool:
     if before[4] == 0xFF and 0x50 <= before[5] <= 0x57:  # call *disp8(%reg)
         return True
     return before[1] == 0xFF and before[2] in (0x15, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96, 0x97)
-
-
-def _frame(index: int, f: Any) -> dict[str, Any]:
-    return {
-        "index": index,
-        "pc": f.pc,
-        "module": f.module,
-        "build_id": f.build_id,
-        "module_offset": f.module_offset,
-        "function": f.function,
-        "function_offset": f.function_offset,
-        "file": f.file,
-        "line": f.line,
-        "column": f.column,
-        "inline": f.inline,
-        "trusted": False,
-        "variables": [],
-    }
