@@ -262,15 +262,6 @@ class Archive:
                 "e_machine": found.machine, "threads": len(found.thread_pids)}  # fmt: skip
 
     def _publish_assets(self, members: dict[str, bytes], facts: dict) -> None:
-        temp = self.spool.staging_path(self.dump_id, "assets")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            assets.write_tar(fd, members, facts, self.mode)
-            os.fchown(fd, self.uid, self.gid)
-            os.fchmod(fd, self.mode)
-        except OSError:
-            os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        self.spool.publish(temp, Stage.ASSETS, self.dump_id)
+        assets.publish(
+            self.spool, self.dump_id, members, facts, mode=self.mode, uid=self.uid, gid=self.gid
+        )

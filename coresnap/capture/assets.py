@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from coresnap.spool.stages import Spool, Stage
+
 PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup", "stat")
 PROC_LINKS = ("cwd", "exe")
 NAMESPACES = ("pid", "mnt", "net", "user", "uts", "ipc", "cgroup")
@@ -159,6 +161,32 @@ def write_tar(fd: int, members: Mapping[str, bytes], metadata: dict, mode: int) 
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), mode, now
             tar.addfile(info, io.BytesIO(data))
+
+
+def publish(
+    spool: Spool,
+    dump_id: str,
+    members: Mapping[str, bytes],
+    metadata: dict,
+    *,
+    mode: int,
+    uid: int,
+    gid: int,
+) -> None:
+    """Write ``members`` and ``metadata`` as the tar ``assets/<dump_id>``: built in staging
+    (owner and mode set before anyone can see it), then renamed in; nothing left on failure."""
+    temp = spool.staging_path(dump_id, "assets")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        write_tar(fd, members, metadata, mode)
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    spool.publish(temp, Stage.ASSETS, dump_id)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict:

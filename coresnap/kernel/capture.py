@@ -193,18 +193,7 @@ class KernelImport:
         }  # fmt: skip
 
     def _publish_assets(self, oid: str, members: dict[str, bytes], meta: dict) -> None:
-        temp = self.spool.staging_path(oid, "assets")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            assets.write_tar(fd, members, meta, self.mode)
-            os.fchown(fd, self.uid, self.gid)
-            os.fchmod(fd, self.mode)
-        except OSError:
-            os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        self.spool.publish(temp, Stage.ASSETS, oid)
+        assets.publish(self.spool, oid, members, meta, mode=self.mode, uid=self.uid, gid=self.gid)
 
     def _remove_sources(self, dump: savecore.DumpSet) -> None:
         for path in dump.files.values():
