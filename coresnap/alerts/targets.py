@@ -319,8 +319,10 @@ def deliveries(
     state: str | None = None,
     target: str | None = None,
     limit: int = 50,
+    troubled: bool = False,
 ) -> list[dict[str, Any]]:
-    """The project's most recent deliveries (newest first), optionally of one state or target."""
+    """The project's most recent deliveries (newest first), optionally of one state or target;
+    ``troubled``: only those that gave up or whose last attempt failed (to be retried)."""
     d, t = alert_deliveries, alert_targets
     q = (
         select(
@@ -344,6 +346,10 @@ def deliveries(
         q = q.where(d.c.state == state)
     if target is not None:
         q = q.where(t.c.name == target)
+    if troubled:
+        q = q.where(
+            (d.c.state == "failed") | ((d.c.state == "pending") & d.c.last_error.is_not(None))
+        )
     rows = conn.execute(q.order_by(d.c.id.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from coresnap.alerts import targets
-from coresnap.console import users, web
+from coresnap.console import data, users, web
 from coresnap.store.db.engine import writing
 
 router = APIRouter()
@@ -47,16 +47,8 @@ FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 # Fields a form leaves empty to keep what is stored (their values are never shown).
 KEEP_IF_EMPTY = ("secret-url", "password")
-COMMON_FIELDS = (
-    "name",
-    "kind",
-    "events",
-    "filter",
-    "threshold",
-    "threshold_period",
-    "min_interval",
-    "enabled",
-)
+# The form's own fields: a target's common keys but the project (the URL's) and settings.
+COMMON_FIELDS = tuple(k for k in targets.COMMON if k not in ("project", "settings"))
 # Failures first on the page, then messages still waiting, then what was sent.
 _ORDER = {"failed": 0, "retrying": 1, "sending": 2, "pending": 3, "sent": 4}
 
@@ -64,6 +56,17 @@ _ORDER = {"failed": 0, "retrying": 1, "sending": 2, "pending": 3, "sent": 4}
 def _admin(user: users.User) -> None:
     if not user.admin:
         raise web.PageError(403, "only console admins may change alert targets")
+
+
+async def _admin_post(request: Request, project: str) -> tuple[users.User, int, Any]:
+    """A change to the project's targets: signed in, the project visible (else 404), the form's
+    CSRF token right and the user an admin (else 403). Returns (user, project id, form)."""
+    user = web.signed_in(request)
+    pid = web.project_of(request, user, project)
+    form = await request.form()
+    web.check_csrf(user, form.get("csrf"))
+    _admin(user)
+    return user, pid, form
 
 
 def _base(project: str) -> str:
@@ -98,11 +101,7 @@ def _deliveries(request: Request, pid: int, target: str | None) -> list[dict[str
         }
     rows = list(found.values())
     for r in rows:
-        r["shown_state"] = r["state"]
-        if r["state"] == "pending" and r["attempts"] > 0:
-            # A claimed row counts its attempt before it is made: without an error yet, the
-            # attempt is under way (sending); with one, an earlier attempt failed (retrying).
-            r["shown_state"] = "retrying" if r["last_error"] else "sending"
+        r["shown_state"] = data.delivery_state(r)
     rows.sort(key=lambda r: (_ORDER[r["shown_state"]], -float(r["created"])))
     return rows
 
@@ -247,11 +246,7 @@ def new_target_form(request: Request, project: str, kind: str = "webhook") -> Re
 
 @router.post("/p/{project}/alerts/new", response_class=HTMLResponse)
 async def create_target(request: Request, project: str) -> Response:
-    user = web.signed_in(request)
-    pid = web.project_of(request, user, project)
-    form = await request.form()
-    web.check_csrf(user, form.get("csrf"))
-    _admin(user)
+    user, pid, form = await _admin_post(request, project)
     kind = str(form.get("kind") or "")
     raw, shown = _raw(form, kind, editing=False)
     raw["kind"] = kind
@@ -287,11 +282,7 @@ def edit_target_form(request: Request, project: str, name: str) -> Response:
 
 @router.post("/p/{project}/alerts/t/{name}", response_class=HTMLResponse)
 async def change_target(request: Request, project: str, name: str) -> Response:
-    user = web.signed_in(request)
-    pid = web.project_of(request, user, project)
-    form = await request.form()
-    web.check_csrf(user, form.get("csrf"))
-    _admin(user)
+    user, pid, form = await _admin_post(request, project)
     spec = _target(request, pid, project, name)
     raw, shown = _raw(form, spec.kind, editing=True)
     raw.pop("name")
@@ -308,11 +299,7 @@ async def change_target(request: Request, project: str, name: str) -> Response:
 
 @router.post("/p/{project}/alerts/t/{name}/enabled")
 async def enable_target(request: Request, project: str, name: str) -> Response:
-    user = web.signed_in(request)
-    pid = web.project_of(request, user, project)
-    form = await request.form()
-    web.check_csrf(user, form.get("csrf"))
-    _admin(user)
+    _, pid, form = await _admin_post(request, project)
     _target(request, pid, project, name)
     with writing(web.context(request).engine.connect()) as conn, conn.begin():
         targets.update_target(conn, pid, project, name, {"enabled": form.get("enabled") == "on"})
@@ -321,11 +308,7 @@ async def enable_target(request: Request, project: str, name: str) -> Response:
 
 @router.post("/p/{project}/alerts/t/{name}/delete")
 async def delete_target(request: Request, project: str, name: str) -> Response:
-    user = web.signed_in(request)
-    pid = web.project_of(request, user, project)
-    form = await request.form()
-    web.check_csrf(user, form.get("csrf"))
-    _admin(user)
+    _, pid, _ = await _admin_post(request, project)
     _target(request, pid, project, name)
     with writing(web.context(request).engine.connect()) as conn, conn.begin():
         targets.delete_target(conn, pid, project, name)

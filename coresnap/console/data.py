@@ -14,13 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, literal, select, union_all
 
+from coresnap.alerts import targets
 from coresnap.cli.coroner import parse_filter
 from coresnap.errors import QueryError
 from coresnap.store import aggregate, ingest
 from coresnap.store.blobs import BlobStore
 from coresnap.store.db.models import (
-    alert_deliveries,
-    alert_targets,
     group_events,
     group_tickets,
     groups,
@@ -275,27 +274,17 @@ def snapshot(blobs: BlobStore, key: str | None, limit: int) -> dict[str, Any] | 
 
 def delivery_problems(engine: Engine, pid: int, limit: int = 10) -> list[dict[str, Any]]:
     """The project's alert messages that failed for good or are being retried, newest first."""
-    d, t = alert_deliveries, alert_targets
-    stmt = (
-        select(
-            t.c.name,
-            t.c.kind,
-            d.c.event,
-            d.c.state,
-            d.c.attempts,
-            d.c.last_error,
-            d.c.created,
-            d.c.next_attempt,
-            groups.c.fingerprint,
-        )
-        .join(t, t.c.id == d.c.target_id)
-        .outerjoin(groups, groups.c.id == d.c.group_id)
-        .where(
-            t.c.project_id == pid,
-            (d.c.state == "failed") | ((d.c.state == "pending") & (d.c.attempts > 0)),
-        )
-        .order_by(d.c.created.desc())
-        .limit(limit)
-    )
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
+        rows = targets.deliveries(conn, pid, limit=limit, troubled=True)
+    for r in rows:
+        r["shown_state"] = delivery_state(r)
+    return rows
+
+
+def delivery_state(row: dict[str, Any]) -> str:
+    """What a delivery is, as the console says it: a claimed row counts its attempt before it
+    is made, so a pending row with attempts is under way (sending) until an attempt fails
+    (retrying, with its error)."""
+    if row["state"] == "pending" and row["attempts"] > 0:
+        return "retrying" if row["last_error"] else "sending"
+    return str(row["state"])
