@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from crashes import build, crash
+from run_cli import coresnap
 
 # (program, expected signal): three different faults, so three groups.
 PROGRAMS = (
@@ -32,21 +31,14 @@ def real_crash(program: str, sig: int, work: Path) -> RealCrash:
 
 def snapshot(c: RealCrash, out: Path, version: str) -> Path:
     """A snapshot of ``c`` (a fresh object id each time) with attribute ``version``."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "coresnap.cli.coresnap",
-            "snapshot",
-            "-o",
-            str(out),
-            "--kv",
-            f"version:{version}",
-            str(c.core),
-            str(c.exe),
-        ],
-        capture_output=True,
-        text=True,
+    done = coresnap(
+        "snapshot",
+        "-o",
+        str(out),
+        "--kv",
+        f"version:{version}",
+        str(c.core),
+        str(c.exe),
         timeout=180,
     )
     assert done.returncode == 0, done.stderr

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from bsdcore import build_freebsd_core
 from crashes import build, crash
+from daemon_helpers import wait_for
 
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
@@ -57,13 +57,6 @@ def devd_core(config: Path, incoming: Path, core: Path, *exe: Path) -> subproces
     return subprocess.run([str(BIN / "coresnap"), "devd-core", "-c", str(config), "--incoming",
                            str(incoming), str(core), *map(str, exe)], capture_output=True,
                           text=True, timeout=60)  # fmt: skip
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_companion_spools_the_core_like_the_archive_tool(

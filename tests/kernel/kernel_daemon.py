@@ -1,16 +1,13 @@
-"""Run coresnapd for real on a temporary dump root (kernel dump tests)."""
+"""Run coresnapd for real on a temporary dump root (kernel dump tests): the daemon tests'
+helpers (coresnapd, wait_for, names), plus the kernel tests' configuration."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-CORESNAPD = Path(sys.executable).parent / "coresnapd"
+from daemon_helpers import coresnapd, names, wait_for
+
 CORESNAP = Path(sys.executable).parent / "coresnap"
 
 
@@ -23,30 +20,4 @@ def write_conf(path: Path, root: Path, **settings: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def coresnapd(config: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(config.parent / "coresnapd.stderr", "ab") as err:
-        proc = subprocess.Popen([str(CORESNAPD), "-c", str(config)], stdout=subprocess.DEVNULL,
-                                stderr=err)  # fmt: skip
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def names(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+__all__ = ["CORESNAP", "coresnapd", "names", "wait_for", "write_conf"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crashes import Crash, build, crash
+from run_cli import coresnap
 
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
@@ -48,11 +47,4 @@ def crash_and_snapshot(name: str, exe: Path, cwd: Path) -> Crashed:
     return Crashed(name, result, snap)
 
 
-def coresnap(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "coresnap.cli.coresnap", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+__all__ = ["PROGRAMS", "Crashed", "coresnap", "crash_and_snapshot", "lib_program"]

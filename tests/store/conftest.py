@@ -7,33 +7,17 @@ coronerd process per database; tests isolate themselves with a fresh project eac
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from coronerd_server import PG_ADMIN, Server, make_server, pg_connect
-
-
-@contextlib.contextmanager
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database (dropped on exit); yields its URL."""
-    name = f"coresnap_test_{uuid.uuid4().hex[:12]}"
-    with pg_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with pg_connect() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from coronerd_server import Server, fresh_pg_database, make_server
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session; its URL is also CORESNAP_TEST_PG_URL."""
-    with pg_database() as url:
+    with fresh_pg_database() as url:
         os.environ["CORESNAP_TEST_PG_URL"] = url
         yield url
 
@@ -41,7 +25,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def own_pg_url() -> Iterator[str]:
     """A database of the test's own, for tests whose effects span projects (retention)."""
-    with pg_database() as url:
+    with fresh_pg_database() as url:
         yield url
 
 

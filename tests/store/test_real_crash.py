@@ -11,6 +11,7 @@ import pytest
 import zstandard
 from coronerd_server import Server
 from crashes import build, crash
+from run_cli import coresnap
 
 from coresnap.client import cf, put_snapshot
 from coresnap.client.api import get_object, query
@@ -25,21 +26,7 @@ def real_snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         work = tmp_path_factory.mktemp(f"real{n}")
         c = crash(exe, cwd=work, expect_signal=11)
         snap = work / "crash.snap"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "coresnap.cli.coresnap",
-                "snapshot",
-                "-o",
-                str(snap),
-                str(c.core),
-                str(c.exe),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = coresnap("snapshot", "-o", str(snap), str(c.core), str(c.exe))
         assert done.returncode == 0, done.stderr
         out.append(snap)
     return out
