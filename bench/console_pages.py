@@ -18,15 +18,14 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from sqlalchemy import func, insert, select, update
 
+from bench._databases import on_both
 from coresnap.console import users
 from coresnap.store import auth, config, ingest
 from coresnap.store.blobs import LocalBlobs
@@ -35,9 +34,6 @@ from coresnap.store.db.models import attributes, groups, objects
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("CORESNAP_BENCH_CONSOLE_N", "100000"))
-PG_ADMIN = os.environ.get(
-    "CORESNAP_TEST_PG_ADMIN", "postgresql://coresnap_test:coresnap_test@127.0.0.1:5432/postgres"
-)
 APPS = [f"app{i}" for i in range(20)]
 HOSTS = [f"host{i:03d}" for i in range(200)]
 VERSIONS = [f"2.{i}" for i in range(8)]
@@ -215,19 +211,7 @@ def _one(kind: str, database: str, work: Path) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
-        _one("sqlite", f"sqlite:///{tmp}/coronerd.db", Path(tmp))
-    subprocess.run([str(ROOT / "tools" / "postgres.sh")], check=True)
-    name = f"coresnap_bench_console_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
-            base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            _one("postgresql", f"{base}/{name}", Path(tmp))
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    on_both(_one, prefix="bench-console-")
 
 
 if __name__ == "__main__":

@@ -17,17 +17,16 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import zstandard
 from sqlalchemy import insert, select, text
 
+from bench._databases import on_both
 from coresnap.store import aggregate, auth, config, ingest
 from coresnap.store.blobs import LocalBlobs
 from coresnap.store.db.engine import is_sqlite, make_engine, upgrade, writing
@@ -37,7 +36,6 @@ from coresnap.store.query import Aggregate, Filter, Query
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("CORESNAP_BENCH_STORE_N", "100000"))
 FULL_PATH = int(os.environ.get("CORESNAP_BENCH_STORE_FULL", "2000"))
-PG_ADMIN = "postgresql://coresnap_test:coresnap_test@127.0.0.1:5432/postgres"
 APPS = [f"app{i}" for i in range(20)]
 HOSTS = [f"host{i:03d}" for i in range(200)]
 FPS = [f"{i:064x}" for i in range(500)]
@@ -285,19 +283,7 @@ def _one(kind: str, url: str, work: Path) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        _one("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp))
-    subprocess.run([str(ROOT / "tools" / "postgres.sh")], check=True)
-    name = f"coresnap_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            _one("postgresql", f"{url}/{name}", Path(tmp))
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    on_both(_one, prefix="bench-store-")
 
 
 if __name__ == "__main__":
