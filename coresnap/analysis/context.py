@@ -303,36 +303,31 @@ class Context:
         return struct.unpack("<Q", data)[0] if data else None
 
 
-@functools.lru_cache(maxsize=32)
-def _load_segments(path: str) -> tuple[tuple[int, int, int, int], ...]:
-    """``(p_vaddr, p_offset, p_filesz, writable)`` of each ``PT_LOAD`` of the ELF file."""
+def _read_loaded(path: str, start: int, address: int, size: int) -> bytes | None:
+    """``size`` bytes at ``address`` of the file ``path`` loaded with its first segment at
+    ``start`` (its object file as the unwinder opened it, cached); None unless they lie in one
+    read-only segment's file bytes."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
+
+    from coresnap.errors import UnwindError
+    from coresnap.unwind import cache
 
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            return tuple(
-                (s["p_vaddr"], s["p_offset"], s["p_filesz"], s["p_flags"] & 2)
-                for s in elf.iter_segments()
-                if s["p_type"] == "PT_LOAD"
-            )
-    except (OSError, ELFError):
-        return ()
-
-
-def _read_loaded(path: str, start: int, address: int, size: int) -> bytes | None:
-    """``size`` bytes at ``address`` of the file ``path`` loaded with its lowest segment at
-    ``start``; None unless they lie in one read-only segment's file bytes."""
-    loads = _load_segments(path)
-    if not loads:
+        obj = cache.object_for_path(path, None)
+        loads = [s for s in obj.elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    except (OSError, UnwindError, ELFError):
         return None
-    vaddr = min(v for v, *_ in loads) + address - start
-    for seg_vaddr, seg_offset, filesz, writable in loads:
-        if not writable and seg_vaddr <= vaddr and vaddr + size <= seg_vaddr + filesz:
+    vaddr = obj.link_base + address - start
+    for seg in loads:
+        writable = seg["p_flags"] & 2
+        if (
+            not writable
+            and seg["p_vaddr"] <= vaddr
+            and vaddr + size <= seg["p_vaddr"] + seg["p_filesz"]
+        ):
             try:
                 with open(path, "rb") as f:
-                    f.seek(seg_offset + vaddr - seg_vaddr)
+                    f.seek(seg["p_offset"] + vaddr - seg["p_vaddr"])
                     data = f.read(size)
             except OSError:
                 return None

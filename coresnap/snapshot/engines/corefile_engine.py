@@ -71,28 +71,28 @@ def _placed_modules(threads: list[dict[str, Any]], listed: set[str | None]) -> l
 
 
 def _module_record(path: str, start: int) -> dict[str, Any] | None:
+    """The module record of ``path`` placed at ``start``, from the object file the unwinder
+    opened for it (cached: not parsed again)."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
 
-    from coresnap.corefile.buildid import file_build_id
+    from coresnap.errors import UnwindError
+    from coresnap.unwind import cache
 
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
-            embedded = elf.get_section_by_name(".debug_info") is not None
-    except (OSError, ELFError):
+        obj = cache.object_for_path(path, None)
+        loads = [s for s in obj.elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        embedded = obj.elf.get_section_by_name(".debug_info") is not None
+    except (OSError, UnwindError, ELFError):
         return None
     if not loads:
         return None
-    low = min(s["p_vaddr"] for s in loads)
-    high = max(s["p_vaddr"] + s["p_memsz"] for s in loads)
+    bias = start - obj.link_base
     return {
         "path": path,
-        "build_id": file_build_id(path),
+        "build_id": obj.build_id,
         "start": start,
-        "end": start + high - low,
-        "load_bias": start - low,
+        "end": bias + max(s["p_vaddr"] + s["p_memsz"] for s in loads),
+        "load_bias": bias,
         "debug_info": "embedded" if embedded else None,
         "debug_file": path if embedded else None,
         "build_id_mismatch": False,
