@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import re
 import resource
@@ -20,12 +21,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coresnap.alerts import listen
 from coresnap.cli.coresnap import main as coresnap_main
-from demo.receiver import Receiver
 
 BIN = Path(sys.executable).parent
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -67,8 +69,8 @@ def _process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _store(work: Path, receiver: str) -> tuple[list[str], Path]:
-    """Create a coronerd config, project ``blackhole`` and its token, and alert targets
-    (Slack and webhook formats) aimed at the local ``receiver``; (serve argv, coroner.cf)."""
+    """Create a coronerd config, project ``blackhole`` and its token, and a webhook alert
+    target aimed at the local ``receiver``; (serve argv, coroner.cf)."""
     toml = work / "coronerd.toml"
     coronerd = [str(BIN / "coronerd"), "-c", str(toml)]
     _run(*coronerd, "init", "--database", f"sqlite:///{work / 'store.db'}",
@@ -80,10 +82,8 @@ def _store(work: Path, receiver: str) -> tuple[list[str], Path]:
     toml.write_text(re.sub(r'(\[console\]\n(?:#.*\n)*)url = ""', rf"\1{console}", toml.read_text()))
     with toml.open("a") as f:
         f.write(
-            f'\n[[alerts]]\nproject = "blackhole"\nname = "team-slack"\nkind = "slack"\n'
-            f'url = "{receiver}/slack"\n'
             f'\n[[alerts]]\nproject = "blackhole"\nname = "hook"\nkind = "webhook"\n'
-            f'url = "{receiver}/hook"\nevents = ["new-group"]\n'
+            f'url = "{receiver}"\nevents = ["new-group"]\n'
         )
     token = _run(*coronerd, "token", "create", "--scope", "submit,read", "blackhole", "blackhole")
     (work / "password").write_text(PASSWORD + "\n")
@@ -128,14 +128,18 @@ def run(programs: list[Path]) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX)
         saved = CORE_PATTERN.read_text(), PIPE_LIMIT.read_text()
         try:
-            receiver = stack.enter_context(Receiver())
-            serve, cf = _store(work, receiver.url)
+            alerts = io.StringIO()
+            receiver = listen.server("127.0.0.1", 0, alerts)
+            threading.Thread(target=receiver.serve_forever, daemon=True).start()
+            stack.callback(receiver.server_close)
+            stack.callback(receiver.shutdown)
+            serve, cf = _store(work, f"http://127.0.0.1:{receiver.server_address[1]}/")
             conf.write_text(f"dump.root = {dumps}\nlog.file = {work / 'coresnap.log'}\n"
                             f"coroner.config = {cf}\ndump.user = root\ndump.group = root\n")  # fmt: skip
             with _process(serve, work / "coronerd.log"):
                 try:
                     code = _show(programs, dumps, conf, cf, work)
-                    _alerts(receiver, len(programs))
+                    _alerts(alerts, len(programs))
                 finally:
                     _restore(dumps, conf, work, saved)  # before the store's slower shutdown
                 fcntl.flock(lock, fcntl.LOCK_UN)  # the kernel is back: tests may crash again
@@ -149,18 +153,12 @@ def run(programs: list[Path]) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _alerts(receiver: Receiver, groups: int) -> None:
-    """Show what the local receiver got: one message per new group and target."""
-    _say("alerts: what the local receiver got (Slack and webhook formats; docs/alerts.md)")
-    _wait(lambda: len(receiver.messages) >= 2 * groups, 60, "an alert per new group")
-    for path, doc in receiver.messages:
-        if path == "/slack" and isinstance(doc, dict):
-            print(f"POST /slack  {str(doc.get('text', ''))[:150]}")
-        elif isinstance(doc, dict):
-            group, obj = doc.get("group") or {}, doc.get("object") or {}
-            print(f"POST {path}  {doc.get('event')}: {obj.get('application')} "
-                  f"{' '.join(obj.get('classification') or [])} "
-                  f"{' > '.join(group.get('frames') or [])}  {group.get('url')}")  # fmt: skip
+def _alerts(received: io.StringIO, groups: int) -> None:
+    """Show what the local receiver (``python -m coresnap.alerts.listen``) printed: one
+    message per new group, with its console link."""
+    _say("alerts: what the local receiver got (python -m coresnap.alerts.listen; docs/alerts.md)")
+    _wait(lambda: received.getvalue().count("\n") >= groups, 60, "an alert per new group")
+    print(received.getvalue(), end="", flush=True)
 
 
 def _console(port: str) -> None:

@@ -33,8 +33,8 @@ def test_make_run_shows_the_whole_pipeline() -> None:
     assert listing.count("Occurrences: 1") == 2
     # One message per new group and target, linking to the console.
     alerts = out[out.index("alerts: what the local receiver got") :]
-    slack = [line for line in alerts.splitlines() if line.startswith("POST /slack")]
-    hooks = [line for line in alerts.splitlines() if line.startswith("POST /hook")]
-    assert len(slack) == 2 and len(hooks) == 2, alerts[:2000]
-    assert all("/p/blackhole/g/" in line for line in slack + hooks)
+    messages = [line for line in alerts.splitlines() if line.startswith("[new-group] blackhole ")]
+    assert len(messages) == 2, alerts[:2000]
+    assert all("/p/blackhole/g/" in line for line in messages)
+    assert len({line.split()[2] for line in messages}) == 2  # two groups, one message each
     assert "sign in as  demo / coresnap-demo" in out
