@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -74,6 +76,8 @@ groups = Table(
     Column("sample_minute_kept", Integer, nullable=False, default=0),
     Column("sample_hour", Integer, nullable=False, default=0),
     Column("sample_hour_kept", Integer, nullable=False, default=0),
+    # A person split this fingerprint off (unmerge): aliases never merge it again (0004).
+    Column("pinned", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("project_id", "fingerprint", name="uq_groups_project_fingerprint"),
     Index("ix_groups_project_last_seen", "project_id", "last_seen"),
 )
@@ -95,6 +99,10 @@ objects = Table(
     Column("size", Integer, nullable=False),
     Column("blob_key", String(256), nullable=True),
     Column("blob_kept", Boolean, nullable=False),
+    # The fingerprint version that made ``fingerprint`` (NULL: the client's, before 0004) and
+    # what learned symbols filled in before it was computed (JSON, see store/symbols.py).
+    Column("fp_version", Integer, nullable=True),
+    Column("learned", Text, nullable=True),
     UniqueConstraint("project_id", "oid", name="uq_objects_project_oid"),
     Index("ix_objects_project_timestamp", "project_id", "timestamp"),
     Index("ix_objects_project_group_timestamp", "project_id", "group_id", "timestamp"),
@@ -225,4 +233,66 @@ alert_deliveries = Table(
     Column("sent_at", Float, nullable=True),
     Index("ix_alert_deliveries_state_next", "state", "next_attempt"),
     Index("ix_alert_deliveries_target_group", "target_id", "group_id", "created"),
+)
+
+# --- grouping v2: aliases and learned symbols (migration 0004) ---
+
+# Other keys of the same crash (fingerprint ``aliases``, e.g. the blamed pc by address): an
+# object whose primary key has no group joins the group its alias names. group_id is the row of
+# the fingerprint that brought the alias (follow its merged_into); at most
+# aliases.MAX_PER_GROUP rows per group row.
+group_aliases = Table(
+    "group_aliases",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("created", Float, nullable=False),
+    Index("ix_group_aliases_group", "group_id"),
+)
+
+# Symbols learned from symbolised snapshots, per project and build id (store/symbols.py has
+# the bounds): one row per build with its fact counts, then its functions and exact pcs.
+learned_builds = Table(
+    "learned_builds",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("build_id", String(128), primary_key=True),
+    Column("functions", Integer, nullable=False, default=0),
+    Column("pcs", Integer, nullable=False, default=0),
+    Column("learned", Float, nullable=False),
+    Index("ix_learned_builds_project_learned", "project_id", "learned"),
+)
+
+
+def _of_build() -> ForeignKeyConstraint:
+    """A learned fact belongs to its build's row: evicting the build deletes its facts."""
+    return ForeignKeyConstraint(
+        ["project_id", "build_id"],
+        ["learned_builds.project_id", "learned_builds.build_id"],
+        ondelete="CASCADE",
+    )
+
+
+# (build id, function start) -> the function's name, as the symbolised snapshot spelled it.
+learned_functions = Table(
+    "learned_functions",
+    metadata,
+    Column("project_id", Id, primary_key=True),
+    Column("build_id", String(128), primary_key=True),
+    Column("function_start", BigInteger, primary_key=True),
+    Column("name", String(512), nullable=False),
+    _of_build(),
+)
+
+# (build id, module offset of a pc) -> the frames at that pc (inline ones first) as JSON:
+# function, function_offset, file, line, column, inline.
+learned_pcs = Table(
+    "learned_pcs",
+    metadata,
+    Column("project_id", Id, primary_key=True),
+    Column("build_id", String(128), primary_key=True),
+    Column("module_offset", BigInteger, primary_key=True),
+    Column("frames", Text, nullable=False),
+    _of_build(),
 )
