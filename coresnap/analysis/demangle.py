@@ -1,4 +1,5 @@
-"""C++ (and legacy Rust) demangling through the C++ runtime's own ``abi::__cxa_demangle``.
+"""C++ (and legacy Rust) demangling through the C++ runtime's own ``abi::__cxa_demangle``;
+Rust v0 through binutils' ``c++filt``.
 
 libstdc++ is on every machine that runs C++ programs, so calling its demangler (ctypes) gives the
 exact names ``c++filt`` prints without a subprocess or another dependency.
@@ -10,7 +11,11 @@ import ctypes
 import ctypes.util
 import functools
 import re
+import shutil
+import subprocess
 
+# Rust v0 symbols (`_RNv…`) carry crate disambiguators in brackets once demangled.
+_RUST_DISAMBIGUATOR = re.compile(r"\[[0-9a-f]{1,16}\]")
 # Legacy Rust symbols are Itanium-mangled with a trailing hash path element: `foo::bar::h0123…`.
 _RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
 
@@ -31,8 +36,12 @@ def _cxa_demangle() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 @functools.lru_cache(maxsize=4096)
 def demangle(name: str) -> str:
     """The demangled form of ``name`` (a symbol or a type name); ``name`` itself if not mangled."""
+    if not name or len(name) > 4096:
+        return name
+    if name.startswith("_R"):
+        return _rust_v0(name)
     fn = _cxa_demangle()
-    if fn is None or not name or len(name) > 4096:
+    if fn is None:
         return name
     status = ctypes.c_int(0)
     ptr = fn(name.encode(), None, None, ctypes.byref(status))
@@ -43,3 +52,17 @@ def demangle(name: str) -> str:
     finally:
         ctypes.CDLL(None).free(ctypes.c_void_p(ptr))
     return _RUST_HASH.sub("", text)
+
+
+def _rust_v0(name: str) -> str:
+    """A Rust v0 symbol through binutils' ``c++filt`` (libstdc++'s demangler knows only the
+    Itanium scheme), without crate disambiguators, as gdb prints it; ``name`` if unavailable."""
+    tool = shutil.which("c++filt")
+    if tool is None:
+        return name
+    try:
+        out = subprocess.run([tool], input=name, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return name
+    text = out.strip()
+    return _RUST_DISAMBIGUATOR.sub("", text) if text and text != name else name

@@ -1,8 +1,15 @@
-"""Fingerprint v1: a hash of the normalised top of the crashed thread's stack.
+"""Fingerprint v2: the crash site (blamed frame + where in it) and the kind of fault.
 
-The steps are numbered in ``lists/README.md``; the noise and clone-suffix patterns are the data
-files next to it, so a rule change is a one-line diff that ``coresnap reclassify --diff`` can
-judge before it ships.
+Two crashes share a fingerprint when the first frame of the program's own code is the same
+function (``blame.py``), the crash happened at the same place in it (the source line; without a
+line table, the offset of the pc in the function), the fault is of the same family
+(``lists/families.txt``), and what the runtime said matches (the assertion's expression, the
+exception's type). Callers count only for generic helpers (``lists/helpers.txt``). The steps are
+numbered in ``lists/README.md``; ``coresnap fingerprint --explain`` prints each one.
+
+Besides the primary ``hash`` the fingerprint lists ``aliases``: the same site spelled by machine
+address (module + offset of the pc), so the store can join a stripped build or a build without
+``-g`` to its twin whose frames have names (same code, other primary key).
 """
 
 from __future__ import annotations
@@ -15,104 +22,29 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from coresnap.analysis.demangle import demangle
+from coresnap.analysis.blame import Blame, crashed_thread, find_blame
+from coresnap.analysis.names import module_name, normalize_function
+from coresnap.analysis.roles import UNKNOWN, Role, frame_key, frame_name, is_noise
 
-VERSION = 1
-TOP_FRAMES = 3
+__all__ = [
+    "UNKNOWN",
+    "VERSION",
+    "explain",
+    "fingerprint",
+    "frame_key",
+    "frame_name",
+    "is_noise",
+    "module_name",
+    "normalize_function",
+]
+
+VERSION = 2
 _SALT = f"coresnap-fingerprint-v{VERSION}\n"
-_VERSIONED = re.compile(r"@@?[A-Za-z0-9_.]+$")
-_SO_VERSION = re.compile(r"\.so(\.[0-9]+)+$")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # what some unwinders print for a nameless pc
-UNKNOWN = "?"
-
-
-@functools.cache
-def _patterns(name: str) -> list[re.Pattern[str]]:
-    text = resources.files("coresnap.analysis").joinpath("lists", name).read_text()
-    lines = [ln.strip() for ln in text.splitlines()]
-    return [re.compile(ln) for ln in lines if ln and not ln.startswith("#")]
-
-
-def _strip_balanced(name: str, open_: str, close: str) -> str:
-    """Remove every ``open_ … close`` group (nested), e.g. template arguments."""
-    out, depth = [], 0
-    for ch in name:
-        if ch == open_:
-            depth += 1
-        elif ch == close and depth:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
-
-
-def normalize_function(name: str) -> tuple[str, list[str]]:
-    """The step-2 normal form of a function name, and what was changed (for ``--explain``)."""
-    changes = []
-    base = _VERSIONED.sub("", name)
-    if base.startswith(("_Z", "_R")):
-        base = demangle(base)
-        changes.append("demangled")
-    base = base.replace("(anonymous namespace)", "{anonymous}")
-    after = base.find("operator()") + len("operator()") if "operator()" in base else 0
-    cut = base.find("(", after)
-    if cut > 0:
-        base = base[:cut]
-        changes.append("parameters dropped")
-    if "<" in base and not base.startswith("operator<"):
-        base = _strip_balanced(base, "<", ">")
-        changes.append("template arguments dropped")
-    for pattern in _patterns("prefixes.txt"):
-        m = pattern.match(base)
-        if m and m.end() < len(base):
-            base = base[m.end() :]
-            changes.append(f"alias prefix {m.group(0)} dropped")
-    if " " in base:  # a template function's demangled name starts with its return type
-        at = base.find("operator")
-        head, tail = (base[:at], base[at:]) if at >= 0 else (base, "")
-        base = head.rsplit(" ", 1)[-1] + tail
-        changes.append("return type dropped")
-    stripped = True
-    while stripped:
-        stripped = False
-        for pattern in _patterns("clone_suffixes.txt"):
-            m = re.search(pattern.pattern + "$", base)
-            if m and m.start() > 0:
-                base, stripped = base[: m.start()], True
-                changes.append(f"clone suffix {m.group(0)} dropped")
-    return base.strip(), changes
-
-
-def module_name(path: str) -> str:
-    """A module's stable name: its base name without a shared-object version (libc.so.6 -> libc.so)."""
-    return _SO_VERSION.sub(".so", os.path.basename(path))
-
-
-def frame_name(frame: dict[str, Any]) -> str:
-    """The normal function name of a frame, else ``module+offset``, else ``?``."""
-    function = frame.get("function")
-    if isinstance(function, str) and function and not _ADDRESS.fullmatch(function):
-        return normalize_function(function)[0]
-    module, offset = frame.get("module"), frame.get("module_offset")
-    if isinstance(module, str) and module and isinstance(offset, int):
-        return f"{module_name(module)}+{offset:#x}"
-    return UNKNOWN
-
-
-def frame_key(frame: dict[str, Any]) -> str:
-    """Step 2 for one frame: ``module!function`` (the same name in two programs is two bugs)."""
-    name, module = frame_name(frame), frame.get("module")
-    if name == UNKNOWN or "+0x" in name or not isinstance(module, str) or not module:
-        return name
-    return f"{module_name(module)}!{name}"
-
-
-def is_noise(name: str, kernel: bool = False) -> bool:
-    """Whether a frame name (with or without its ``module!``) matches ``lists/noise.txt``
-    (and, for a kernel snapshot, ``lists/kernel_noise.txt``)."""
-    function = name.split("!", 1)[-1]
-    lists = ("noise.txt", "kernel_noise.txt") if kernel else ("noise.txt",)
-    return any(p.fullmatch(function) for listed in lists for p in _patterns(listed))
+_ALIAS_SALT = f"coresnap-fingerprint-v{VERSION}-address\n"
+KERNEL_TOP_FRAMES = 3
+# Families whose site says nothing: where a stack ran out or where a killed process happened to be.
+_NO_SITE = {"stack-overflow", "killed", "hardware"}
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass
@@ -121,63 +53,162 @@ class Step:
     frames: list[str]
 
 
-def _crashed_frames(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
-    tid = snapshot.get("crashed_thread")
-    thread = next((t for t in threads if t.get("crashed") or t.get("tid") == tid), None)
-    return [f for f in (thread or {}).get("frames") or [] if isinstance(f, dict)]
+@functools.cache
+def _families() -> dict[str, str]:
+    text = resources.files("coresnap.analysis").joinpath("lists", "families.txt").read_text()
+    pairs = (ln.split() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    return {p[0]: p[1] for p in pairs if len(p) == 2}
 
 
-def _caller(snapshot: dict[str, Any]) -> dict[str, Any] | None:
-    """The caller the classification recovered for a jump to a bad pc (return address at sp)."""
-    classification = snapshot.get("classification") or {}
-    for e in classification.get("evidence") or []:
-        caller = (e.get("facts") or {}).get("caller")
-        if e.get("label") in ("bad-jump", "exec-nonexec") and isinstance(caller, dict):
-            return caller
+def _classification(snapshot: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    c = snapshot.get("classification")
+    if not isinstance(c, dict):
+        return [], []
+    labels = [x for x in c.get("labels") or [] if isinstance(x, str)]
+    evidence = [e for e in c.get("evidence") or [] if isinstance(e, dict)]
+    return labels, evidence
+
+
+def family(snapshot: dict[str, Any]) -> tuple[str, str | None]:
+    """The class family of the snapshot's first fault label, and the label when it counts too."""
+    labels, _ = _classification(snapshot)
+    faults = [x for x in labels if not x.startswith("memory.") and x != "unknown"]
+    if not faults:
+        signal = snapshot.get("signal")
+        name = signal.get("name") if isinstance(signal, dict) else None
+        return f"signal {name or '?'}", None
+    fam = _families().get(faults[0], faults[0])
+    return fam, faults[0] if fam == "abort" else None
+
+
+def discriminator(snapshot: dict[str, Any]) -> str | None:
+    """What the runtime said about the fault, when it tells bugs at one site apart: the
+    assertion's expression, the uncaught exception's type."""
+    _, evidence = _classification(snapshot)
+    for e in evidence:
+        found = e.get("facts")
+        facts: dict[str, Any] = found if isinstance(found, dict) else {}
+        label = e.get("label")
+        value: object = None
+        if label == "assert":
+            value = facts.get("expression") or facts.get("message")
+        elif label in ("cxx-uncaught-exception", "js-uncaught-exception"):
+            value = facts.get("type")
+        if isinstance(value, str) and value.strip():
+            return _SPACES.sub(" ", value.strip())[:200]
     return None
 
 
-def _known_prefix(names: list[str]) -> list[str]:
-    """Step 3a: drop unknown frames; after the first one below the top, the unwinder was lost."""
-    out = []
-    for i, name in enumerate(names):
-        if name == UNKNOWN:
-            if i > 0:
-                break
-            continue
-        out.append(name)
-    return out
+def site(frame: dict[str, Any] | None) -> str | None:
+    """Where in its function a frame is: ``file.c:42``; without a line, ``+0x1f`` (the pc's
+    offset in the function); None when neither is known."""
+    if frame is None:
+        return None
+    line, file = frame.get("line"), frame.get("file")
+    if isinstance(line, int) and line > 0 and isinstance(file, str) and file:
+        return f"{os.path.basename(file)}:{line}"
+    offset = frame.get("function_offset")
+    if isinstance(offset, int) and not frame.get("inline"):
+        return f"+{offset:#x}"
+    return None
+
+
+def _address(frame: dict[str, Any]) -> str | None:
+    module, offset = frame.get("module"), frame.get("module_offset")
+    if isinstance(module, str) and module and isinstance(offset, int):
+        return f"{module_name(module)}+{offset:#x}"
+    return None
+
+
+def _digest(salt: str, parts: list[str]) -> str:
+    return hashlib.sha256((salt + "\n".join(parts)).encode()).hexdigest()
+
+
+def _blame_record(blame: Blame) -> dict[str, Any] | None:
+    frame = blame.frame
+    if frame is None or blame.index is None:
+        return None
+    module = frame.get("module")
+    return {
+        "function": frame.get("function") or frame_name(frame),
+        "module": module if isinstance(module, str) else None,
+        "build_id": frame.get("build_id"),
+        "file": frame.get("file"),
+        "line": frame.get("line"),
+        "frame": blame.index,
+        "function_start": frame.get("function_start"),
+        "module_offset": frame.get("module_offset"),
+        "role": blame.roles[blame.index].role.value,
+        "callers": [frame_key(blame.frames[i]) for i in blame.callers],
+    }
+
+
+def _kernel(snapshot: dict[str, Any], steps: list[Step]) -> dict[str, Any]:
+    """A FreeBSD kernel panic: the top frames past the panic and trap path (no sites: textdumps
+    have no lines), as in v1."""
+    thread = crashed_thread(snapshot) or {}
+    frames = [f for f in thread.get("frames") or [] if isinstance(f, dict)]
+    names = [frame_key(f) for f in frames]
+    steps.append(Step("1. crashed thread's frames", names))
+    names = [n for n in names if n != UNKNOWN and not is_noise(n, kernel=True)]
+    names = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n][:KERNEL_TOP_FRAMES]
+    steps.append(Step("2. panic path dropped (lists/kernel_noise.txt), recursion collapsed", names))
+    if not names:
+        names = ["<no frames>", "kernel"]
+    digest = _digest(_SALT, ["kernel", *names])
+    steps.append(Step("3. sha256", [digest]))
+    return {"hash": digest, "version": VERSION, "frames": names, "aliases": [], "blame": None}
 
 
 def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
     """The fingerprint of ``snapshot`` and each step that led to it."""
-    raw = _crashed_frames(snapshot)
-    steps = [Step("1. crashed thread's frames", [str(f.get("function") or "?") for f in raw])]
-    caller = _caller(snapshot)
-    lost = bool(raw) and frame_name(raw[0]) == UNKNOWN
-    if caller and lost and (len(raw) < 2 or frame_key(raw[1]) != frame_key(caller)):
-        raw = [raw[0], caller, *raw[1:]]
-        inserted = [frame_key(f) for f in raw]
-        steps.append(Step("1b. caller of the bad jump (return address at sp) inserted", inserted))
-    names = [frame_key(f) for f in raw]
-    steps.append(Step("2. normalised (module!function)", names))
-    kernel = isinstance(snapshot.get("kernel"), dict)
-    names = _known_prefix([n for n in names if not is_noise(n, kernel)])
-    lists = "lists/noise.txt" + (", lists/kernel_noise.txt" if kernel else "")
-    steps.append(Step(f"3. noise and unknown frames dropped ({lists})", names))
-    names = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
-    steps.append(Step("4. recursion collapsed", names))
-    names = names[:TOP_FRAMES]
+    steps: list[Step] = []
+    if isinstance(snapshot.get("kernel"), dict):
+        return _kernel(snapshot, steps), steps
+    fam, label = family(snapshot)
+    blame = find_blame(snapshot, stack_overflow=fam == "stack-overflow")
+    steps.append(
+        Step("1. crashed thread's frames, names normalised", [frame_key(f) for f in blame.frames])
+    )
+    steps.append(Step("2. roles", [f"{r.role.value:<8} {r.name}  ({r.why})" for r in blame.roles]))
+    keyed = [blame.index, *blame.callers] if blame.index is not None else []
+    names = [frame_key(blame.frames[i]) for i in keyed]
+    steps.append(Step(f"3. blamed frame: {blame.why or 'none'}", names[:1]))
+    steps.append(Step("4. generic helpers' callers (lists/helpers.txt)", names[1:]))
+    where = None if fam in _NO_SITE or blame.role is not Role.OWN else site(blame.site_frame)
+    said = discriminator(snapshot)
     if not names:
-        signal = snapshot.get("signal") or {}
-        names = ["<no frames>", str(signal.get("name") or "?")]
-    steps.append(Step(f"5. top {TOP_FRAMES} kept", names))
-    digest = hashlib.sha256((_SALT + "\n".join(names)).encode()).hexdigest()
-    steps.append(Step("6. sha256", [digest]))
-    return {"hash": digest, "version": VERSION, "frames": names}, steps
+        process = snapshot.get("process")
+        exe = process.get("exe") if isinstance(process, dict) else None
+        names = ["<no frames>", module_name(exe) if isinstance(exe, str) and exe else "?"]
+    parts = [*names, f"site {where or '-'}", f"class {fam}{'/' + label if label else ''}"]
+    if said:
+        parts.append(f"said {said}")
+    steps.append(Step("5. site, class family, what the runtime said", parts))
+    digest = _digest(_SALT, parts)
+    aliases = _aliases(blame, keyed, parts[len(names) :]) if where else []
+    steps.append(Step("6. sha256, then the address aliases", [digest, *aliases]))
+    fp = {
+        "hash": digest,
+        "version": VERSION,
+        "frames": names,
+        "site": where,
+        "family": fam,
+        "aliases": aliases,
+        "blame": _blame_record(blame),
+    }
+    return fp, steps
+
+
+def _aliases(blame: Blame, keyed: list[int], rest: list[str]) -> list[str]:
+    """The address key: the blamed frame (and helper callers) by module + pc offset."""
+    addresses = [_address(blame.frames[i]) for i in keyed]
+    if not addresses or any(a is None for a in addresses):
+        return []
+    return [_digest(_ALIAS_SALT, [str(a) for a in addresses] + rest[1:])]
 
 
 def fingerprint(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """``{"hash", "version", "frames"}`` for ``snapshot`` (plain data; no memory needed)."""
+    """The fingerprint of ``snapshot`` (plain data; no memory needed): ``hash``, ``version``,
+    ``frames``, ``site``, ``family``, ``aliases``, ``blame``."""
     return explain(snapshot)[0]

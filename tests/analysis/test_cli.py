@@ -68,8 +68,8 @@ def test_fingerprint_explain(store: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["fingerprint", "--explain", str(path)]) == 0
     out = capsys.readouterr().out
     snapshot = load(path)
-    assert out.startswith(f"{path}: fingerprint v1\n")
-    for title in ("1. crashed thread's frames", "3. noise and unknown frames dropped", "6. sha256"):
+    assert out.startswith(f"{path}: fingerprint v2\n")
+    for title in ("1. crashed thread's frames", "2. roles", "3. blamed frame", "6. sha256"):
         assert f"  {title}" in out
     assert f"    #0  {snapshot['fingerprint']['hash']}" in out
     assert "    #0  cls_uncaught_exception!parse_port" in out
@@ -79,7 +79,7 @@ def test_fingerprint_explain(store: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_docs_example_matches_the_steps(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text()
-    example = docs.split("crash.snap: fingerprint v1\n", 1)[1].split("```", 1)[0]
+    example = docs.split("crash.snap: fingerprint v2\n", 1)[1].split("```", 1)[0]
     titles = [line for line in example.splitlines() if line[:3].strip()[:1].isdigit()]
     main(["fingerprint", "--explain", str(store / "2-cls_uncaught_exception.snap")])
     out = capsys.readouterr().out

@@ -34,4 +34,7 @@ def test_corefile_engine_agrees_with_drgn(
         other = analyze(snapshot, core)
     assert other["analysis"]["engine"] == "corefile"
     assert other["classification"]["labels"] == a.labels
-    assert other["fingerprint"] == a.snapshot["fingerprint"]
+    ours, theirs = other["fingerprint"], a.snapshot["fingerprint"]
+    # The blamed frame's index may differ (the engines see different inline frames in libc).
+    assert {**ours, "blame": None} == {**theirs, "blame": None}
+    assert {**ours["blame"], "frame": 0} == {**theirs["blame"], "frame": 0}
