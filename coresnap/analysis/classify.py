@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coresnap.analysis import rules_abort, rules_heap, rules_memory, rules_signal
+from coresnap.analysis import rules_abort, rules_heap, rules_memory, rules_reuse, rules_signal
 from coresnap.analysis.context import Context
 from coresnap.analysis.evidence import Verdict
 from coresnap.analysis.rules import Rule
@@ -26,6 +26,7 @@ RULES: list[Rule] = [
     rules_signal.IllegalInstruction(),
     rules_signal.Breakpoint(),
     rules_memory.ExecFault(),
+    rules_reuse.StaleCall(),
     rules_memory.StackOverflow(),
     rules_heap.UseAfterFree(),
     rules_memory.NullDeref(),

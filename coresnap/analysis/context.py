@@ -127,6 +127,7 @@ class Context:
     program: Any = None  # a drgn Program, when the caller has one (heap walks with debug info)
     observations: dict[str, Any] = field(default_factory=dict)
     previous: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, snapshot: dict[str, Any], core: Any = None) -> Context:
@@ -153,6 +154,12 @@ class Context:
             value = self.previous[name]
         self.observations[name] = value
         return value
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per context: facts several rules derive from memory (the heap walk)."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     # --- what the snapshot says -------------------------------------------------------------
 
@@ -248,6 +255,22 @@ class Context:
             except DRGN_ERRORS:
                 pass
         return out
+
+    def symbol_at(self, address: int) -> tuple[str, int] | None:
+        """The function symbol holding ``address`` and its run-time start, from the module's
+        symbol table; None outside every module or without a symbol."""
+        for m in self.snapshot.get("modules") or []:
+            start, end = _addr(m.get("start")), _addr(m.get("end"))
+            path = str(m.get("path"))
+            if start is None or end is None or not start <= address < end:
+                continue
+            bias = _int(m.get("load_bias"))
+            bias = start if bias is None else bias
+            table = _symbols(path) if os.path.isfile(path) else None
+            found = table.lookup(address - bias) if table is not None else None
+            if found:
+                return found[0].name, found[0].start + bias
+        return None
 
     # --- memory ----------------------------------------------------------------------------
 

@@ -72,8 +72,19 @@ class Verdict:
     def has(self, *labels: str) -> bool:
         return any(label in self.labels for label in labels)
 
-    def add(self, label: str, facts: dict[str, Any], confidence: float = 1.0) -> None:
-        self.evidence.append(Evidence(label, facts, round(confidence, 2)))
+    def add(
+        self, label: str, facts: dict[str, Any], confidence: float = 1.0, first: bool = False
+    ) -> None:
+        """Record ``label``; ``first`` puts it before the labels found so far (a rule that
+        explains an earlier rule's finding: the cause leads, the symptom stays)."""
+        item = Evidence(label, facts, round(confidence, 2))
+        self.evidence.insert(0, item) if first else self.evidence.append(item)
+
+    def drop(self, label: str, why: str) -> None:
+        """Withdraw ``label`` (an earlier rule's guess that later evidence disproves), noting why."""
+        if self.has(label):
+            self.evidence = [e for e in self.evidence if e.label != label]
+            self.notes.append(f"{label} withdrawn: {why}")
 
     def fault_labels(self) -> list[str]:
         return [lbl for lbl in self.labels if lbl not in ACCESS_KINDS]

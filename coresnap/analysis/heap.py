@@ -13,6 +13,8 @@ With libc's debug info and a drgn program, ``mp_.sbrk_base`` locates the heap an
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,28 +134,98 @@ def _bins(ctx: Context, state: HeapState) -> None:
             chunk = ctx.word(chunk + 0x10)
 
 
-def _walk_headers(ctx: Context, state: HeapState) -> None:
-    """Walk chunk by chunk from the heap start: a chunk whose successor has PREV_INUSE clear is
-    free (in a bin, or consolidated); the last chunk is the top chunk."""
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk found by the header walk: where its header is and its raw ``size`` field."""
+
+    address: int  # the header (``prev_size``); user memory starts 0x10 later
+    size_field: int
+
+    @property
+    def size(self) -> int:
+        return self.size_field & ~SIZE_BITS
+
+    @property
+    def user(self) -> int:
+        return self.address + 0x10
+
+    def contains(self, address: int) -> bool:
+        return self.address <= address < self.address + self.size
+
+
+@dataclass
+class Walk:
+    """The chunks from the heap start to the top chunk, or to the header that stopped the walk."""
+
+    chunks: list[Chunk]
+    stop: str  # "top chunk", or why the walk could not go on
+    bad: Chunk | None = None  # the chunk whose size field cannot be (a corrupt header)
+
+    def find(self, address: int) -> Chunk | None:
+        """The walked chunk whose memory (header included) holds ``address``."""
+        i = bisect.bisect_right([c.address for c in self.chunks], address) - 1
+        return self.chunks[i] if i >= 0 and self.chunks[i].contains(address) else None
+
+
+def invalid_size(size_field: int, address: int, heap_end: int) -> str | None:
+    """Why a chunk's size field cannot be right (malloc.c: MINSIZE, MALLOC_ALIGNMENT, the chunk
+    must end inside the heap, a main-heap chunk is never IS_MMAPPED), or None."""
+    size = size_field & ~SIZE_BITS
+    if size < 0x20:
+        return f"{size_field:#x} is below the minimum chunk size 0x20"
+    if size % 16:
+        return f"{size_field:#x} is not a multiple of 16"
+    if size_field & 0x2:
+        return f"{size_field:#x} has IS_MMAPPED set inside the main heap"
+    if address + size > heap_end:
+        return f"{size_field:#x} runs past the heap end {heap_end:#x}"
+    return None
+
+
+def walk_chunks(ctx: Context, state: HeapState) -> Walk:
+    """Walk chunk by chunk from the heap start (bounded), stopping at a size that cannot be."""
+    chunks: list[Chunk] = []
     chunk = state.start
     for _ in range(MAX_CHUNKS):
-        size = ctx.word(chunk + 8)
-        if size is None or size & ~SIZE_BITS < 0x20 or size & 0x2:
-            return  # unreadable, corrupt, or an mmapped chunk: stop rather than guess
-        following = chunk + (size & ~SIZE_BITS)
-        if following >= state.end:
-            state.mark(chunk + 0x10, "top chunk")
-            return
-        next_size = ctx.word(following + 8)
-        if next_size is None:
-            return
-        if not next_size & 0x1:
-            state.mark(chunk + 0x10, "free (chunk headers)")
-        chunk = following
+        size_field = ctx.word(chunk + 8)
+        if size_field is None:
+            return Walk(chunks, f"the header at {chunk:#x} is unreadable")
+        why = invalid_size(size_field, chunk, state.end)
+        if why is not None:
+            return Walk(
+                chunks,
+                f"the size field of the chunk at {chunk:#x}: {why}",
+                Chunk(chunk, size_field),
+            )
+        chunks.append(Chunk(chunk, size_field))
+        chunk += size_field & ~SIZE_BITS
+        if chunk >= state.end:
+            return Walk(chunks, "top chunk")
+    return Walk(chunks, f"stopped after {MAX_CHUNKS} chunks")
+
+
+def _mark_from_headers(state: HeapState, walk: Walk) -> None:
+    """A chunk whose successor has PREV_INUSE clear is free (in a bin, or consolidated); the
+    last chunk is the top chunk."""
+    for chunk, following in itertools.pairwise(walk.chunks):
+        if not following.size_field & 0x1:
+            state.mark(chunk.user, "free (chunk headers)")
+    if walk.stop == "top chunk" and walk.chunks:
+        state.mark(walk.chunks[-1].user, "top chunk")
 
 
 def heap_state(ctx: Context) -> HeapState | None:
-    """The main heap and its free chunks, or None when no heap is found."""
+    """The main heap and its free chunks, or None when no heap is found (computed once)."""
+    return ctx.memo("heap_state", lambda: _heap_state(ctx))
+
+
+def heap_walk(ctx: Context) -> tuple[HeapState, Walk] | None:
+    """The main heap and its chunk-by-chunk walk, or None when no heap is found (computed once)."""
+    state = heap_state(ctx)
+    return (state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, state))) if state else None
+
+
+def _heap_state(ctx: Context) -> HeapState | None:
     found = _heap_start(ctx)
     if found is None:
         return None
@@ -164,7 +236,7 @@ def heap_state(ctx: Context) -> HeapState | None:
     if ctx.program is not None:
         _fastbins(ctx, state)
         _bins(ctx, state)
-    _walk_headers(ctx, state)
+    _mark_from_headers(state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, state)))
     return state
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from coresnap.analysis.calls import branch_at, branch_target, canonical
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context, Mapping
-from coresnap.analysis.disasm import access_kind, arch_mode, faulting_operand
+from coresnap.analysis.disasm import MODES, access_kind, arch_mode, faulting_operand
 from coresnap.analysis.evidence import (
     SIGBUS,
     SIGSEGV,
@@ -64,7 +65,9 @@ class InferredFault(Rule):
 
 class ExecFault(Rule):
     """The pc itself is bad: outside any mapping (bad-jump) or in memory that is not
-    executable (exec-nonexec; writable code is how injected code runs, hence security)."""
+    executable (exec-nonexec; writable code is how injected code runs, hence security). A call
+    or jmp to a non-canonical address faults on the branch itself (a general protection fault,
+    SI_KERNEL, at the branch): a bad jump too, with the target it was going to."""
 
     name = "exec"
 
@@ -72,6 +75,8 @@ class ExecFault(Rule):
         pc = ctx.pc
         if not kernel_fault(ctx, SIGSEGV) or pc is None:
             return False
+        if ctx.si_code == SI_KERNEL:
+            return bool(ctx.observe("branch_target", lambda: _noncanonical_branch(ctx)))
         if ctx.fault_address is not None:
             # An instruction fetch faults at the pc itself; a pc outside the (partial) memory
             # map of a core without file notes is not a jump when the fault is elsewhere.
@@ -86,6 +91,13 @@ class ExecFault(Rule):
         pc = ctx.pc
         assert pc is not None
         facts = {**signal_facts(ctx), "pc": hexa(pc)}
+        branch = ctx.observe("branch_target", lambda: None) if ctx.si_code == SI_KERNEL else None
+        if branch:
+            facts.update(branch)
+            facts["reason"] = "the branch target is non-canonical: the branch itself faulted"
+            verdict.add("bad-jump", facts)
+            verdict.add("memory.exec", {"reason": f"`{branch['instruction']}` faulted"})
+            return
         caller = ctx.observe("caller", lambda: _caller(ctx))
         if caller:
             facts["caller"] = caller
@@ -101,6 +113,17 @@ class ExecFault(Rule):
             if m.writable:
                 verdict.add("security", {**facts, "reason": "executing writable memory"})
         verdict.add("memory.exec", {"reason": "instruction fetch from the pc faulted"})
+
+
+def _noncanonical_branch(ctx: Context) -> dict[str, str] | None:
+    """The indirect call/jmp at the pc and its non-canonical target, or None."""
+    if arch_mode(ctx.registers) != MODES["rip"] or ctx.pc is None:
+        return None
+    branch = branch_at(ctx, ctx.pc)
+    target = branch_target(ctx, branch) if branch else None
+    if branch is None or target is None or canonical(target):
+        return None
+    return {"instruction": branch.text, "target": f"{target:#x}"}
 
 
 def _caller(ctx: Context) -> dict[str, object] | None:
@@ -216,8 +239,9 @@ class AccessKind(Rule):
 
     def predicate(self, ctx: Context, verdict: Verdict) -> bool:
         return (
-            kernel_fault(ctx, SIGSEGV, SIGBUS) and not verdict.has("memory.exec", "machine-check")
-        ) or (ctx.signo == SIGSEGV and ctx.si_code == SI_KERNEL)
+            kernel_fault(ctx, SIGSEGV, SIGBUS)
+            or (ctx.signo == SIGSEGV and ctx.si_code == SI_KERNEL)
+        ) and not verdict.has("memory.exec", "machine-check")
 
     def action(self, ctx: Context, verdict: Verdict) -> None:
         insn = instruction(ctx)
