@@ -11,7 +11,8 @@ Steps (numbered like ``lists/README.md``):
    Stack overflows blame the recursion: the own function repeated most often on the stack, since
    where the stack ran out depends on how deep it was when it did.
 4. A generic helper (``lists/helpers.txt``: ``die``, ``xmalloc``, ``check…``) is not the bug:
-   its callers are added until a frame that is not a helper (up to three).
+   its callers are added until a frame that is not a helper (up to three; a helper's
+   consecutive frames of the same name, e.g. an inline copy inside its own clone, count once).
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class Blame:
         return None if self.index is None else self.roles[self.index].role
 
     @property
-    def site_frame(self) -> dict[str, Any] | None:
-        """The frame whose line is the crash site: the last caller added, else the blamed one."""
-        return self.frames[self.callers[-1]] if self.callers else self.frame
+    def keyed(self) -> list[int]:
+        """The frames the fingerprint names: the blamed one, then the helper callers."""
+        return [] if self.index is None else [self.index, *self.callers]
 
 
 def crashed_thread(snapshot: dict[str, Any]) -> dict[str, Any] | None:
@@ -140,8 +141,14 @@ def _add_callers(blame: Blame) -> None:
     while i is not None and len(blame.callers) < MAX_HELPERS:
         if not is_helper(blame.roles[i].name):
             return
+        name = blame.roles[i].name
         nxt = next(
-            (j for j in range(i + 1, len(blame.roles)) if blame.roles[j].role is Role.OWN), None
+            (
+                j
+                for j in range(i + 1, len(blame.roles))
+                if blame.roles[j].role is Role.OWN and blame.roles[j].name != name
+            ),
+            None,
         )
         if nxt is None:
             return

@@ -171,28 +171,32 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
         Step("1. crashed thread's frames, names normalised", [frame_key(f) for f in blame.frames])
     )
     steps.append(Step("2. roles", [f"{r.role.value:<8} {r.name}  ({r.why})" for r in blame.roles]))
-    keyed = [blame.index, *blame.callers] if blame.index is not None else []
+    keyed = blame.keyed
     names = [frame_key(blame.frames[i]) for i in keyed]
     steps.append(Step(f"3. blamed frame: {blame.why or 'none'}", names[:1]))
     steps.append(Step("4. generic helpers' callers (lists/helpers.txt)", names[1:]))
-    where = None if fam in _NO_SITE or blame.role is not Role.OWN else site(blame.site_frame)
+    with_site = fam not in _NO_SITE and blame.role is Role.OWN
+    sites = [site(blame.frames[i]) if with_site else None for i in keyed]
     said = discriminator(snapshot)
     if not names:
         process = snapshot.get("process")
         exe = process.get("exe") if isinstance(process, dict) else None
         names = ["<no frames>", module_name(exe) if isinstance(exe, str) and exe else "?"]
-    parts = [*names, f"site {where or '-'}", f"class {fam}{'/' + label if label else ''}"]
-    if said:
-        parts.append(f"said {said}")
-    steps.append(Step("5. site, class family, what the runtime said", parts))
+    rest = [f"class {fam}{'/' + label if label else ''}", *([f"said {said}"] if said else [])]
+    if keyed:
+        parts = [p for n, s in zip(names, sites, strict=True) for p in (n, f"site {s or '-'}")]
+    else:
+        parts = [*names, "site -"]
+    parts += rest
+    steps.append(Step("5. site of each, class family, what the runtime said", parts))
     digest = _digest(_SALT, parts)
-    aliases = _aliases(blame, keyed, parts[len(names) :]) if where else []
+    aliases = _aliases(blame, keyed, rest) if sites and all(sites) else []
     steps.append(Step("6. sha256, then the address aliases", [digest, *aliases]))
     fp = {
         "hash": digest,
         "version": VERSION,
         "frames": names,
-        "site": where,
+        "site": sites[0] if sites else None,
         "family": fam,
         "aliases": aliases,
         "blame": _blame_record(blame),
@@ -205,7 +209,7 @@ def _aliases(blame: Blame, keyed: list[int], rest: list[str]) -> list[str]:
     addresses = [_address(blame.frames[i]) for i in keyed]
     if not addresses or any(a is None for a in addresses):
         return []
-    return [_digest(_ALIAS_SALT, [str(a) for a in addresses] + rest[1:])]
+    return [_digest(_ALIAS_SALT, [str(a) for a in addresses] + rest)]
 
 
 def fingerprint(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def test_generic_helper_adds_its_caller() -> None:
         _snap("abort", "die", "parse_args", "main"),
     )
     fp = fingerprint(one)
-    assert fp["frames"] == ["app!die", "app!load_config"] and fp["site"] == "app.c:12"
+    assert fp["frames"] == ["app!die", "app!load_config"] and fp["site"] == "app.c:11"
     assert fp["blame"]["function"] == "die" and fp["blame"]["callers"] == ["app!load_config"]
     assert fp["hash"] != fingerprint(two)["hash"]
 
