@@ -26,6 +26,7 @@ from coresnap.snapshot.merge import merge_modules, merge_threads
 from coresnap.snapshot.shrink import shrink
 from coresnap.snapshot.source import attach_source
 from coresnap.snapshot.system import crash_time, local_system, process_facts, system_facts
+from coresnap.snapshot.v8 import annotate_js_frames
 
 if TYPE_CHECKING:
     from coresnap.snapshot.engines.drgn_engine import DebugInfoLoad
@@ -84,6 +85,7 @@ def build_snapshot(
         snap["uuid"] = object_id
         merge_threads(snap, result)
         scan_crashed_thread(core, snap, bounds.max_frames)
+        result.warnings.extend(annotate_js_frames(core, snap))
         snap["modules"] = merge_modules(snap["modules"], result.modules)
         _apply_assets(snap, assets, core_path)
         snap["attributes"] = attributes(snap, kv)
