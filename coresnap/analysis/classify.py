@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from coresnap.analysis import rules_abort, rules_heap, rules_memory, rules_reuse, rules_signal
+from coresnap.analysis import (
+    rules_abort,
+    rules_header,
+    rules_heap,
+    rules_memory,
+    rules_reuse,
+    rules_signal,
+)
 from coresnap.analysis.context import Context
 from coresnap.analysis.evidence import Verdict
 from coresnap.analysis.rules import Rule
@@ -32,6 +39,7 @@ RULES: list[Rule] = [
     rules_memory.NullDeref(),
     rules_memory.InvalidPointer(),
     rules_memory.AccessKind(),
+    rules_header.CorruptChunkHeader(),
     rules_abort.AbortMessage(),
     rules_abort.FrameMarkers(),
     rules_abort.UncaughtException(),

@@ -25,6 +25,7 @@ TCACHE_HEADER = (0, 0x291)
 MAX_CHUNKS = 100_000  # bound the heap walk: cores are attacker-controlled
 MAX_BIN_WALK = 10_000
 SIZE_BITS = 0x7  # PREV_INUSE | IS_MMAPPED | NON_MAIN_ARENA
+REACHED_TOP = "reached the top chunk: every chunk header on the way is valid"
 
 
 def protect_ptr(pos: int, ptr: int) -> int:
@@ -158,7 +159,7 @@ class Walk:
     """The chunks from the heap start to the top chunk, or to the header that stopped the walk."""
 
     chunks: list[Chunk]
-    stop: str  # "top chunk", or why the walk could not go on
+    stop: str  # REACHED_TOP, or why the walk could not go on
     bad: Chunk | None = None  # the chunk whose size field cannot be (a corrupt header)
 
     def find(self, address: int) -> Chunk | None:
@@ -200,7 +201,7 @@ def walk_chunks(ctx: Context, state: HeapState) -> Walk:
         chunks.append(Chunk(chunk, size_field))
         chunk += size_field & ~SIZE_BITS
         if chunk >= state.end:
-            return Walk(chunks, "top chunk")
+            return Walk(chunks, REACHED_TOP)
     return Walk(chunks, f"stopped after {MAX_CHUNKS} chunks")
 
 
@@ -210,7 +211,7 @@ def _mark_from_headers(state: HeapState, walk: Walk) -> None:
     for chunk, following in itertools.pairwise(walk.chunks):
         if not following.size_field & 0x1:
             state.mark(chunk.user, "free (chunk headers)")
-    if walk.stop == "top chunk" and walk.chunks:
+    if walk.stop == REACHED_TOP and walk.chunks:
         state.mark(walk.chunks[-1].user, "top chunk")
 
 

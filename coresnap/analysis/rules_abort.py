@@ -10,6 +10,7 @@ from coresnap.analysis.evidence import SIGABRT, Verdict
 from coresnap.analysis.fingerprint import normalize_function
 from coresnap.analysis.messages import abort_message, exception_type
 from coresnap.analysis.rules import Rule, signal_facts
+from coresnap.analysis.rules_header import header_check
 from coresnap.analysis.rules_heap import freed_block
 
 # glibc's messages (malloc/malloc.c malloc_printerr, debug/fortify_fail.c, assert/assert.c),
@@ -60,7 +61,7 @@ class AbortMessage(Rule):
     name = "abort-message"
 
     def predicate(self, ctx: Context, verdict: Verdict) -> bool:
-        return ctx.signo == SIGABRT
+        return ctx.signo == SIGABRT and not verdict.fault_labels()
 
     def action(self, ctx: Context, verdict: Verdict) -> None:
         message = ctx.observe("abort_message", lambda: abort_message(ctx))
@@ -77,6 +78,10 @@ class AbortMessage(Rule):
                     block = ctx.observe("freed_block", lambda: freed_block(ctx))
                     if block:
                         facts["allocator"] = block
+                if label == "invalid-free":
+                    check = ctx.observe("freed_chunk", lambda: header_check(ctx))
+                    if check:
+                        facts["allocator"] = check
                 verdict.add(label, facts, confidence)
                 return
         verdict.notes.append(f"abort-message: no rule for message {message!r}")

@@ -119,11 +119,17 @@ class UseAfterFree(Rule):
 
 
 # Where glibc's free path keeps the block: (function, variable, offset to the user pointer).
-# `_int_free`'s `p` is the chunk (the header, 0x10 before the user pointer).
-_FREE_ARGS = [("_int_free", "p", 0x10), ("__libc_free", "mem", 0), ("free", "mem", 0)]
+# `_int_free`'s and `munmap_chunk`'s `p` is the chunk (the header, 0x10 before the user pointer).
+_FREE_ARGS = [
+    ("_int_free", "p", 0x10),
+    ("munmap_chunk", "p", 0x10),
+    ("__libc_free", "mem", 0),
+    ("free", "mem", 0),
+]
 
 
-def _block_being_freed(ctx: Context) -> int | None:
+def block_being_freed(ctx: Context) -> tuple[int, str] | None:
+    """The user pointer glibc's free path was releasing and the variable that says so."""
     for frame in ctx.frames:
         function = str(frame.get("function") or "")
         for name, var_name, offset in _FREE_ARGS:
@@ -132,15 +138,15 @@ def _block_being_freed(ctx: Context) -> int | None:
             for var in frame.get("variables") or []:
                 value = var.get("value") if isinstance(var, dict) else None
                 if var.get("name") == var_name and isinstance(value, int) and value:
-                    return value + offset
+                    return value + offset, f"{function}'s `{var_name}`"
     return None
 
 
 def freed_block(ctx: Context) -> dict[str, Any] | None:
     """For an abort inside free(): the block being freed and whether the heap already has it."""
-    block = _block_being_freed(ctx)
-    if block is None:
+    found = block_being_freed(ctx)
+    if found is None:
         return None
     state = heap_state(ctx)
-    where = state.free_state(block) if state is not None else None
-    return {"block": hexa(block), "already_free_in": where}
+    where = state.free_state(found[0]) if state is not None else None
+    return {"block": hexa(found[0]), "already_free_in": where}
