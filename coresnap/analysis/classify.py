@@ -13,8 +13,8 @@ from typing import Any
 
 from coresnap.analysis import (
     rules_abort,
-    rules_header,
     rules_heap,
+    rules_js,
     rules_memory,
     rules_reuse,
     rules_signal,
@@ -26,6 +26,7 @@ from coresnap.analysis.rules import Rule
 RULES: list[Rule] = [
     rules_signal.Killed(),
     rules_signal.Raised(),
+    rules_js.UncaughtJSException(),
     rules_memory.InferredFault(),
     rules_signal.MachineCheck(),
     rules_signal.BusError(),
@@ -39,7 +40,6 @@ RULES: list[Rule] = [
     rules_memory.NullDeref(),
     rules_memory.InvalidPointer(),
     rules_memory.AccessKind(),
-    rules_header.CorruptChunkHeader(),
     rules_abort.AbortMessage(),
     rules_abort.FrameMarkers(),
     rules_abort.UncaughtException(),

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from coresnap.errors import CoresnapError
-from coresnap.snapshot.v8.frames import JSFrame, Link, chain, first_js_frame, js_frames
+from coresnap.snapshot.v8.frames import JSFrame, chain, js_frames, scanned_chain
 from coresnap.snapshot.v8.heap import Heap
 from coresnap.snapshot.v8.metadata import Metadata, Read, V8LayoutUnknown, exported_symbols, load
 
@@ -108,23 +108,8 @@ def _walk(
     kinds = _code_kinds(snap, heap.meta.module)
     found = js_frames(heap, chain(heap, fp, stack, pc=None), kinds, notes)
     if not found:
-        start = first_js_frame(heap, sp, stack, SCAN_BYTES)
-        if start is not None:
-            notes.append(f"JS frames: the frame pointer is not V8's; found the first at {start:#x}")
-            links = _own_pc(chain(heap, start, stack), thread["frames"])
-            found = js_frames(heap, links, kinds, notes)
+        found = js_frames(heap, scanned_chain(heap, sp, stack, SCAN_BYTES), kinds, notes)
     return found
-
-
-def _own_pc(links: list[Link], frames: list[dict[str, Any]]) -> list[Link]:
-    """Give the first link of a scanned chain its pc: the native frame just inside the one that
-    runs at its return address (the pc its caller, the second link, resumes at)."""
-    if len(links) < 2:
-        return links
-    caller = next((i for i, f in enumerate(frames) if f.get("pc") == links[1].pc), None)
-    if not caller:
-        return links
-    return [Link(links[0].fp, frames[caller - 1].get("pc")), *links[1:]]
 
 
 def _code_kinds(snap: dict[str, Any], v8_path: str) -> Any:

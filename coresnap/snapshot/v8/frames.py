@@ -120,16 +120,22 @@ def decode(heap: Heap, link: Link, code_kind: CodeKind, notes: list[str]) -> JSF
     )
 
 
-def first_js_frame(heap: Heap, sp: int, stack: tuple[int, int], limit: int) -> int | None:
-    """The fp of the first JS frame above ``sp`` (scanning ``limit`` bytes), for a thread whose
-    frame-pointer register is not V8's (a libc frame without frame pointers on top)."""
+def scanned_chain(heap: Heap, sp: int, stack: tuple[int, int], limit: int) -> list[Link]:
+    """The chain from the frame just inside the first JS frame above ``sp`` (scanning ``limit``
+    bytes), for a thread whose frame-pointer register is not V8's (libc's abort and raise keep
+    none). Starting one frame inside gives the JS frame its pc: the return address its callee
+    saved next to the saved fp that points at it."""
+    words: dict[int, int] = {}
     for fp in range(sp - sp % _WORD, min(sp + limit, stack[1] - 2 * _WORD), _WORD):
         caller = heap.word(fp)
         if caller is None or not fp < caller < stack[1]:
             continue
-        if is_js_frame(heap, fp) is not None:
-            return fp
-    return None
+        words[fp] = caller
+        if is_js_frame(heap, fp) is None:
+            continue
+        callee = max((slot for slot, saved in words.items() if saved == fp), default=None)
+        return chain(heap, callee if callee is not None else fp, stack)
+    return []
 
 
 def js_frames(
