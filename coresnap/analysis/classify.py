@@ -13,6 +13,7 @@ from typing import Any
 
 from coresnap.analysis import (
     rules_abort,
+    rules_header,
     rules_heap,
     rules_js,
     rules_memory,
@@ -40,6 +41,7 @@ RULES: list[Rule] = [
     rules_memory.NullDeref(),
     rules_memory.InvalidPointer(),
     rules_memory.AccessKind(),
+    rules_header.CorruptChunkHeader(),
     rules_abort.AbortMessage(),
     rules_abort.FrameMarkers(),
     rules_abort.UncaughtException(),
