@@ -31,6 +31,8 @@ USAGE = "usage: coresnap-archive [-c coresnap.conf] [-r dump.root] " + " ".join(
     "%" + f.specifier for f in fields.FIELDS
 )
 PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
+# The fields the kernel fills with a decimal number (core(5)); %c is read by _limit.
+NUMERIC = ("pid", "ns_pid", "tid", "ns_tid", "signal", "time", "uid", "gid", "dumpable")
 
 
 def _not_dumpable() -> None:
@@ -109,6 +111,21 @@ def _uuid4_hex() -> str:
     return raw.hex()
 
 
+def _number(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _not_numbers(crash: dict[str, str]) -> str | None:
+    """What is wrong with the numeric fields of ``crash`` (one line), or None."""
+    spec = {f.name: f.specifier for f in fields.FIELDS}
+    bad = [f"%{spec[name]} ({name}) {crash[name]!r} is not a number"
+           for name in NUMERIC if _number(crash[name]) is None]  # fmt: skip
+    return "; ".join(bad) or None
+
+
 def _signal_name(number: str) -> str:
     try:
         return signal.Signals(int(number)).name
@@ -120,7 +137,9 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     """Archive the core on ``stdin`` described by ``argv`` (the core_pattern fields).
 
     Returns 0 when the core is in pending/, 1 when it was dropped (counted and logged), 2 on a
-    usage or configuration error. Never raises for a bad core or a full disk.
+    usage or configuration error: with a field that should be a number and is not (a broken
+    core_pattern), the core and what can be read without that field are still archived.
+    Never raises for a bad core, a bad field or a full disk.
     """
     _not_dumpable()
     _std_fds()
@@ -134,6 +153,9 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
         return 2
     exe = crash["exe_path"].replace("!", "/") or crash["comm"]
     log.info(f"crash of pid {crash['pid']} ({exe}) signal {_signal_name(crash['signal'])}")
+    broken = _not_numbers(crash)
+    if broken:
+        log.error(f"kernel.core_pattern is wrong: {broken}; archiving without what needs it")
     try:
         cfg = configuration.load(conf)
     except ConfigError as e:
@@ -156,7 +178,7 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
         return 1
     log.info(f"Crash dump archived in {Spool(root).path(Stage.PENDING, dump_id)}")
     _count(root, log, {"archived": 1})
-    return 0
+    return 2 if broken else 0
 
 
 def _count(root: str, log: Log, increments: dict[str, int]) -> None:
@@ -209,7 +231,12 @@ class Archive:
             raise CaptureRejected("max_pending", f"{cap} cores already pending (dump.max_pending)")
 
     def _collect(self) -> tuple[dict[str, bytes], dict]:
-        members, facts = assets.collect_process(int(self.crash["pid"]), self.cfg["dump.environ"])
+        pid = _number(self.crash["pid"])
+        members, facts = (
+            assets.collect_process(pid, self.cfg["dump.environ"])
+            if pid is not None
+            else assets.no_process()
+        )
         system, missing = assets.collect_system()
         members.update(system)
         facts["assets_missing"] += missing
@@ -252,8 +279,9 @@ class Archive:
             found = elfcheck.check(f, size)
         if not found.is_elf or not found.is_core:
             raise CaptureRejected("invalid", f"not an ELF core: {found.problem}")
-        wanted = {int(self.crash["ns_pid"]), int(self.crash["ns_tid"])}
-        if found.thread_pids and not wanted & set(found.thread_pids):
+        numbers = (_number(self.crash["ns_pid"]), _number(self.crash["ns_tid"]))
+        wanted = {n for n in numbers if n is not None}
+        if found.thread_pids and wanted and not wanted & set(found.thread_pids):
             raise CaptureRejected("invalid", f"core of pids {found.thread_pids[:4]}, "
                                   f"not of {sorted(wanted)}")  # fmt: skip
         if found.problem:

@@ -114,6 +114,15 @@ def collect_process(pid: int, environ_allow: Iterable[str]) -> tuple[dict[str, b
     return members, facts
 
 
+def no_process() -> tuple[dict[str, bytes], dict]:
+    """What :func:`collect_process` finds when there is no pid to read (a broken core_pattern)."""
+    missing = [f"proc/{name}" for name in (*PROC_FILES, "environ", *PROC_LINKS)]
+    facts = {"exe": None, "cwd": None, "root": None, "exe_host_path": None,
+             "namespaces": dict.fromkeys(NAMESPACES), "start_time": None,
+             "assets_missing": missing}  # fmt: skip
+    return {}, facts
+
+
 def _start_time(stat: bytes | None) -> float | None:
     """Process start, epoch seconds: proc(5) field 22 ``starttime`` (clock ticks after boot)
     plus ``btime`` of /proc/stat. The comm field may hold spaces: split after its ')'."""

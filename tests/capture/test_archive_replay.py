@@ -11,7 +11,7 @@ from pathlib import Path
 
 import crashes
 import pytest
-from hook import short_dir, write_conf
+from hook import ARCHIVE, short_dir, write_conf
 
 from coresnap.capture import archive, fields
 from coresnap.capture.assets import read_metadata
@@ -171,3 +171,74 @@ def test_signal_names(root: Path, real_crash: crashes.Crash) -> None:
     assert run(root, real_crash.core.read_bytes(), real_crash.pid) == 0
     meta = read_metadata(root / "assets" / only_pending(root).name)
     assert meta["signal_name"] == signal.Signals.SIGSEGV.name
+
+
+@pytest.mark.parametrize("field", ["pid", "ns_pid", "signal", "time"])
+def test_non_numeric_field_logs_one_line_and_keeps_the_core(
+    root: Path, real_crash: crashes.Crash, field: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A core_pattern mistake (a non-number where the kernel puts one) is not the crash's
+    fault: the core and what can still be read are archived, one line says what was wrong,
+    and the exit status says the hook needs fixing."""
+    args = argv(root, real_crash.pid)
+    spec = next(f.specifier for f in fields.FIELDS if f.name == field)
+    args[2 + [f.name for f in fields.FIELDS].index(field)] = "x!y"
+    assert archive.main(args, io.BytesIO(real_crash.core.read_bytes())) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if f"%{spec}" in line]
+    assert "'x!y' is not a number" in line
+    core = only_pending(root)
+    assert core.read_bytes() == real_crash.core.read_bytes()
+    meta = read_metadata(root / "assets" / core.name)
+    assert meta["core_pattern"][f"%{spec}"] == "x!y"
+    assert "meminfo" not in meta["assets_missing"]
+    assert counters.read(root)["archived"] == 1
+
+
+def test_installed_handler_with_a_bad_pid_exits_without_a_traceback(
+    root: Path, real_crash: crashes.Crash
+) -> None:
+    """The same through the installed ``coresnap-archive`` script, as the kernel runs it."""
+    args = argv(root, real_crash.pid)
+    args[2] = "%P"  # a pattern pasted without the kernel expanding it
+    done = subprocess.run([str(ARCHIVE), *args], input=real_crash.core.read_bytes(),
+                          capture_output=True, timeout=60)  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "Traceback" not in err, err
+    assert "%P (pid) '%P' is not a number" in err
+    assert only_pending(root).read_bytes() == real_crash.core.read_bytes()
+
+
+def fill(directory: Path) -> None:
+    """Write zeros into ``directory`` until its file system refuses another byte."""
+    with open(directory / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(bytes(64 * 1024))
+        except OSError as e:
+            assert e.errno == 28, e
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError as e:
+            assert e.errno == 28, e
+
+
+def test_full_disk_drop_is_counted_and_leaves_no_temp_file(
+    tiny_fs: Path, real_crash: crashes.Crash
+) -> None:
+    root = tiny_fs / "d"
+    conf = write_conf(tiny_fs / "c", dump__quota="0", dump__root=str(root))
+    args = ["-c", str(conf), *argv(root, real_crash.pid)[2:]]
+    data = real_crash.core.read_bytes()
+    assert archive.main(args, io.BytesIO(data)) == 0
+    fill(tiny_fs)
+    assert archive.main(args, io.BytesIO(data)) == 1
+    assert archive.main(args, io.BytesIO(data)) == 1
+    assert [p.name for p in root.iterdir() if p.name.startswith(".counters.json")] == []
+    values = counters.read(root)
+    assert values["archived"] == 1 and values["dropped.no_space"] == 2, values
+    (tiny_fs / "filler").unlink()
+    assert archive.main(args, io.BytesIO(data)) == 0
+    assert counters.read(root)["archived"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -74,3 +75,19 @@ def test_counters_add_up_across_processes(tmp_path: Path) -> None:
     assert all(p.wait() == 0 for p in procs)
     assert counters.read(tmp_path) == {"x": 20}
     assert counters.dropped({"dropped.quota": 2, "dropped.invalid": 1, "archived": 5}) == 3
+
+
+def test_counters_survive_kill_9_and_leave_no_temp_file(tmp_path: Path) -> None:
+    code = (
+        "import sys; from coresnap.spool import counters\n"
+        "while True: counters.bump(sys.argv[1], {'x': 1})"
+    )
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)])
+        time.sleep(0.3)
+        proc.kill()
+        proc.wait()
+        before = counters.read(tmp_path)["x"]  # a whole file at any instant
+        assert counters.bump(tmp_path, {"x": 1})["x"] == before + 1
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".counters.json")] == []
+    assert (tmp_path / counters.RESERVE).stat().st_blocks * 512 >= counters.RESERVE_BYTES
