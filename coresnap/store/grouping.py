@@ -45,10 +45,11 @@ def version_key(version: str) -> tuple[tuple[int, Any], ...]:
 
 @dataclass(frozen=True)
 class Observation:
-    group_id: int
+    group_id: int  # the effective group the object counts in
     keep_blob: bool
     reopened: bool
     created: bool = False
+    row_id: int = 0  # the row of the object's own fingerprint (merged into group_id or not)
 
 
 # Built once: building a statement per call costs more than running it on SQLite.
@@ -59,18 +60,20 @@ _FIND_LOCKED = _FIND.with_for_update()
 _UPDATE = update(groups).where(groups.c.id == bindparam("gid"))
 
 
-def _find(
+def find(
     conn: Connection, project_id: int, fingerprint: str, lock: bool = False
 ) -> RowMapping | None:
+    """The row of ``fingerprint`` in the project (locked with ``lock``), if any."""
     q = _FIND_LOCKED if lock else _FIND
     return conn.execute(q, {"pid": project_id, "fp": fingerprint}).mappings().first()
 
 
 def _ensure(
     conn: Connection, project_id: int, fingerprint: str, ts: float, frames: str
-) -> tuple[RowMapping, bool]:
-    """The locked row of the group objects of ``fingerprint`` count in, and whether it is new."""
-    row = _find(conn, project_id, fingerprint, lock=True)
+) -> tuple[RowMapping, bool, int]:
+    """The locked row of the group objects of ``fingerprint`` count in, whether it is new, and
+    the id of ``fingerprint``'s own row."""
+    row = find(conn, project_id, fingerprint, lock=True)
     created = False
     if row is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -86,12 +89,12 @@ def _ensure(
         ins = dialect.insert(groups).values(**values).on_conflict_do_nothing()
         # No row back: a concurrent transaction inserted it first (rowcount is -1 on psycopg).
         created = conn.execute(ins.returning(groups.c.id)).first() is not None
-        row = _find(conn, project_id, fingerprint, lock=True)
+        row = find(conn, project_id, fingerprint, lock=True)
     assert row is not None  # inserted above or by a concurrent transaction
     if row["merged_into"] is None:
-        return row, created
+        return row, created, int(row["id"])
     q = select(groups).where(groups.c.id == row["merged_into"]).with_for_update()
-    return conn.execute(q).mappings().one(), False
+    return conn.execute(q).mappings().one(), False, int(row["id"])
 
 
 def observe(
@@ -104,7 +107,7 @@ def observe(
     config: StoreConfig,
 ) -> Observation:
     """Count one new object in its group (created if new); decide whether to keep its blob."""
-    g, created = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
+    g, created, row_id = _ensure(conn, project_id, fingerprint, timestamp, "\n".join(frames))
     gid = int(g["id"])
     now = time.time()
     changes: dict[str, Any] = {
@@ -120,7 +123,7 @@ def observe(
     keep, sampling = _sample(g, now, config)
     changes.update(sampling)
     conn.execute(_UPDATE, {"gid": gid, **changes})
-    return Observation(gid, keep, reopened, created)
+    return Observation(gid, keep, reopened, created, row_id)
 
 
 def likely_kept(conn: Connection, project_id: int, fingerprint: str, config: StoreConfig) -> bool:
@@ -131,7 +134,7 @@ def likely_kept(conn: Connection, project_id: int, fingerprint: str, config: Sto
     """
     if config["sampling.first"] < 0:
         return True
-    g = _find(conn, project_id, fingerprint)
+    g = find(conn, project_id, fingerprint)
     if g is not None and g["merged_into"] is not None:
         g = conn.execute(select(groups).where(groups.c.id == g["merged_into"])).mappings().first()
     if g is None:  # a new group starts with empty counters
@@ -181,7 +184,7 @@ def _sample(g: RowMapping, now: float, config: StoreConfig) -> tuple[bool, dict[
 
 def group_row(conn: Connection, project_id: int, fingerprint: str) -> RowMapping:
     """The group of ``fingerprint``; raises StoreError(404) when there is none."""
-    row = _find(conn, project_id, fingerprint)
+    row = find(conn, project_id, fingerprint)
     if row is None:
         err = StoreError(f"no group {fingerprint!r}", fingerprint=fingerprint)
         err.status, err.code = 404, "group-not-found"
@@ -257,7 +260,8 @@ def unmerge(conn: Connection, project_id: int, fingerprint: str, who: str | None
     g = group_row(conn, project_id, fingerprint)
     if g["merged_into"] is None:
         return
-    conn.execute(update(groups).where(groups.c.id == g["id"]).values(merged_into=None))
+    # pinned: a person said this key is its own group, so aliases must not merge it back.
+    conn.execute(update(groups).where(groups.c.id == g["id"]).values(merged_into=None, pinned=True))
     conn.execute(
         update(objects)
         .where(objects.c.project_id == project_id, objects.c.fingerprint == fingerprint)

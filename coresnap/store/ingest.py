@@ -1,4 +1,9 @@
-"""One upload: decode the compressed snapshot, validate it, index it, keep its blob.
+"""One upload: decode the compressed snapshot, validate it, fingerprint it, index it, keep its blob.
+
+The group key is the server's fingerprint (``fingerprints.py``), computed after learned symbols
+filled the snapshot's nameless frames (``symbols.py``); the client's fingerprint stays in the
+blob. Aliases join the object to a group that already has its crash (``aliases.py``); what the
+snapshot teaches about its build's symbols is kept in the same transaction.
 
 Idempotent by object id (the snapshot's ``uuid``): the unique (project, oid) constraint decides,
 so a retried or concurrent duplicate upload returns the stored object and changes nothing.
@@ -34,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coresnap.alerts import outbox
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge
-from coresnap.store import grouping
+from coresnap.store import aliases, fingerprints, grouping, learned, symbols
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import reading, write_lock, writing
@@ -58,7 +63,8 @@ REQUIRED: dict[str, tuple[type, ...]] = {
     "attributes": (dict,),
     "analysis": (dict,),
 }
-_MAX_FRAMES = 8
+# The attribute saying how many frames learned symbols filled (objects.learned has which).
+LEARNED_ATTRIBUTE = "symbols.learned"
 log = logging.getLogger("coronerd")
 # Blob writes of uploads in progress (see store): mostly waits on fsync or S3, GIL released.
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="coronerd-blob")
@@ -74,6 +80,11 @@ class Parsed:
     frames: list[str]
     labels: list[str]
     attributes: dict[str, str | int | float] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    fp_version: int | None = None
+    learned: list[dict[str, Any]] = field(default_factory=list)  # frames learned symbols filled
+    teaches: symbols.Symbols = field(default_factory=symbols.Symbols)  # new facts to keep
+    blamed: str | None = None  # the blamed function (guards aliases)
 
 
 @dataclass(frozen=True)
@@ -154,8 +165,11 @@ def _snapshot_module() -> Any:
     return module if hasattr(module, "validate") else None
 
 
-def parse(doc: dict[str, Any], extra: dict[str, str]) -> Parsed:
-    """Pick the indexed facts out of a validated snapshot (``extra``: attributes from the request)."""
+def parse(
+    doc: dict[str, Any], extra: dict[str, str], known: symbols.Symbols | None = None
+) -> Parsed:
+    """Pick the indexed facts out of a validated snapshot (``extra``: attributes from the
+    request), its group key the server's fingerprint with ``known`` learned symbols filled in."""
     oid = normalize_oid(str(doc["uuid"]))
     ts = float(doc["timestamp"])
     if not math.isfinite(ts) or ts < 0:
@@ -169,25 +183,23 @@ def parse(doc: dict[str, Any], extra: dict[str, str]) -> Parsed:
         attrs["hostname"] = system["hostname"][:MAX_VALUE]
     if "application" not in attrs and isinstance(process.get("exe"), str):
         attrs["application"] = os.path.basename(process["exe"])[:MAX_VALUE]
-    frames = _frames(doc)
-    fp = doc.get("fingerprint") or {}
-    fingerprint = fp.get("hash") if isinstance(fp, dict) else None
-    if not isinstance(fingerprint, str) or not re.match(r"^[0-9A-Za-z]{1,128}$", fingerprint):
-        fingerprint = grouping.fallback_fingerprint(frames)
+    fp = fingerprints.compute(doc, known)
+    if fp.learned:
+        attrs[LEARNED_ATTRIBUTE] = len(fp.learned)
     cls = doc.get("classification") or {}
     labels = [str(x)[:128] for x in (cls.get("labels") or []) if isinstance(x, str)]
-    return Parsed(oid, ts, fingerprint, frames, labels, attrs)
-
-
-def _frames(doc: dict[str, Any]) -> list[str]:
-    fp = doc.get("fingerprint")
-    if isinstance(fp, dict) and isinstance(fp.get("frames"), list) and fp["frames"]:
-        return [str(f)[:256] for f in fp["frames"][:_MAX_FRAMES]]
-    threads = [t for t in doc.get("threads") or [] if isinstance(t, dict)]
-    crashed = [t for t in threads if t.get("crashed") or t.get("tid") == doc.get("crashed_thread")]
-    thread = (crashed or threads or [{}])[0]
-    frames = [f for f in thread.get("frames") or [] if isinstance(f, dict)]
-    return [str(f.get("function") or "??")[:256] for f in frames[:_MAX_FRAMES]]
+    return Parsed(
+        oid,
+        ts,
+        fp.hash,
+        fp.frames,
+        labels,
+        attrs,
+        fp.aliases,
+        fp.version,
+        fp.learned,
+        blamed=fp.blamed,
+    )
 
 
 def _attribute_rows(object_id: int, p: Parsed) -> list[dict[str, Any]]:
@@ -236,15 +248,18 @@ def store(
     Raises PayloadTooLarge or InvalidSnapshot; nothing is stored then.
     """
     doc = decode(body, config["limits.max_snapshot"])
-    p = parse(doc, extra)
+    oid = normalize_oid(str(doc["uuid"]))
     pid, pname = project
-    blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
-    key = blob_key(pname, p.oid)
     with reading(engine.connect()) as conn:  # no lock, no transaction: a retry costs one read
-        found = existing(conn, pid, p.oid)
+        found = existing(conn, pid, oid)
         if found is not None:
             return found
+        known = learned.lookup(conn, pid, doc)
+        p = parse(doc, extra, known)
+        p.teaches = symbols.news(symbols.teach(doc), known)
         written = grouping.likely_kept(conn, pid, p.fingerprint, config)
+    blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
+    key = blob_key(pname, p.oid)
     # The blob is written on another thread meanwhile: waiting for a SQLite writer's turn or
     # doing the transaction's work, this one overlaps its fsyncs.
     pending = _WRITERS.submit(blobs.put, key, blob) if written else None
@@ -298,6 +313,8 @@ def _index(
     written: bool,
 ) -> Stored:
     version = p.attributes.get("version")
+    frames = "\n".join(p.frames)
+    unknown = aliases.place(conn, pid, p.fingerprint, p.aliases, p.blamed, p.timestamp, frames)
     seen = grouping.observe(
         conn,
         pid,
@@ -323,12 +340,17 @@ def _index(
             size=len(blob),
             blob_key=key if seen.keep_blob else None,
             blob_kept=seen.keep_blob,
+            fp_version=p.fp_version,
+            learned=json.dumps(p.learned) if p.learned else None,
         ),
     )
     object_id = int(row.inserted_primary_key[0])  # type: ignore[index]
     rows = _attribute_rows(object_id, p)
     if rows:
         conn.execute(_INSERT_ATTRIBUTES, rows)
+    aliases.register(conn, pid, seen.row_id, unknown, p.blamed)
+    if p.teaches:
+        learned.learn(conn, pid, p.teaches)
     outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's
     if seen.keep_blob and not written:
         blobs.put(key, blob)  # kept after all (the guess said no): durable before the commit

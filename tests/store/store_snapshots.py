@@ -1,7 +1,14 @@
-"""Valid snapshot documents (format v1) for store tests, with the facts the store indexes varied."""
+"""Valid snapshot documents (format v1) for store tests, with the facts the store indexes varied.
+
+coronerd groups by its own fingerprint of a snapshot, not by what the client claims, so a test
+that wants distinct groups asks for distinct bugs: ``make_snapshot(fingerprint=SEED)`` crashes
+at a source line derived from SEED (same seed, same bug), and carries the fingerprint a current
+client computes. :func:`group_key` is the group key the store gives such a snapshot.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -9,18 +16,29 @@ from typing import Any
 
 import zstandard
 
+from coresnap.analysis.fingerprint import fingerprint as compute_fingerprint
 
-def frame(index: int, function: str) -> dict[str, Any]:
+
+def bug_line(seed: str) -> int:
+    """The crash line of the bug named ``seed``: one line per seed (a site of its own)."""
+    return 100 + int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16) % 1_000_000
+
+
+def frame(
+    index: int, function: str, module: str = "/usr/bin/simple", line: int = 0
+) -> dict[str, Any]:
+    # Another crash line is another pc (the fingerprint's address alias tells them apart too).
+    offset = 0x1000 + 16 * index + (16 * line if line else 0)
     return {
         "index": index,
-        "pc": 0x401000 + 16 * index,
-        "module": "/usr/bin/simple",
+        "pc": 0x400000 + offset,
+        "module": module,
         "build_id": None,
-        "module_offset": 0x1000 + 16 * index,
+        "module_offset": offset,
         "function": function,
         "function_offset": 4,
         "file": "simple.c",
-        "line": 10 + index,
+        "line": line or 10 + index,
         "column": None,
         "inline": False,
         "trusted": True,
@@ -38,11 +56,11 @@ def make_snapshot(
     oid: str | None = None,
     **attributes: str | int | float,
 ) -> dict[str, Any]:
-    """A complete snapshot of a crash of ``application`` on ``hostname``."""
-    fp = (
-        None if fingerprint is None else {"hash": fingerprint, "version": 1, "frames": list(frames)}
-    )
-    return {
+    """A complete snapshot of a crash of ``application`` on ``hostname``: of the bug named by
+    ``fingerprint`` (a seed), with the fingerprint a current client computes (none when None)."""
+    exe = f"/usr/bin/{application}"
+    line = bug_line(fingerprint) if fingerprint is not None else 0
+    doc = {
         "format": "coresnap-snapshot",
         "version": 1,
         "uuid": oid or uuid.uuid4().hex,
@@ -52,7 +70,7 @@ def make_snapshot(
             "ppid": 1,
             "uid": 1000,
             "gid": 1000,
-            "exe": f"/usr/bin/{application}",
+            "exe": exe,
             "cmdline": [application],
             "start_time": None,
             "cwd": "/",
@@ -74,7 +92,7 @@ def make_snapshot(
                 "name": application,
                 "crashed": True,
                 "registers": {"rip": 0x401000, "rsp": 0x7FFFFFFFE000},
-                "frames": [frame(i, f) for i, f in enumerate(frames)],
+                "frames": [frame(i, f, exe, line if i == 0 else 0) for i, f in enumerate(frames)],
             }
         ],
         "modules": [],
@@ -93,7 +111,7 @@ def make_snapshot(
         if labels
         else None,
         "annotations": [],
-        "fingerprint": fp,
+        "fingerprint": None,
         "quality": {"score": 80, "reasons": []},
         "analysis": {
             "engine": "corefile",
@@ -105,6 +123,16 @@ def make_snapshot(
             "core_size": None,
         },
     }
+    if fingerprint is not None:
+        doc["fingerprint"] = compute_fingerprint(doc)
+    return doc
+
+
+def group_key(**kw: Any) -> str:
+    """The group key coronerd gives ``make_snapshot(**kw)`` (its server fingerprint)."""
+    doc = make_snapshot(**kw)
+    fp = doc["fingerprint"] or compute_fingerprint(doc)
+    return str(fp["hash"])
 
 
 def compress(snapshot: dict[str, Any]) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from coronerd_server import make_server
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
@@ -95,7 +95,8 @@ def test_concurrent_uploads_to_a_new_group_keep_one_blob_file(
         base = f"{server.url}/api/v1/projects/{p.name}"
         blob = httpx.get(f"{base}/objects/{kept[0]}", headers=p.headers())
         assert blob.status_code == 200 and blob.content in bodies
-        group = httpx.get(f"{base}/groups/{fingerprint}", headers=p.headers()).json()
+        key = group_key(fingerprint=fingerprint)
+        group = httpx.get(f"{base}/groups/{key}", headers=p.headers()).json()
         assert group["count"] == len(bodies)
     finally:
         server.kill()

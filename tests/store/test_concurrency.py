@@ -9,13 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from coronerd_server import Project, Server
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
 
 CLIENTS, EACH = 16, 200
 FINGERPRINTS = [f"{i:02x}" * 32 for i in range(7)]
+KEYS = {bug: group_key(fingerprint=bug) for bug in FINGERPRINTS}  # coronerd's key of each bug
 
 
 def _client_run(store: Server, p: Project, n: int) -> Counter[str]:
@@ -28,7 +29,7 @@ def _client_run(store: Server, p: Project, n: int) -> Counter[str]:
             oid = put_body(client, p.name, body)
             if i % 10 == 0:  # a retry after a lost answer: same bytes again
                 assert put_body(client, p.name, body) == oid
-            sent[fp] += 1
+            sent[KEYS[fp]] += 1
     return sent
 
 

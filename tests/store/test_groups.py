@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from coronerd_server import Project, Server, make_server
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
-FP_A, FP_B = "a1" * 32, "b2" * 32
+# Two bugs, and the keys coronerd groups them by (its own fingerprint of their snapshots).
+BUG_A, BUG_B = "a1" * 32, "b2" * 32
+FP_A, FP_B = group_key(fingerprint=BUG_A), group_key(fingerprint=BUG_B)
 
 
 def put(store: Server, p: Project, **kw: Any) -> dict[str, Any]:
@@ -40,14 +42,14 @@ def counts(store: Server, p: Project) -> dict[str, int]:
 
 def test_resolve_and_reopen_on_newer_version(store: Server) -> None:
     p = store.project()
-    put(store, p, fingerprint=FP_A, version="1.2")
+    put(store, p, fingerprint=BUG_A, version="1.2")
     g = group(store, p, FP_A, "state", state="resolved")
     assert (g["state"], g["state_by"], g["resolved_version"]) == ("resolved", "blackhole", "1.2")
     assert g["state_at"] > 0
-    put(store, p, fingerprint=FP_A, version="1.1")
-    put(store, p, fingerprint=FP_A, version="1.2")
+    put(store, p, fingerprint=BUG_A, version="1.1")
+    put(store, p, fingerprint=BUG_A, version="1.2")
     assert group(store, p, FP_A)["state"] == "resolved"
-    put(store, p, fingerprint=FP_A, version="1.10")
+    put(store, p, fingerprint=BUG_A, version="1.10")
     g = group(store, p, FP_A)
     assert g["state"] == "open" and "regression in 1.10" in g["state_by"]
     assert g["count"] == 4
@@ -55,12 +57,12 @@ def test_resolve_and_reopen_on_newer_version(store: Server) -> None:
 
 def test_without_versions_any_occurrence_reopens_and_muted_stays(store: Server) -> None:
     p = store.project()
-    put(store, p, fingerprint=FP_A)
-    put(store, p, fingerprint=FP_B)
+    put(store, p, fingerprint=BUG_A)
+    put(store, p, fingerprint=BUG_B)
     group(store, p, FP_A, "state", state="resolved")
     group(store, p, FP_B, "state", state="muted")
-    put(store, p, fingerprint=FP_A)
-    put(store, p, fingerprint=FP_B)
+    put(store, p, fingerprint=BUG_A)
+    put(store, p, fingerprint=BUG_B)
     assert group(store, p, FP_A)["state"] == "open"
     assert group(store, p, FP_B)["state"] == "muted"
 
@@ -68,13 +70,13 @@ def test_without_versions_any_occurrence_reopens_and_muted_stays(store: Server) 
 def test_merge_and_unmerge(store: Server) -> None:
     p = store.project()
     for _ in range(3):
-        put(store, p, fingerprint=FP_A)
+        put(store, p, fingerprint=BUG_A)
     for _ in range(2):
-        put(store, p, fingerprint=FP_B)
+        put(store, p, fingerprint=BUG_B)
     assert counts(store, p) == {FP_A: 3, FP_B: 2}
     assert group(store, p, FP_B, "merge", into=FP_A)["merged_into"] == FP_A
     assert counts(store, p) == {FP_A: 5}
-    put(store, p, fingerprint=FP_B)
+    put(store, p, fingerprint=BUG_B)
     assert counts(store, p) == {FP_A: 6}
     assert group(store, p, FP_A)["count"] == 6
     group(store, p, FP_B, "unmerge")
@@ -86,19 +88,22 @@ def test_unknown_group_and_state(store: Server) -> None:
     p = store.project()
     url = f"{store.url}/api/v1/projects/{p.name}/groups/{'ee' * 32}"
     assert httpx.get(url, headers=p.headers()).json()["error"]["code"] == "group-not-found"
-    put(store, p, fingerprint=FP_A)
+    put(store, p, fingerprint=BUG_A)
     reply = httpx.post(f"{url[:-64]}{FP_A}/state", json={"state": "gone"}, headers=p.headers())
     assert reply.status_code == 422
 
 
-def test_unfingerprinted_objects_group_by_their_top_frames(store: Server) -> None:
+def test_objects_without_a_client_fingerprint_get_the_servers(store: Server) -> None:
     p = store.project()
     put(store, p, fingerprint=None, frames=("f", "g"))
     put(store, p, fingerprint=None, frames=("f", "g"))
     put(store, p, fingerprint=None, frames=("h",))
     put(store, p, fingerprint=None, frames=())
-    assert sorted(counts(store, p).values()) == [1, 1, 2]
-    assert "unfingerprinted" in counts(store, p)
+    assert counts(store, p) == {
+        group_key(fingerprint=None, frames=("f", "g")): 2,
+        group_key(fingerprint=None, frames=("h",)): 1,
+        group_key(fingerprint=None, frames=()): 1,
+    }
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -122,7 +127,7 @@ def sampled(
 
 def test_storage_sampling_counts_everything_keeps_some(sampled: Server, tmp_path: Path) -> None:
     p = sampled.project()
-    replies = [put(sampled, p, fingerprint=FP_A) for _ in range(20)]
+    replies = [put(sampled, p, fingerprint=BUG_A) for _ in range(20)]
     kept = [r for r in replies if r["blob_kept"]]
     assert len(kept) == 6  # 2 first, then 4 (the hourly cap holds across a minute boundary)
     assert replies[0]["blob_kept"] and replies[1]["blob_kept"]
@@ -133,7 +138,7 @@ def test_storage_sampling_counts_everything_keeps_some(sampled: Server, tmp_path
     assert reply.status_code == 404
     assert "not kept" in reply.json()["error"]["message"]
     assert httpx.get(url + "/meta", headers=p.headers()).json()["blob_kept"] is False
-    put(sampled, p, fingerprint=FP_B)  # another group has its own budget
+    put(sampled, p, fingerprint=BUG_B)  # another group has its own budget
     assert (
         httpx.get(
             f"{sampled.url}/api/v1/projects/{p.name}/objects/{kept[-1]['object']}",

@@ -7,10 +7,14 @@ from typing import Any
 import httpx
 import pytest
 from coronerd_server import Project, Server
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
 T0 = 1_700_000_000.0
-FP_A, FP_B, FP_C = "aa" * 32, "bb" * 32, "cc" * 32
+# Three bugs, and the keys coronerd groups them by (its fingerprint of their snapshots).
+BUG_A, BUG_B, BUG_C = "aa" * 32, "bb" * 32, "cc" * 32
+FP_A = group_key(fingerprint=BUG_A)
+FP_B = group_key(fingerprint=BUG_B, application="daemon", labels=("null-deref",))
+FP_C = group_key(fingerprint=BUG_C, application="daemon", labels=())
 
 
 def put(store: Server, p: Project, **kw: Any) -> str:
@@ -35,7 +39,7 @@ def corpus(store: Server) -> Project:
         put(
             store,
             p,
-            fingerprint=FP_A,
+            fingerprint=BUG_A,
             hostname="web1",
             timestamp=T0 + i * 3600,
             version=f"1.{i + 8}",
@@ -45,7 +49,7 @@ def corpus(store: Server) -> Project:
         put(
             store,
             p,
-            fingerprint=FP_B,
+            fingerprint=BUG_B,
             application="daemon",
             hostname="web2",
             timestamp=T0 + 86400 + i,
@@ -56,7 +60,7 @@ def corpus(store: Server) -> Project:
         put(
             store,
             p,
-            fingerprint=FP_C,
+            fingerprint=BUG_C,
             application="daemon",
             hostname="db1",
             timestamp=T0 + 2 * 86400 + i,

@@ -247,6 +247,9 @@ group_aliases = Table(
     Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
     Column("alias", String(128), primary_key=True),
     Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    # The blamed function's name where it had one: an alias never joins a crash blamed on
+    # another function (the same pc offset in another build of the program is other code).
+    Column("blamed", String(512), nullable=True),
     Column("created", Float, nullable=False),
     Index("ix_group_aliases_group", "group_id"),
 )

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("project_id", Id, nullable=False),
         sa.Column("alias", sa.String(128), nullable=False),
         sa.Column("group_id", Id, nullable=False),
+        sa.Column("blamed", sa.String(512), nullable=True),
         sa.Column("created", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["group_id"], ["groups.id"], ondelete="CASCADE"),

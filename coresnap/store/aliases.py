@@ -1,0 +1,150 @@
+"""Group aliases: other keys of the same crash join objects to the group that already has it.
+
+A fingerprint's ``aliases`` spell the crash site by machine address (module + pc offset), so a
+build without names or without ``-g`` meets its twin whose primary key differs. The table keeps
+(project, alias) -> the group row of the fingerprint that first brought it. At ingest (and
+regroup), before an object is counted:
+
+1. its primary key has no group but an alias is known in the project: a row for the key is
+   created *merged into* that alias's group (the object, and every later one of that key, counts
+   there; ``unmerge`` undoes it like any merge);
+2. its primary key's group and an alias's group differ: the two groups share a crash, so the
+   younger (higher id) is merged into the older, with the reason ``alias <key>``;
+3. aliases not known yet are registered to its key's row.
+
+Guards against over-merging: aliases are looked up only in the object's own project; an alias
+joins only crashes blamed on the same function, or where one side has no name (the address key
+is module + pc offset, and the same offset in another build of a program is other code); a
+group row registers at most :data:`MAX_PER_GROUP` aliases (a key that keeps bringing new
+addresses stops spreading); a row a person unmerged (``pinned``) is never merged by an alias
+again, in either direction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from coresnap.store import grouping, heritage
+from coresnap.store.db.models import group_aliases, groups
+
+MAX_PER_GROUP = 16
+WHO = "coronerd"
+
+
+@dataclass(frozen=True)
+class Known:
+    group_id: int  # the effective group of the alias's row
+    pinned: bool  # the row or its group was unmerged by a person
+    blamed: str | None
+
+
+def known(conn: Connection, project_id: int, keys: Sequence[str]) -> dict[str, Known]:
+    """What the project knows of each of ``keys``."""
+    if not keys:
+        return {}
+    row, eff = groups.alias("row"), groups.alias("eff")
+    q = (
+        select(group_aliases.c.alias, eff.c.id, row.c.pinned, eff.c.pinned, group_aliases.c.blamed)
+        .join(row, row.c.id == group_aliases.c.group_id)
+        .join(eff, eff.c.id == func.coalesce(row.c.merged_into, row.c.id))
+        .where(group_aliases.c.project_id == project_id, group_aliases.c.alias.in_(sorted(keys)))
+    )
+    return {a: Known(int(g), bool(p1 or p2), b) for a, g, p1, p2, b in conn.execute(q)}
+
+
+def usable(found: dict[str, Known], blamed: str | None) -> dict[str, int]:
+    """alias -> group for the known aliases that may join or merge an object blamed on
+    ``blamed``: not pinned, and not blamed on another function."""
+    return {
+        a: k.group_id
+        for a, k in found.items()
+        if not k.pinned and (k.blamed is None or blamed is None or k.blamed == blamed)
+    }
+
+
+def place(
+    conn: Connection,
+    project_id: int,
+    fingerprint: str,
+    keys: Sequence[str],
+    blamed: str | None,
+    ts: float,
+    frames: str,
+) -> list[str]:
+    """Steps 1 and 2 of the module doc for an object of ``fingerprint`` with aliases ``keys``
+    blamed on function ``blamed`` (inside the ingest transaction, before
+    ``grouping.observe``); returns the keys not known yet, for :func:`register` once the
+    object's row exists."""
+    if not keys:
+        return []
+    found = known(conn, project_id, keys)
+    row = grouping.find(conn, project_id, fingerprint)
+    joins = usable(found, blamed)
+    if row is None and joins:
+        alias, target = min(joins.items(), key=lambda item: (item[1], item[0]))
+        row = _join(conn, project_id, fingerprint, target, ts, frames, alias)
+    elif row is not None and not row["pinned"]:
+        mine = int(row["merged_into"] or row["id"])
+        for alias, other in sorted(joins.items(), key=lambda item: item[1]):
+            if other != mine:
+                older, younger = sorted((mine, other))
+                heritage.absorb(conn, younger, older, WHO, f"alias {alias}")
+                mine = older
+    return [k for k in keys if k not in found]
+
+
+def _join(
+    conn: Connection,
+    project_id: int,
+    fingerprint: str,
+    target: int,
+    ts: float,
+    frames: str,
+    alias: str,
+) -> RowMapping:
+    """Create ``fingerprint``'s row merged into group ``target`` (case 1)."""
+    heritage.lock(conn, target)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = dict(
+        project_id=project_id,
+        fingerprint=fingerprint,
+        merged_into=target,
+        first_seen=ts,
+        last_seen=ts,
+        count=0,
+        state="open",
+        frames=frames,
+    )
+    ins = dialect.insert(groups).values(**values).on_conflict_do_nothing()
+    made = conn.execute(ins.returning(groups.c.id)).first() is not None
+    row = grouping.find(conn, project_id, fingerprint)
+    assert row is not None  # inserted now or by a concurrent upload
+    if made:
+        grouping.record(conn, target, "merge", WHO, f"{fingerprint} joined (alias {alias})")
+    return row
+
+
+def register(
+    conn: Connection, project_id: int, row_id: int, keys: Sequence[str], blamed: str | None
+) -> int:
+    """Register ``keys`` to group row ``row_id`` while it has room; returns how many were.
+    The row is locked so that concurrent uploads keep the bound exactly."""
+    if not keys:
+        return 0
+    heritage.lock(conn, row_id)
+    have = select(func.count()).where(group_aliases.c.group_id == row_id)
+    room = MAX_PER_GROUP - int(conn.execute(have).scalar_one())
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now, added = time.time(), 0
+    for key in sorted(set(keys))[: max(0, room)]:
+        ins = dialect.insert(group_aliases).values(
+            project_id=project_id, alias=key, group_id=row_id, blamed=blamed, created=now
+        )
+        ins = ins.on_conflict_do_nothing().returning(group_aliases.c.alias)
+        added += conn.execute(ins).first() is not None
+    return added
