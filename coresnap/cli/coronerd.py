@@ -5,6 +5,7 @@ coronerd serve -c coronerd.toml [--host H] [--port P]           run the HTTP ser
 coronerd project create -c … NAME                               add a project
 coronerd token create -c … PROJECT NAME [--scope submit,read,admin] print a new token (once)
 coronerd retention -c …                                         apply retention now
+coronerd regroup -c … [--project P] [--dry-run] [--batch N] [--json]  group stored objects again
 coronerd user create -c … NAME [--admin] [--password-file F]    add a console user
 coronerd user grant -c … NAME PROJECT                           let a user see a project
 coronerd openapi                                                print the OpenAPI document
@@ -13,9 +14,11 @@ coronerd openapi                                                print the OpenAP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from coresnap.errors import ConfigError, CoresnapError
@@ -23,6 +26,8 @@ from coresnap.store import auth, config, retention
 from coresnap.store.db.engine import make_engine, upgrade, writing
 
 SEARCH = (Path("/etc/coresnap/coronerd.toml"), Path("/usr/local/etc/coronerd.toml"))
+# What regroup calls with (step, done, total) while it reads and moves.
+regroup_progress = Callable[[str, int, int], None]
 
 
 def _config(args: argparse.Namespace) -> config.StoreConfig:
@@ -100,6 +105,57 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _regroup(args: argparse.Namespace) -> int:
+    from coresnap.store import regroup
+    from coresnap.store.blobs import open_blobs
+    from coresnap.store.regroup import report
+
+    cfg = _config(args)
+    engine = make_engine(cfg.database_url)
+    upgrade(engine)
+    blobs = open_blobs(cfg)
+    with _progress() as progress:
+        for project in regroup.project_ids(engine, args.project):
+            todo = regroup.make_plan(engine, blobs, cfg, project, progress)
+            if args.json:
+                print(json.dumps(report.as_json(todo), sort_keys=True), flush=True)
+            else:
+                print("\n".join(report.lines(todo)), flush=True)
+            if not args.dry_run and (todo.parts or todo.refresh or todo.reading.taught):
+                regroup.carry_out(engine, todo, args.batch, progress)
+                if not args.json:
+                    print(f"  done: {report.totals(todo)}", flush=True)
+    return 0
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[regroup_progress]:
+    """Progress on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        tasks: dict[str, object] = {}
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+
+            def draw(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(step, total=total)
+                bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
+
+            yield draw
+        return
+    last = [0.0]
+
+    def line(step: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or done == 1 or now - last[0] >= 1.0:
+            last[0] = now
+            print(f"regroup: {step} {done}/{total}", file=sys.stderr, flush=True)
+
+    yield line
+
+
 def _user(args: argparse.Namespace) -> int:
     from coresnap.console import cli
 
@@ -142,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_token)
     p = sub.add_parser("retention", help="delete objects past the retention limits now")
     p.set_defaults(run=_retention)
+    p = sub.add_parser("regroup", help="group stored objects again by this coronerd's fingerprint")
+    p.add_argument("--project", help="only this project (default: every project)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--batch", type=int, default=500, help="objects moved per transaction (default 500)"
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON, one per project")
+    p.set_defaults(run=_regroup)
     p = sub.add_parser("user", help="manage console users (docs/console.md)")
     usub = p.add_subparsers(dest="action", required=True)
     c = usub.add_parser("create", help="create a user (password prompted or read from a file)")
