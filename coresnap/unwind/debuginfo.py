@@ -3,8 +3,8 @@
 For a link-time address: the compile unit holding it (``.debug_aranges``, else the CUs'
 own ranges), the ``DW_TAG_subprogram`` containing it and the chain of
 ``DW_TAG_inlined_subroutine`` nested inside, innermost last, and the line table row. Each
-CU's function index and line rows are built on first use and kept: a second lookup in the
-same CU is a binary search.
+CU's scope index (:mod:`coresnap.unwind.dieindex`) and line rows are built on first use and
+kept: a second lookup in the same CU is a binary search.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from elftools.dwarf.die import DIE
 from elftools.dwarf.dwarfinfo import DWARFInfo
 from elftools.dwarf.ranges import BaseAddressEntry
 
-from coresnap.unwind.names import die_name, text
+from coresnap.unwind.dieindex import AddressTable, DieIndexError, index_unit
+from coresnap.unwind.names import die_name, linkage_name, text
+from coresnap.unwind.unitscopes import UnitScopes
 
 _FUNCTION_TAGS = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine")
 _SCOPE_TAGS = ("DW_TAG_lexical_block", *_FUNCTION_TAGS)
@@ -39,6 +41,7 @@ class Scope:
     start: int  # lowest address of the scope (to compute function_offset)
     inlined: bool
     call_site: SourceLine | None  # where an inlined call was made (DW_AT_call_file/line)
+    linkage_name: str | None = None  # C++'s mangled name, when the DIE has one (gdb uses it)
 
 
 class DebugInfo:
@@ -48,6 +51,8 @@ class DebugInfo:
         self.dwarf = dwarf
         self._cu_ranges: list[tuple[int, int, int]] | None = None
         self._functions: dict[int, list[tuple[int, int, DIE]]] = {}
+        self._units: dict[int, UnitScopes | None] = {}
+        self._raw: tuple[bytes, bytes] | None = None
         self._lines: dict[int, tuple[list[int], list[SourceLine]]] = {}
         aranges = dwarf.get_aranges()
         self._aranges = aranges
@@ -62,10 +67,42 @@ class DebugInfo:
         cu = self._cu_for(address)
         if cu is None:
             return None
+        unit = self._unit(cu)
+        if unit is not None:
+            return unit.function_at(address)
         for lo, hi, die in self._functions_of(cu):
             if lo <= address < hi:
                 return lo, die
         return None
+
+    def _unit(self, cu: CompileUnit) -> UnitScopes | None:
+        """The unit's scope index; None when the fast walker cannot read it (then pyelftools
+        walks every DIE, as before the index existed)."""
+        if cu.cu_offset not in self._units:
+            try:
+                index = index_unit(*self._raw_sections(), cu, self._address_table(cu))
+                self._units[cu.cu_offset] = UnitScopes(self.dwarf, cu, index, die_ranges)
+            except (DieIndexError, IndexError, ValueError):
+                self._units[cu.cu_offset] = None
+        return self._units[cu.cu_offset]
+
+    def _raw_sections(self) -> tuple[bytes, bytes]:
+        if self._raw is None:
+            info, abbrev = self.dwarf.debug_info_sec, self.dwarf.debug_abbrev_sec
+            if info is None or abbrev is None:
+                raise DieIndexError(0, "no .debug_info or .debug_abbrev")
+            self._raw = (_section_bytes(info.stream), _section_bytes(abbrev.stream))
+        return self._raw
+
+    def _address_table(self, cu: CompileUnit) -> AddressTable:
+        def load() -> tuple[bytes, int] | None:
+            base = cu.get_top_DIE().attributes.get("DW_AT_addr_base")
+            section = self.dwarf.debug_addr_sec
+            if base is None or section is None:
+                return None
+            return _section_bytes(section.stream), base.value
+
+        return AddressTable(load)
 
     def line(self, address: int) -> SourceLine | None:
         """The line table row in force at ``address``."""
@@ -109,22 +146,28 @@ class DebugInfo:
         return found
 
     def _chain(self, die: DIE, address: int, lo: int) -> list[Scope]:
-        chain = [Scope(die_name(die), lo, False, None)]
+        unit = self._units.get(die.cu.cu_offset)
+        parent_of = unit.parent_of if unit is not None else None
+        chain = [Scope(die_name(die, parent_of), lo, False, None, linkage_name(die))]
         scope: DIE | None = die
         while scope is not None:
-            scope = self._inner(scope, address, chain)
+            found = unit.inner(scope, address) if unit is not None else self._inner(scope, address)
+            scope = None
+            if found is not None:
+                start, scope = found
+                if scope.tag == "DW_TAG_inlined_subroutine":
+                    name, call = die_name(scope, parent_of), self._call_site(scope)
+                    chain.append(Scope(name, start, True, call, linkage_name(scope)))
         return chain
 
-    def _inner(self, parent: DIE, address: int, chain: list[Scope]) -> DIE | None:
-        """Find the child scope of ``parent`` covering address; record inlined calls."""
+    def _inner(self, parent: DIE, address: int) -> tuple[int, DIE] | None:
+        """The child scope of ``parent`` covering address (pyelftools' walk)."""
         for child in parent.iter_children():
             if child.tag not in _SCOPE_TAGS:
                 continue
             for lo, hi in die_ranges(self.dwarf, child):
                 if lo <= address < hi:
-                    if child.tag == "DW_TAG_inlined_subroutine":
-                        chain.append(Scope(die_name(child), lo, True, self._call_site(child)))
-                    return child
+                    return lo, child
         return None
 
     def _call_site(self, die: DIE) -> SourceLine:
@@ -181,6 +224,15 @@ class DebugInfo:
                 lines.append(line)
         self._lines[cu.cu_offset] = (starts, lines)
         return starts, lines
+
+
+def _section_bytes(stream: object) -> bytes:
+    """A DWARF section's bytes (pyelftools holds each in a BytesIO)."""
+    getvalue = getattr(stream, "getvalue", None)
+    if getvalue is not None:
+        return bytes(getvalue())
+    stream.seek(0)  # type: ignore[attr-defined]
+    return bytes(stream.read())  # type: ignore[attr-defined]
 
 
 def die_ranges(dwarf: DWARFInfo, die: DIE) -> list[tuple[int, int]]:
