@@ -37,6 +37,11 @@ class UnwoundFrame:
     registers: dict[str, int]
     how: How
     tail_call: bool = False  # a function that tail-called the frame above (from DWARF call sites)
+    # Module offset of the first instruction of the function holding the pc (the symbol's
+    # start, else the FDE's); inline frames carry their physical function's.
+    function_start: int | None = None
+    signal_frame: bool = False  # a signal trampoline (gdb: "<signal handler called>")
+    linkage_name: str | None = None  # C++ mangled name from DWARF: gdb names by its demangling
 
 
 class Backtrace(list[UnwoundFrame]):
@@ -92,4 +97,8 @@ class FrameState:
     how: How = "initial"
     trusted: bool = True
     exact_pc: bool = True  # top frame, or interrupted by a signal: look up pc, not pc-1
+    # This frame is a signal trampoline, known by its CFI ("cfi": the FDE has the S
+    # augmentation and describes the saved context) or only by its code ("code": Go's
+    # runtime.sigreturn, whose FDE describes an ordinary call frame; unwound from the context).
+    trampoline: Literal["cfi", "code"] | None = None
     extra: dict[str, int] = field(default_factory=dict)  # registers with no DWARF number

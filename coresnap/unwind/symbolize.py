@@ -1,5 +1,11 @@
 """Name a physical frame: module, function (DWARF, else ELF symbols), source line, and the
-inlined calls at that address as extra frames, innermost first (gdb's order)."""
+inlined calls at that address as extra frames, innermost first (gdb's order).
+
+Every frame gets its function's start (``function_start``, a module offset): the symbol's,
+else the start of the FDE covering the pc, which a stripped binary keeps in ``.eh_frame``;
+a frame without a symbol takes its ``function_offset`` from it. A signal trampoline is named
+as gdb names it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from coresnap.unwind.arch import Arch
 from coresnap.unwind.debuginfo import Scope, SourceLine
 from coresnap.unwind.frames import FrameState, UnwoundFrame
 from coresnap.unwind.modules import LoadedModule
+
+SIGNAL_FRAME = "<signal handler called>"  # gdb's name for a SIGTRAMP_FRAME
 
 
 def symbolize(
@@ -46,8 +54,15 @@ def symbolize(
     link = (state.pc if state.exact_pc else state.pc - 1) - loaded.bias
     link_pc = state.pc - loaded.bias
     symbol = loaded.obj.symbols.lookup(link)
+    start = symbol[0].start if symbol is not None else _fde_start(loaded, link, notes)
     if symbol is not None:
-        base.function, base.function_offset = symbol[0].name, link_pc - symbol[0].start
+        base.function = symbol[0].name
+    if start is not None:
+        base.function_start = start + loaded.bias - module.start
+        base.function_offset = link_pc - start
+    if state.trampoline is not None:
+        base.function, base.signal_frame = SIGNAL_FRAME, True
+        return [base]
     debug = loaded.obj.debug
     if debug is None:
         return [base]
@@ -72,15 +87,27 @@ def _with_inlines(
     for scope in reversed(scopes):
         frame = UnwoundFrame(**{**base.__dict__, "registers": dict(base.registers)})
         frame.inline = scope.inlined
+        frame.linkage_name = scope.linkage_name
         if scope.name:
             frame.function = scope.name
             frame.function_offset = link_pc - scope.start if scope.inlined else base.function_offset
-            if not scope.inlined and base.function != scope.name:
+            if not scope.inlined and base.function_start is None:
                 frame.function_offset = link_pc - scope.start
         _set_line(frame, where)
         where = scope.call_site
         frames.append(frame)
     return frames
+
+
+def _fde_start(loaded: LoadedModule, link: int, notes: list[str]) -> int | None:
+    """Link-time start of the FDE holding ``link`` (the function's first instruction)."""
+    assert loaded.obj is not None
+    try:
+        entry = loaded.obj.find_frame(link)
+    except Exception as exc:  # malformed CFI that pyelftools let through
+        notes.append(f"{loaded.module.path}: call frame info at {link:#x}: {exc}")
+        return None
+    return entry.start if entry is not None else None
 
 
 def _set_line(frame: UnwoundFrame, line: SourceLine | None) -> None:

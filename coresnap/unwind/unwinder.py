@@ -10,6 +10,7 @@ calls as extra frames) or, failing that, from the ELF symbol tables.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from coresnap.corefile.model import Thread
 from coresnap.unwind.arch import Arch, arch_for
@@ -99,7 +100,10 @@ class _Walk:
             return self.stop(STOP_PC_ZERO)
         # A return address may point one past its module's end (a noreturn call last in it).
         loaded = self.modules.find(state.pc if state.exact_pc else state.pc - 1)
-        if _is_trampoline(state, loaded, self.arch, self.read):
+        if loaded is None and self.physical > 0:
+            state.trusted = False  # a return address outside every module: the stack is garbage
+        state.trampoline = _trampoline_kind(state, loaded, self.arch, self.read)
+        if state.trampoline is not None:
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
         frames = symbolize(state, loaded, self.arch, self.result.notes)
         self.add(frames)
@@ -156,6 +160,10 @@ def _step(
 ) -> FrameState | None:
     """The caller of ``state``: by CFI when the module has an FDE for the pc, else guessed."""
     obj = loaded.obj if loaded is not None else None
+    if state.trampoline == "code":
+        tramp = trampoline_at(state, arch, read)
+        if tramp is not None:
+            return step_sigreturn(state, tramp, arch, read)
     if obj is not None and loaded is not None:
         lookup = state.pc if state.exact_pc else state.pc - 1
         entry = obj.find_frame(lookup - loaded.bias)
@@ -205,18 +213,19 @@ def _tail_call_frames(
     return frames
 
 
-def _is_trampoline(
+def _trampoline_kind(
     state: FrameState, loaded: LoadedModule | None, arch: Arch, read: Callable[[int, int], int]
-) -> bool:
-    """The FDE before this return address is a signal frame's (``S`` augmentation), or,
-    without CFI, the code there is the kernel's signal return trampoline."""
+) -> Literal["cfi", "code"] | None:
+    """``cfi`` when the FDE before this return address is a signal frame's (``S``
+    augmentation), ``code`` when the code at it is the kernel's signal return trampoline
+    (with no CFI, or CFI that does not say so: Go's), else None."""
     if state.exact_pc:
-        return False
+        return None
     if loaded is not None and loaded.obj is not None:
         entry = loaded.obj.find_frame(state.pc - 1 - loaded.bias)
-        if entry is not None:
-            return entry.signal_frame
-    return trampoline_at(state, arch, read) is not None
+        if entry is not None and entry.signal_frame:
+            return "cfi"
+    return "code" if trampoline_at(state, arch, read) is not None else None
 
 
 def _moved_up(callee: FrameState, caller: FrameState, arch: Arch) -> bool:

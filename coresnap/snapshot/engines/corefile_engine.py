@@ -35,6 +35,7 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
     unwind = _unwinder()
     resolver = _resolver(core, exe)
     result = EngineResult("corefile", [], _crashed(core))
+    linkage: list[tuple[dict[str, Any], str]] = []
     for n, thread in enumerate(core.threads):
         record: dict[str, Any] = {"tid": thread.tid, "name": thread.name, "frames": []}
         if n >= bounds.max_threads:
@@ -45,6 +46,11 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
         else:
             trace = unwind(core, thread, max_frames=bounds.max_frames, file_resolver=resolver)
             record["frames"] = [frame_record(i, f) for i, f in enumerate(trace)]
+            linkage += [
+                (r, f.linkage_name)
+                for r, f in zip(record["frames"], trace, strict=True)
+                if f.linkage_name
+            ]
             if trace.stop_reason and not trace.stop_reason.startswith("outermost"):
                 record["frames_cut"] = f"unwinding stopped: {trace.stop_reason}"
             result.warnings.extend(f"thread {thread.tid}: {n}" for n in trace.notes[:8])
@@ -52,7 +58,21 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
     if len(core.threads) > bounds.max_threads:
         result.cuts.append(f"threads: frames of {bounds.max_threads} of {len(core.threads)}")
     result.modules = _placed_modules(result.threads, {m.path for m in core.modules})
+    _demangled_names(linkage)
     return result
+
+
+def _demangled_names(linkage: list[tuple[dict[str, Any], str]]) -> None:
+    """C++ frames named by their demangled linkage name, as gdb names them (the DIE's name
+    stays when c++filt is missing or the two disagree on the function's own name)."""
+    from coresnap.snapshot.demangle import demangle_all, last_component
+
+    names = demangle_all([mangled for _, mangled in linkage])
+    for record, mangled in linkage:
+        full = names.get(mangled)
+        plain = record["function"]
+        if full and plain and last_component(full) == last_component(plain):
+            record["function"] = full
 
 
 def _placed_modules(threads: list[dict[str, Any]], listed: set[str | None]) -> list[dict[str, Any]]:
@@ -129,6 +149,7 @@ def frame_record(index: int, f: Any, trusted: bool | None = None) -> dict[str, A
         "module_offset": f.module_offset,
         "function": f.function,
         "function_offset": f.function_offset,
+        "function_start": f.function_start,
         "file": f.file,
         "line": f.line,
         "column": f.column,
@@ -136,6 +157,7 @@ def frame_record(index: int, f: Any, trusted: bool | None = None) -> dict[str, A
         "trusted": f.trusted if trusted is None else trusted,
         "variables": [],
         **({"tail_call": True} if f.tail_call else {}),
+        **({"signal_frame": True} if f.signal_frame else {}),
     }
 
 
@@ -151,6 +173,7 @@ def _top_frame(core: Any, thread: Thread) -> list[dict[str, Any]]:
         "module_offset": thread.pc - module.start if module else None,
         "function": None,
         "function_offset": None,
+        "function_start": None,
         "file": None,
         "line": None,
         "column": None,
