@@ -1,19 +1,32 @@
-"""Qualified C++ function names: demangle ELF symbols with ``c++filt`` (binutils), in one batch.
+"""Qualified C++ and Rust function names: demangle symbols with ``c++filt`` (binutils), in one batch.
 
 DWARF names drgn reports are unqualified (``explode``); gdb shows ``shapes::Widget::explode``.
 The linkage name of a frame's symbol carries the namespaces and classes, so a demangled symbol
 whose last component is the DWARF name replaces it. Without ``c++filt`` names stay as drgn gave.
+
+Rust names are spelled as gdb spells them: c++filt keeps the crate disambiguators of v0 names
+(``_R…`` → ``core[c1f1a4ba060b9bfa]::panicking::panic_bounds_check``) and the hash of legacy
+ones (``_ZN…17h<16 hex digits>E`` → ``main::main::h8da7fa642d137fc6``); gdb shows neither.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
+# rustc's legacy mangling ends every path with a 17-character hash component (``17h`` + 16 hex
+# digits, rustc_symbol_mangling/src/legacy.rs); the v0 demangler prints a crate's
+# disambiguator in brackets after its name (rustc_demangle's ``{crate}[{hash}]``).
+_LEGACY_RUST = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
+_LEGACY_HASH = re.compile(r"::h[0-9a-f]{16}$")
+_V0_DISAMBIGUATOR = re.compile(r"(?<=[A-Za-z0-9_])\[[0-9a-f]{1,16}\]")
+
 
 def demangle_all(names: list[str]) -> dict[str, str]:
-    """``{mangled: demangled}`` for the ``_Z`` names in ``names`` ({} if c++filt is missing)."""
-    mangled = sorted({n for n in names if n.startswith("_Z")})
+    """``{mangled: demangled}`` for the ``_Z`` (C++, legacy Rust) and ``_R`` (Rust v0) names
+    in ``names`` ({} if c++filt is missing or fails)."""
+    mangled = sorted({n for n in names if n.startswith(("_Z", "_R"))})
     tool = shutil.which("c++filt")
     if not mangled or tool is None:
         return {}
@@ -25,7 +38,20 @@ def demangle_all(names: list[str]) -> dict[str, str]:
         return {}
     if len(out) != len(mangled):
         return {}
-    return {m: strip_signature(d) for m, d in zip(mangled, out, strict=True) if d != m}
+    return {m: _spelled(m, d) for m, d in zip(mangled, out, strict=True) if d != m}
+
+
+def _spelled(mangled: str, demangled: str) -> str:
+    if mangled.startswith("_R"):
+        return _V0_DISAMBIGUATOR.sub("", demangled)
+    if _LEGACY_RUST.match(mangled):
+        return _LEGACY_HASH.sub("", demangled)
+    return strip_signature(demangled)
+
+
+def is_rust_symbol(name: str) -> bool:
+    """A Rust mangled symbol (v0, or legacy with its hash)."""
+    return name.startswith("_R") or _LEGACY_RUST.match(name) is not None
 
 
 def strip_signature(demangled: str) -> str:

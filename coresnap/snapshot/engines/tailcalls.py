@@ -6,7 +6,8 @@ does not. The machine code says the same thing: the caller's ``call rel32`` just
 return address names the function it called; when that is not the callee we unwound from, and
 that function contains exactly one ``jmp rel32`` to the callee, the chain is known and unique
 (depth one, the common case: glibc's ``__futex_abstimed_wait_cancelable64``). Like gdb, only
-modules with debug info get such frames.
+modules with debug info get such frames, each named by the innermost scope at its pc (gdb
+does not expand a tail-call frame into inline frames).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def tail_call_frames(
 ) -> list[dict[str, Any]]:
     """Virtual frames between a callee (entry ``callee_start``) and its caller, innermost first.
 
-    Each is ``{pc, function, file, line, column, inline}``; empty when there is no tail call or
-    the chain is not unique.
+    Each is ``{pc, function, file, line, column, inline, function_start}`` (the start is the
+    tail-calling function's entry); empty when there is no tail call or the chain is not unique.
     """
     if prog.platform is None or prog.platform.arch != drgn.Architecture.X86_64:
         return []
@@ -52,7 +53,7 @@ def tail_call_frames(
     jumps = _jumps_to(body, target, callee_start)
     if len(jumps) != 1:
         return []
-    return _frames_at(prog, jumps[0], sym.name)
+    return [{**_frame_at(prog, jumps[0], sym.name), "function_start": target}]
 
 
 def _has_debug(prog: drgn.Program, address: int) -> bool:
@@ -72,31 +73,20 @@ def _jumps_to(body: bytes, start: int, goal: int) -> list[int]:
     return found
 
 
-def _frames_at(prog: drgn.Program, pc: int, symbol: str) -> list[dict[str, Any]]:
+def _frame_at(prog: drgn.Program, pc: int, symbol: str) -> dict[str, Any]:
     try:
         locations = list(prog.source_location(pc - 1))
     except LookupError:
         locations = []
     if not locations:
-        return [
-            {
-                "pc": pc,
-                "function": symbol,
-                "file": None,
-                "line": None,
-                "column": None,
-                "inline": False,
-            }
-        ]
-    last = len(locations) - 1
-    return [
-        {
-            "pc": pc,
-            "function": loc.name() or symbol,
-            "file": loc.filename,
-            "line": loc.line or None,
-            "column": loc.column or None,
-            "inline": i < last,
-        }
-        for i, loc in enumerate(locations)
-    ]
+        return {"pc": pc, "function": symbol, "file": None, "line": None, "column": None,
+                "inline": False}  # fmt: skip
+    loc = locations[0]
+    return {
+        "pc": pc,
+        "function": loc.name() or symbol,
+        "file": loc.filename,
+        "line": loc.line or None,
+        "column": loc.column or None,
+        "inline": len(locations) > 1,
+    }
