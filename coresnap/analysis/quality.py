@@ -7,7 +7,13 @@ from typing import Any
 from coresnap.analysis.fingerprint import frame_name, is_noise
 
 TOP = 3
-CLEAN_ENDS = {"_start", "clone", "clone3", "start_thread", "__clone", "__clone3", "thread_start"}
+# Where a complete stack ends: the C runtime's entry points, and Go's (every goroutine returns
+# to runtime.goexit, runtime/proc.go newproc1; an OS thread's g0 stack starts in runtime.clone
+# or runtime.mstart, the main thread's in runtime.rt0_go).
+CLEAN_ENDS = {
+    *("_start", "clone", "clone3", "start_thread", "__clone", "__clone3", "thread_start"),
+    *("runtime.goexit", "runtime.clone", "runtime.mstart", "runtime.rt0_go"),
+}
 
 
 def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
@@ -16,7 +22,32 @@ def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
     return next((t for t in threads if t.get("crashed") or (tid and t.get("tid") == tid)), None)
 
 
-def _frames_penalties(frames: list[dict[str, Any]], cut: str | None) -> list[tuple[int, str]]:
+def _executable(snapshot: dict[str, Any]) -> list[tuple[int, int]]:
+    """[start, end) of the mappings that can hold code (the memory map's ``x`` ones)."""
+    out = []
+    for m in snapshot.get("memory_map") or []:
+        if isinstance(m, dict) and "x" in str(m.get("perms", "")):
+            start, end = m.get("start"), m.get("end")
+            if isinstance(start, int) and isinstance(end, int):
+                out.append((start, end))
+    return out
+
+
+def _garbage(frames: list[dict[str, Any]], code: list[tuple[int, int]]) -> int:
+    """Unwound frames whose pc cannot be code: zero, or outside every executable mapping (what
+    an unwinder reads past the real stack). The first frame's pc is the thread's own register
+    (a bad jump's is wrong but true); without a memory map only zero is known bad."""
+    pcs = [f.get("pc") for f in frames if not f.get("inline")][1:]
+    return sum(
+        1
+        for pc in pcs
+        if isinstance(pc, int) and (pc == 0 or (code and not any(a <= pc < b for a, b in code)))
+    )
+
+
+def _frames_penalties(
+    frames: list[dict[str, Any]], cut: str | None, code: list[tuple[int, int]]
+) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     named = sum(1 for f in frames if f.get("function"))
     if named < len(frames):
@@ -31,6 +62,11 @@ def _frames_penalties(frames: list[dict[str, Any]], cut: str | None) -> list[tup
     guesses = sum(1 for f in frames if f.get("trusted") is False)
     if guesses:
         out.append((min(15, 5 * guesses), f"{guesses} frames are unwinder guesses"))
+    garbage = _garbage(frames, code)
+    if garbage:
+        out.append(
+            (min(20, 5 * garbage), f"{garbage} frames have a pc that is not code (0x0 or garbage)")
+        )
     last = frame_name(frames[-1])
     if cut is not None:
         out.append((5, f"frames cut by the snapshot's bounds ({cut})"))
@@ -58,7 +94,8 @@ def score(snapshot: dict[str, Any]) -> dict[str, Any]:
     elif not frames:
         penalties.append((50, "the crashed thread has no frames"))
     else:
-        penalties += _frames_penalties(frames, _frames_cut(cuts, thread.get("tid")))
+        cut = _frames_cut(cuts, thread.get("tid"))
+        penalties += _frames_penalties(frames, cut, _executable(snapshot))
     if analysis.get("core_truncated") or any("truncat" in str(c) for c in cuts):
         penalties.append((20, "the core is truncated"))
     modules = [m for m in snapshot.get("modules") or [] if isinstance(m, dict)]
