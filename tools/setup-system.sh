@@ -19,6 +19,8 @@ have_pkg gcc-multilib || need+=(gcc-multilib)
 have_cmd psql       || need+=(postgresql-client)
 have_cmd pg_ctlcluster || need+=(postgresql)
 have_cmd chromium   || need+=(chromium)
+have_cmd go         || need+=(golang-go)  # Go crash tests (GOTRACEBACK=crash panics)
+have_cmd rustc      || need+=(rustc)      # Rust panic=abort tests
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -81,21 +81,51 @@ def _is_indirect_call(step: Step) -> bool:
     )
 
 
+def steps_to(ctx: Context, ret: int) -> list[Step]:
+    """The instructions of the function holding ``ret - 1``, from its symbol's start to the one
+    ending at ``ret`` (a return address); empty when decoding does not land on ``ret``."""
+    found = ctx.symbol_at(ret - 1)
+    if found is None or not 0 < ret - found[1] <= 1 << 16:
+        return []
+    code = ctx.read(found[1], ret - found[1])
+    steps = [_step(insn) for insn in _md().disasm(code, found[1])] if code else []
+    return steps if steps and steps[-1].address + steps[-1].size == ret else []
+
+
 def call_before(ctx: Context, ret: int) -> Step | None:
     """The indirect call instruction that ends at return address ``ret``, or None. Decoding
     the caller from its symbol's start settles which bytes are the call; without a symbol the
     longest call that ends at ``ret`` is taken (a shorter one would drop a REX prefix)."""
-    found = ctx.symbol_at(ret - 1)
-    if found is not None and 0 < ret - found[1] <= 1 << 16:
-        code = ctx.read(found[1], ret - found[1])
-        steps = [_step(insn) for insn in _md().disasm(code, found[1])] if code else []
-        if steps and steps[-1].address + steps[-1].size == ret:
-            return steps[-1] if _is_indirect_call(steps[-1]) else None
+    steps = steps_to(ctx, ret)
+    if steps:
+        return steps[-1] if _is_indirect_call(steps[-1]) else None
     for length in range(MAX_CALL, 1, -1):
         code = ctx.read(ret - length, length)
         insn = next(_md().disasm(code, ret - length, 1), None) if code else None
         if insn is not None and insn.size == length and _is_indirect_call(_step(insn)):
             return _step(insn)
+    return None
+
+
+def string_argument(ctx: Context, ret: int) -> tuple[int, int] | None:
+    """(pointer, length) of a constant string the call ending at ``ret`` passes in rax and rbx
+    (``lea rax, [rip + s]`` and ``mov ebx, n`` before the call), or None."""
+    steps = steps_to(ctx, ret)
+    if not steps or steps[-1].mnemonic != "call":
+        return None
+    pointer = length = None
+    for step in reversed(steps[:-1]):
+        ops = step.operands
+        if "rax" in step.writes and pointer is None:
+            if step.mnemonic != "lea" or ops[1].mem.base != x86.X86_REG_RIP:
+                return None
+            pointer = step.address + step.size + ops[1].mem.disp
+        if "rbx" in step.writes and length is None:
+            if step.mnemonic != "mov" or ops[1].type != x86.X86_OP_IMM:
+                return None
+            length = ops[1].imm
+        if pointer is not None and length is not None:
+            return pointer, length
     return None
 
 

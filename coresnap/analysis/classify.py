@@ -18,6 +18,7 @@ from coresnap.analysis import (
     rules_js,
     rules_memory,
     rules_reuse,
+    rules_runtime,
     rules_signal,
 )
 from coresnap.analysis.context import Context
@@ -41,6 +42,8 @@ RULES: list[Rule] = [
     rules_memory.NullDeref(),
     rules_memory.InvalidPointer(),
     rules_memory.AccessKind(),
+    rules_runtime.GoRuntime(),
+    rules_runtime.RustPanic(),
     rules_header.CorruptChunkHeader(),
     rules_abort.AbortMessage(),
     rules_abort.FrameMarkers(),
