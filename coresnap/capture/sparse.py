@@ -30,7 +30,7 @@ class StreamResult(NamedTuple):
     disk_bytes: int  # st_blocks * 512 after the write
 
 
-def _write_runs(fd: int, data: bytes, offset: int) -> int:
+def write_runs(fd: int, data: bytes, offset: int) -> int:
     """pwrite the non-zero blocks of ``data`` (at file ``offset``); return bytes written.
 
     Comparing ``bytes`` slices runs at memcmp speed (a memoryview comparison is ~50x slower).
@@ -87,7 +87,7 @@ def stream(
             break
         aligned = filled - filled % BLOCK
         if filled == len(buffer) or (aligned and filled - aligned < BLOCK // 2):
-            w = _write_runs(fd, bytes(view[:aligned]), offset)
+            w = write_runs(fd, bytes(view[:aligned]), offset)
             written += w
             since_check += w
             offset += aligned
@@ -96,7 +96,7 @@ def stream(
             if check and since_check >= CHECK_EVERY:
                 check(written)
                 since_check = 0
-    written += _write_runs(fd, bytes(view[:filled]), offset)
+    written += write_runs(fd, bytes(view[:filled]), offset)
     offset += filled
     os.ftruncate(fd, offset)
     if check:

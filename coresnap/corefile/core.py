@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import importlib
 import os
+import struct
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from functools import cached_property
@@ -97,6 +98,25 @@ def join_mappings(segments: list[Segment], files: list[Mapping]) -> list[Mapping
     return sorted(out, key=lambda m: m.start)
 
 
+# coresnap/capture/minicore.py: a minicore splits the kernel's PT_LOADs into kept and dropped
+# pieces and lists the originals in a CORESNAP note (p_vaddr, p_memsz, p_filesz, p_flags each).
+_MINICORE_NOTE = ("CORESNAP", 0x4D494E49)
+
+
+def as_dumped(elf: ElfCore) -> list[Segment]:
+    """The PT_LOADs as the kernel wrote them: those of a minicore's CORESNAP note, else the
+    file's. The process's memory map is built from these (reads use the file's pieces)."""
+    note = next((n for n in elf.notes if (n.name, n.type) == _MINICORE_NOTE), None)
+    if note is None or len(note.desc) < 8:
+        return elf.segments
+    o = elf.ident.byteorder
+    _version, count = struct.unpack_from(o + "II", note.desc)
+    if 8 + 32 * count > len(note.desc):
+        return elf.segments
+    rows = [struct.unpack_from(o + "QQQI", note.desc, 8 + 32 * i) for i in range(count)]
+    return [Segment(v, m, 0, f, flags, f) for v, m, f, flags in rows]
+
+
 class Core:
     """A decoded core: build with :func:`open_core`; ``close()`` (or ``with``) releases files."""
 
@@ -124,7 +144,7 @@ class Core:
         self.auxv: list[AuxvEntry] = view.auxv
         self.details: dict[str, object] = view.details
         self.warnings: list[str] = elf.warnings
-        self.mappings: list[Mapping] = join_mappings(elf.segments, view.files)
+        self.mappings: list[Mapping] = join_mappings(as_dumped(elf), view.files)
         self.memory = AddressSpace(
             reader,
             elf.segments,

@@ -63,10 +63,11 @@ def test_crash_lands_in_pending_with_assets(root: Path, crasher: Path) -> None:
 
 
 def test_sparse_core_uses_fewer_blocks(root: Path, crasher: Path) -> None:
-    with archive_hook(root):
+    conf = write_conf(root / "c", dump__root=str(root / "d"), dump__keep="full")
+    with archive_hook(None, conf):
         crash_piped(crasher, ["big", "64"])
-    [dump_id] = pending_ids(root)
-    st = (root / "pending" / dump_id).stat()
+    [dump_id] = pending_ids(root / "d")
+    st = (root / "d" / "pending" / dump_id).stat()
     assert st.st_size > 64 << 20
     assert st.st_blocks * 512 < st.st_size * 0.7, (st.st_blocks * 512, st.st_size)
 
