@@ -1,0 +1,3 @@
+module gocache
+
+go 1.19
