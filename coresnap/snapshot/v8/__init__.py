@@ -16,9 +16,11 @@ import os
 from typing import Any
 
 from coresnap.errors import CoresnapError
+from coresnap.snapshot.v8.builtins import Builtins
 from coresnap.snapshot.v8.frames import JSFrame, chain, js_frames, scanned_chain
 from coresnap.snapshot.v8.heap import Heap
 from coresnap.snapshot.v8.metadata import Metadata, Read, V8LayoutUnknown, exported_symbols, load
+from coresnap.snapshot.v8.objects import ANONYMOUS
 
 __all__ = ["annotate_js_frames", "find_v8", "v8_heap"]
 
@@ -105,21 +107,26 @@ def _walk(
     if stack is None:
         notes.append(f"JS frames: the stack pointer {sp:#x} is in no mapping")
         return []
-    kinds = _code_kinds(snap, heap.meta.module)
+    kinds = _code_kinds(snap, heap)
     found = js_frames(heap, chain(heap, fp, stack, pc=None), kinds, notes)
     if not found:
         found = js_frames(heap, scanned_chain(heap, sp, stack, SCAN_BYTES), kinds, notes)
     return found
 
 
-def _code_kinds(snap: dict[str, Any], v8_path: str) -> Any:
+def _code_kinds(snap: dict[str, Any], heap: Heap) -> Any:
+    """``kind(pc)``: "v8" for V8's own code (the binary's text, the builtins' copy), "jit" for
+    other anonymous executable memory (code V8 compiled), "other" for the rest."""
     executable = [m for m in snap["memory_map"] if "x" in str(m.get("perms"))]
+    builtins = Builtins(heap)
 
     def kind(pc: int) -> str:
         m = next((m for m in executable if m["start"] <= pc < m["end"]), None)
         if m is None:
             return "other"
-        return "v8" if m.get("path") == v8_path else "jit" if not m.get("path") else "other"
+        if m.get("path") == heap.meta.module or builtins.contains(pc):
+            return "v8"
+        return "jit" if not m.get("path") else "other"
 
     return kind
 
@@ -127,39 +134,46 @@ def _code_kinds(snap: dict[str, Any], v8_path: str) -> Any:
 def _merge(
     frames: list[dict[str, Any]], found: list[JSFrame], snap: dict[str, Any], notes: list[str]
 ) -> None:
-    """Put each JS frame on the next native frame with its pc; append those past the end."""
-    at, left = 0, []
+    """Put each JS frame on the next native frame with its pc. When the native unwind stopped
+    (``frames_cut``: JIT code without unwind information), the JS frames after the last one
+    placed are appended: V8's frame chain goes on where CFI could not."""
+    at, missed, tail = 0, 0, []
     for js in found:
-        k = next(
-            (
-                i
-                for i in range(at, len(frames))
-                if js.pc is not None and frames[i].get("pc") == js.pc
-            ),
-            None,
-        )
+        k = _next_with_pc(frames, at, js.pc)
         if k is None:
-            left.append(js)
+            tail.append(js)
             continue
         _name(frames[k], js)
-        at = k + 1
-    tail = [(js.pc, js) for js in left if js.pc is not None and at == len(frames)]
-    for pc, js in tail:
-        frames.append(_new_frame(len(frames), pc, js, snap))
-    if tail:
+        at, missed = k + 1, missed + len(tail)
+        tail = []
+    thread: dict[str, Any] = next((t for t in snap["threads"] if t.get("frames") is frames), {})
+    if tail and (thread.get("frames_cut") or at == len(frames)):
+        first = len(frames)
+        pcs = [(js.pc, js) for js in tail if js.pc is not None]
+        frames.extend(_new_frame(first + i, pc, js, snap) for i, (pc, js) in enumerate(pcs))
         notes.append(
-            f"JS frames #{len(frames) - len(tail)}.. come from V8's frame chain past the end of the "
-            "native unwind (native frames between them are not shown)"
+            f"JS frames #{first}.. come from V8's frame chain past the end of the native "
+            "unwind (native frames between them are not shown)"
         )
-    missed = len(left) - len(tail)
+    else:
+        missed += len(tail)
     if missed:
         notes.append(f"JS frames: {missed} found on the stack matched no native frame")
 
 
+def _next_with_pc(frames: list[dict[str, Any]], start: int, pc: int | None) -> int | None:
+    if pc is None:
+        return None
+    return next((i for i in range(start, len(frames)) if frames[i].get("pc") == pc), None)
+
+
 def _name(frame: dict[str, Any], js: JSFrame) -> None:
-    frame["js"] = {"kind": js.kind, "native": frame.get("function")}
+    native = frame.get("function")
+    frame["js"] = {"kind": js.kind, "native": native}
+    # An anonymous builtin closure (an await's reject handler) says more by its native name.
+    anonymous_builtin = js.kind == "builtin" and js.function == ANONYMOUS and native
     frame.update(
-        function=js.function,
+        function=native if anonymous_builtin else js.function,
         function_offset=None,
         file=js.script,
         line=js.line,

@@ -34,13 +34,17 @@ _VERSION = {
     "patch": "_ZN2v88internal7Version6patch_E",
     "embedder": "_ZN2v88internal7Version9embedder_E",
 }
+# Where V8 keeps its embedded builtins (src/snapshot/embedded/embedded-data.cc): the blob in
+# the binary's text, which an isolate may copy next to its JIT code (short builtin calls).
+_BLOB_CODE = "_ZN2v88internal12_GLOBAL__N_127current_embedded_blob_code_E"
+_BLOB_SIZE = "_ZN2v88internal12_GLOBAL__N_132current_embedded_blob_code_size_E"
 SHT_SYMTAB, SHT_DYNSYM = 2, 11  # gABI section types
 _SYM = struct.Struct("<IBBHQQ")
 _MAX_SECTIONS = 1 << 16
 _MAX_TABLE = 256 << 20  # a symbol or string table bigger than this is not read
 _NAME = re.compile(
     rb"\0(v8dbg_[A-Za-z0-9_]+|"
-    + b"|".join(re.escape(n.encode()) for n in _VERSION.values())
+    + b"|".join(re.escape(n.encode()) for n in [*_VERSION.values(), _BLOB_CODE, _BLOB_SIZE])
     + rb")(?=\0)"
 )
 # What the frame decoder cannot do without (names without the v8dbg_ prefix).
@@ -115,6 +119,7 @@ class Metadata:
     version: str
     values: dict[str, int]
     layout: dict[str, Any]
+    blob: tuple[int, int] | None = None  # the embedded builtins' code: (address, size)
 
     def __getitem__(self, name: str) -> int:
         return self.values[name]
@@ -125,19 +130,19 @@ class Metadata:
 
 @functools.lru_cache(maxsize=8)
 def exported_symbols(path: str) -> dict[str, int] | None:
-    """``{name: st_value}`` of the ``v8dbg_*`` and ``Version`` symbols of the ELF file ``path``;
-    None when it has none (not a V8 binary). ``.dynsym`` first, ``.symtab`` if that has none."""
+    """``{name: st_value}`` of the ``v8dbg_*``, ``Version`` and embedded-blob symbols of the
+    ELF file ``path``; None when it has no v8dbg_ symbol (not a V8 binary). The metadata is
+    exported (``.dynsym``); the blob's globals are local, in ``.symtab`` when not stripped."""
+    found: dict[str, int] = {}
     try:
         with open(path, "rb") as f:
             sections = _section_headers(f)
             for kind in (SHT_DYNSYM, SHT_SYMTAB):
                 for header in (h for h in sections if h[0] == kind and h[3] < len(sections)):
-                    found = _symbols(f, header, sections[header[3]])
-                    if found:
-                        return found
+                    found.update(_symbols(f, header, sections[header[3]], metadata=not found))
     except (OSError, struct.error, ValueError):
         return None
-    return None
+    return found if any(name.startswith("v8dbg_") for name in found) else None
 
 
 def _section_headers(f: BinaryIO) -> list[tuple[int, int, int, int]]:
@@ -158,12 +163,15 @@ def _section_headers(f: BinaryIO) -> list[tuple[int, int, int, int]]:
     return [(r[1], r[4], r[5], r[6]) for r in rows]
 
 
-def _symbols(f: BinaryIO, symtab: tuple[int, ...], strtab: tuple[int, ...]) -> dict[str, int]:
+def _symbols(
+    f: BinaryIO, symtab: tuple[int, ...], strtab: tuple[int, ...], metadata: bool
+) -> dict[str, int]:
     if symtab[2] > _MAX_TABLE or strtab[2] > _MAX_TABLE:
         return {}
     f.seek(strtab[1])
     strings = f.read(strtab[2])
-    if strings.find(PREFIX + b"frametype_") < 0:
+    wanted = PREFIX + b"frametype_" if metadata else _BLOB_CODE.encode()
+    if strings.find(wanted) < 0:
         return {}  # a quick no: most binaries are not V8
     # The names' offsets in the string table, found at C speed; the symbols are then matched
     # by st_name alone (75,000 of them in node's .dynsym).
@@ -236,4 +244,16 @@ def load(path: str, bias: int, read: Read) -> Metadata:
         raise V8LayoutUnknown(
             path, f"V8 {version}: layout not in coresnap/snapshot/v8/layouts.json"
         )
-    return Metadata(path, version, values, layout)
+    return Metadata(path, version, values, layout, _blob(symbols, bias, read))
+
+
+def _blob(symbols: dict[str, int], bias: int, read: Read) -> tuple[int, int] | None:
+    """Where the embedded builtins are (set at start-up: read from the core), if the binary
+    still names the globals that say so."""
+    if _BLOB_CODE not in symbols or _BLOB_SIZE not in symbols:
+        return None
+    pointer = read(symbols[_BLOB_CODE] + bias, 8)
+    size = _int(read, symbols[_BLOB_SIZE] + bias)
+    if pointer is None or len(pointer) != 8 or not size or size < 0:
+        return None
+    return struct.unpack("<Q", pointer)[0], size
