@@ -24,7 +24,8 @@ MAX_MEMBERS = 64
 def _bad_values(classification: dict[str, Any], ctx: Context) -> dict[int, str]:
     """Value -> what it is: the fault address and the register value that formed it."""
     bad: dict[int, str] = {}
-    if ctx.fault_address is not None and ctx.signo in (7, 11):
+    # SI_KERNEL (a general protection fault) comes with address 0: the kernel reports none.
+    if ctx.fault_address is not None and ctx.signo in (7, 11) and ctx.si_code != 0x80:
         bad[ctx.fault_address] = "the faulting address"
     for e in classification.get("evidence", []):
         value = e.get("facts", {}).get("base_value")
@@ -152,7 +153,33 @@ def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any
                 }
             )
             break
+    out += _stale_pointers(classification, tid)
     out += _variable_annotations(ctx, classification, tid)
+    return out
+
+
+def _stale_pointers(classification: dict[str, Any], tid: Any) -> list[dict[str, Any]]:
+    """The variables a call through a reused or freed chunk went through (rules_reuse)."""
+    out = []
+    for e in classification.get("evidence", []):
+        facts = e.get("facts", {})
+        stale, chunk = facts.get("stale_pointer"), facts.get("chunk")
+        if e.get("label") != "use-after-free" or not isinstance(stale, dict) or not chunk:
+            continue
+        owners = ", ".join(f"`{o['variable']}` ({o['type']})" for o in facts.get("new_owner", []))
+        now = f"in use again by {owners}" if owners else chunk["state"]
+        now = now if chunk["state"] == "in use" else f"free ({chunk['state']})"
+        out.append(
+            {
+                "kind": "variable",
+                "thread": tid,
+                "frame": stale.get("frame"),
+                "name": stale.get("variable"),
+                "value": stale.get("value"),
+                "text": f"`{stale.get('variable')}` is a stale pointer: its chunk {chunk['address']}"
+                f" is {now}; the call loaded {facts.get('loaded_value_is')} from it",
+            }
+        )
     return out
 
 

@@ -9,6 +9,7 @@ need memory (the faulting instruction's bytes, the abort message, the heap verdi
 
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import struct
@@ -221,6 +222,10 @@ class Context:
         return next((regs[n] for n in ("rsp", "sp", "esp") if n in regs), None)
 
     def mappings(self) -> list[Mapping]:
+        """The memory map, sorted by address (read from the snapshot once)."""
+        return list(self.memo("mappings", self._read_mappings))
+
+    def _read_mappings(self) -> list[Mapping]:
         out = []
         for m in self.snapshot.get("memory_map") or []:
             if not isinstance(m, dict):
@@ -233,7 +238,10 @@ class Context:
         return sorted(out, key=lambda m: m.start)
 
     def mapping_at(self, address: int) -> Mapping | None:
-        return next((m for m in self.mappings() if m.start <= address < m.end), None)
+        found: list[Mapping] = self.memo("mappings", self._read_mappings)
+        starts: list[int] = self.memo("mapping_starts", lambda: [m.start for m in found])
+        i = bisect.bisect_right(starts, address) - 1
+        return found[i] if i >= 0 and address < found[i].end else None
 
     def function_names(self) -> list[str]:
         return [str(f.get("function")) for f in self.frames if f.get("function")]

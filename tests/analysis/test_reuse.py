@@ -72,6 +72,9 @@ def test_call_through_a_reused_chunk(
         assert facts["stale_pointer"]["variable"] == "s"
         assert facts["stale_pointer"]["type"] == "struct session *"
         assert [o["variable"] for o in facts["new_owner"]] == ["owner"]
+        notes = [an["text"] for an in a.snapshot["annotations"]]
+        stale = f"`s` is a stale pointer: its chunk {facts['chunk']['address']} is in use again"
+        assert any(n.startswith(f"{stale} by `owner` (void *)") for n in notes), notes
         assert (
             a.facts("use-after-free")
             and a.snapshot["classification"]["evidence"][0]["confidence"] == 0.9
