@@ -79,6 +79,37 @@ def _address(text: str) -> tuple[str, int] | None:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+# The scrubbers of the privacy policy (coresnap/capture/scrub.py, docs/privacy.md).
+PRIVACY_SCRUBBERS = ("argv", "environ", "variables", "values")
+
+
+def _scrubbers(text: str) -> tuple[str, ...]:
+    names = _names(text)
+    unknown = [n for n in names if n not in PRIVACY_SCRUBBERS]
+    if unknown:
+        raise ValueError(
+            f"unknown scrubber {unknown[0]!r} (not one of {', '.join(PRIVACY_SCRUBBERS)})"
+        )
+    return names
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise ValueError(f"bad regex {text!r}: {e}") from None
+    return text
+
+
+def _flag(text: str) -> str:
+    """``<program regex> <option>``: the option's value is a secret for those programs."""
+    program, _, option = text.strip().rpartition(" ")
+    if not program.strip() or not option.startswith("-"):
+        raise ValueError(f"expected '<program regex> -option', got {text!r}")
+    _regex(program.strip())
+    return text.strip()
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
@@ -89,12 +120,14 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 
 class Setting(NamedTuple):
-    """One declared setting: its name, parser, default (as written in the file) and doc."""
+    """One declared setting: its name, parser, default (as written in the file) and doc; a
+    numbered setting (``.N``) shows ``example`` in the generated coresnap.conf."""
 
     name: str
     parse: Callable[[str], Any]
     default: str
     doc: str
+    example: str = ""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -143,7 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(e.g. --kv datacenter:ams1)."),
     Setting("format.N", str, "",
             "Routing rule `<project> <format> /<regex>/`: a dump whose expanded <format> (e.g. "
-            "%e) matches <regex> goes to <project>; rules are tried in order of N."),
+            "%e) matches <regex> goes to <project>; rules are tried in order of N.",
+            "crashtest %e /^crash/"),
     Setting("retention.core", _choice("purge", "keep", "compress"), "purge",
             "After its snapshot: purge the core, keep it in committed/, or keep it zstd-compressed."),
     Setting("retention.keep_per_exe", int, "0",
@@ -163,6 +197,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics.listen", _address, "127.0.0.1:9113",
             "Address (host:port) where coresnapd serves Prometheus metrics at /metrics "
             "(see docs/pipeline.md); empty: no metrics server."),
+    Setting("privacy.scrub", _scrubbers, ",".join(PRIVACY_SCRUBBERS),
+            "Scrubbers removing secrets on the host, before an asset tar or a snapshot is "
+            "written (docs/privacy.md): argv (options named like a secret, flags.txt), environ "
+            "(variables named like a secret), variables (program variables and members named "
+            "like a secret), values (secret formats and key=value pairs in every string). Leave "
+            "one out to turn it off; empty: none."),
+    Setting("privacy.keep", _names, "",
+            "Names (comma-separated, shell wildcards) never scrubbed for their name, e.g. a "
+            "program variable called key that holds a hash key (values are still checked)."),
+    Setting("privacy.lists", _names, "",
+            "Directories of extra privacy lists (names.txt, values.txt, pairs.txt, flags.txt, "
+            "in the format of coresnap/data/privacy/), added to the shipped ones."),
+    Setting("privacy.names.N", _regex, "",
+            "An extra secret-name regex (names.txt: searched in the name as _lowercase_words_).",
+            "^_acme_"),
+    Setting("privacy.values.N", _regex, "",
+            "An extra secret-value regex (values.txt: searched in every string; with a group, "
+            "only the group is removed).", r"\bacme_[0-9a-f]{32}\b"),
+    Setting("privacy.flags.N", _flag, "",
+            "An extra secret option, `<program regex> <option>` (flags.txt): its value is the "
+            "next argument or what follows the option in the same one.", "acme-cli -k"),
 )  # fmt: skip
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -257,7 +312,7 @@ def render_conf() -> str:
     for s in SETTINGS:
         lines.append(f"# {s.doc}")
         if s.name.endswith(".N"):
-            lines.append(f"#{s.name.replace('.N', '.1')} = crashtest %e /^crash/")
+            lines.append(f"#{s.name.replace('.N', '.1')} = {s.example}")
         else:
             lines.append(f"{s.name} = {s.default}")
         lines.append("")

@@ -21,7 +21,7 @@ import sys
 import time
 
 from coresnap import config as configuration
-from coresnap.capture import assets, elfcheck, fields, sparse
+from coresnap.capture import assets, elfcheck, fields, scrub, sparse
 from coresnap.capture.log import Log
 from coresnap.errors import CaptureRejected, ConfigError
 from coresnap.spool import counters
@@ -237,11 +237,26 @@ class Archive:
             if pid is not None
             else assets.no_process()
         )
+        facts["privacy"] = self._scrub(members, facts)
         system, missing = assets.collect_system()
         members.update(system)
         facts["assets_missing"] += missing
         facts.update(self._pattern_facts())
         return members, facts
+
+    def _scrub(self, members: dict[str, bytes], facts: dict) -> dict:
+        """Apply the privacy policy to the process text of the assets. A policy that cannot be
+        read keeps that text out of the tar: a secret must not leave for want of a rule."""
+        try:
+            policy = scrub.load_policy(self.cfg)
+        except ConfigError as e:
+            self.log.error(f"pid {self.crash['pid']}: privacy policy unreadable ({e}): "
+                           "proc/cmdline and proc/environ left out")  # fmt: skip
+            for name in ("proc/cmdline", "proc/environ"):
+                if members.pop(name, None) is not None:
+                    facts["assets_missing"].append(name)
+            return {"error": str(e), "scrubbed": []}
+        return assets.scrub_process(members, policy)
 
     def _pattern_facts(self) -> dict:
         c = self.crash

@@ -7,6 +7,9 @@ Tar members (the layout of docs/snapshot-format.md "Asset layout"):
 - ``proc/cmdline``, ``proc/status``, ``proc/maps``, ``proc/limits``, ``proc/cgroup``,
   ``proc/stat``: copies.
 - ``proc/environ``: NUL-separated, only the variables of the ``dump.environ`` allow-list.
+
+``proc/cmdline`` and ``proc/environ`` are scrubbed by the privacy policy (:mod:`.scrub`) before
+the tar is written; ``metadata.json`` ``privacy`` records what was removed (never the value).
 - ``proc/cwd``, ``proc/exe``: the link targets, as text.
 - ``meminfo``, ``loadavg``, ``os-release``, ``boot_id``, ``uptime``, ``hostname``: copies;
   ``uname``: JSON of os.uname().
@@ -26,6 +29,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from coresnap.capture.scrub import Policy, Scrub
 from coresnap.spool.stages import Spool, Stage
 
 PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup", "stat")
@@ -112,6 +116,33 @@ def collect_process(pid: int, environ_allow: Iterable[str]) -> tuple[dict[str, b
         "assets_missing": missing,
     }
     return members, facts
+
+
+def scrub_process(members: dict[str, bytes], policy: Policy) -> dict:
+    """Scrub ``proc/cmdline`` and ``proc/environ`` of ``members`` (in place) under ``policy``;
+    returns the privacy record for metadata.json. Bytes that are not UTF-8 survive as they were
+    (surrogateescape)."""
+    scrub = Scrub(policy)
+    raw_args, raw_env = members.get("proc/cmdline"), members.get("proc/environ")
+    args = _split(raw_args) if raw_args else []
+    pairs = dict(e.partition("=")[::2] for e in _split(raw_env)) if raw_env else {}
+    args = scrub.argv(args, "proc/cmdline")
+    pairs = scrub.environ(pairs, "proc/environ")
+    args = [scrub.text(a, f"proc/cmdline[{i}]") for i, a in enumerate(args)]
+    pairs = {k: scrub.text(v, f"proc/environ.{k}") for k, v in pairs.items()}
+    if raw_args:
+        members["proc/cmdline"] = _join(args)
+    if raw_env:
+        members["proc/environ"] = _join(f"{k}={v}" for k, v in pairs.items())
+    return scrub.record()
+
+
+def _split(raw: bytes) -> list[str]:
+    return [a.decode("utf-8", "surrogateescape") for a in raw.rstrip(b"\0").split(b"\0")]
+
+
+def _join(items: Iterable[str]) -> bytes:
+    return b"".join(a.encode("utf-8", "surrogateescape") + b"\0" for a in items)
 
 
 def no_process() -> tuple[dict[str, bytes], dict]:

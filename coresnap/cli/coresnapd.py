@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         cfg = config.load(args.config)
+        # The step commands (coresnap snapshot applies the privacy policy) read the same file.
+        os.environ[config.ENV_VAR] = os.path.abspath(cfg.source)
         log = _logger(args.foreground, cfg["log.file"])
         root = args.dump_root or cfg["dump.root"]
         return Daemon(cfg, root, log, inherit=args.foreground).run()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from coresnap import __version__
 from coresnap.errors import ConfigError, SnapshotEngineError
-from coresnap.snapshot import facts
+from coresnap.snapshot import facts, privacy
 from coresnap.snapshot.assets import read_assets
 from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
@@ -59,7 +59,8 @@ def build_snapshot(
     Raises:
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
         AssetError: ``resource`` is given but is neither a directory nor a tar.
-        ConfigError: ``kv`` has a malformed ``coresnap.object``.
+        ConfigError: ``kv`` has a malformed ``coresnap.object``, or the privacy policy of
+            coresnap.conf cannot be read (:func:`coresnap.snapshot.privacy.apply`).
     """
     began = time.monotonic()
     from coresnap.corefile import open_core
@@ -105,6 +106,7 @@ def build_snapshot(
         }
         if analyze:
             _analyze(snap, core)
+        privacy.apply(snap, assets, core)  # last: nothing read from memory is left unchecked
     finally:
         close = getattr(core, "close", None)
         if close is not None:

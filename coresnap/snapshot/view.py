@@ -9,7 +9,7 @@ analysis cut. Needs nothing but the snapshot.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -63,6 +63,9 @@ def _summary(snap: dict[str, Any]) -> Panel:
     text.append(f"\ncrashed thread: {snap['crashed_thread']}   threads: {len(snap['threads'])}")
     if p.get("cmdline"):
         text.append(f"\ncmdline: {' '.join(p['cmdline'])[:200]}")
+    privacy = _privacy(snap.get("privacy"))
+    if privacy:
+        text.append("\n" + privacy, style="dim")
     for line in _analysis_slots(snap):
         text.append("\n" + line, style="yellow")
     return Panel(text, title=f"snapshot {snap['uuid']}", title_align="left")
@@ -82,6 +85,22 @@ def _analysis_slots(snap: dict[str, Any]) -> list[str]:
     for a in (snap.get("annotations") or [])[:8]:
         lines.append(f"note: {a.get('text') or a.get('message') or json.dumps(a)[:160]}")
     return lines
+
+
+def _privacy(record: Any) -> str | None:
+    """``privacy: 5 values scrubbed on the host (argv 2, values 3)``, from the record."""
+    if not isinstance(record, dict) or not isinstance(record.get("scrubbed"), list):
+        return None
+    by = Counter(str(r.get("scrubber")) for r in record["scrubbed"] if isinstance(r, dict))
+    more = record.get("more")
+    more = more if isinstance(more, int) else 0
+    total = sum(by.values()) + more
+    if not record.get("scrubbers"):
+        return "privacy: no scrubber was on"
+    if not total:
+        return f"privacy: nothing to scrub ({', '.join(map(str, record['scrubbers']))})"
+    parts = ", ".join(f"{name} {n}" for name, n in by.most_common())
+    return f"privacy: {total} values scrubbed on the host ({parts}); <scrubbed> marks them"
 
 
 def _first_meaningful(frames: list[dict[str, Any]], kernel: bool) -> dict[str, Any]:

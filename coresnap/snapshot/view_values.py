@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from coresnap.capture.scrub import MARK
+
 
 def hexa(value: Any) -> str:
     return f"{value:#x}" if isinstance(value, int) else str(value)
@@ -31,10 +33,12 @@ def render_value(v: dict[str, Any]) -> str:
     if v.get("optimized_out"):
         return "<optimized out>"
     value = v["value"]
-    if "string" in v or "points_to" in v:
+    if value == MARK:  # the privacy policy removed it on the host (docs/privacy.md)
+        text = MARK
+    elif "string" in v or "points_to" in v:
         text = hexa(value)
         if v.get("string") is not None:
-            text += " " + json.dumps(v["string"])
+            text += " " + quoted(v["string"])
         elif v.get("points_to") and v["points_to"] != "NULL":
             text += f" <{v['points_to']}>"
         if v.get("deref") is not None:
@@ -42,12 +46,17 @@ def render_value(v: dict[str, Any]) -> str:
     elif v.get("display"):
         text = f"{v['display']} ({value})"
     elif isinstance(value, str) and (v.get("type") or "").startswith("char"):
-        text = json.dumps(value)
+        text = quoted(value)
     else:
         text = _compact(value)
     if v.get("cut"):
         text += f"  [cut: {v['cut']}]"
     return text
+
+
+def quoted(text: str) -> str:
+    """A string as JSON, except a value the privacy policy removed: bare ``<scrubbed>``."""
+    return MARK if text == MARK else json.dumps(text)
 
 
 def _compact(value: Any) -> str:

@@ -1,0 +1,300 @@
+"""The privacy policy: secrets scrubbed out of process text before it leaves the host.
+
+The rules are data: the lists in ``coresnap/data/privacy/`` (its README.md numbers the steps),
+extended by the ``privacy.*`` settings of coresnap.conf. Four scrubbers, each one can be turned
+off (``privacy.scrub``):
+
+- ``argv``: the value of a command-line option named like a secret (``--password=x``,
+  ``--token x``) or listed in flags.txt for its program (``sshpass -p x``);
+- ``environ``: the value of an environment variable named like a secret;
+- ``variables``: (snapshots) a variable or struct member named like a secret;
+- ``values``: in every string, secret formats (values.txt) and ``key=value`` pairs whose key
+  is named like a secret (pairs.txt).
+
+A removed value becomes :data:`MARK` and a record ``{where, scrubber, rule}`` says so, never
+the value. A value removed once is removed wherever else the document holds it.
+Stdlib only: coresnap-archive applies these rules to the asset tar it writes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from coresnap.config import PRIVACY_SCRUBBERS as SCRUBBERS
+from coresnap.config import Config
+from coresnap.errors import ConfigError
+
+MARK = "<scrubbed>"
+LISTS = Path(__file__).resolve().parents[1] / "data" / "privacy"
+LIST_FILES = ("names.txt", "values.txt", "pairs.txt", "flags.txt")
+# A removed value this long or longer is also cut out of any other string that contains it;
+# a shorter one only replaces strings equal to it ("abc" inside a build id is no secret), and
+# one shorter than MIN_EQUAL nothing else (XDG_SESSION_ID=3 must not scrub every "3").
+MIN_KNOWN = 6
+MIN_EQUAL = 3
+MAX_RECORDS = 256  # records kept in a document; the rest are counted in "more"
+# Words of a name: runs of capitals before a capitalized word (HTTPServer), capitalized or
+# lowercase words, capitals, digits. Everything else separates.
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+class Rule(NamedTuple):
+    """One line of a list: ``kind`` is ``name``, ``value``, ``pair`` or ``flag``."""
+
+    kind: str
+    pattern: str
+    regex: re.Pattern[str]
+    program: re.Pattern[str] | None = None  # flags: the programs the option belongs to
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.pattern}"
+
+
+def words(name: str) -> str:
+    """``name`` as names.txt sees it: ``_aws_secret_access_key_``, ``_api_key_``."""
+    return "_" + "_".join(w.lower() for w in _WORDS.findall(name)) + "_"
+
+
+def parse_rule(kind: str, line: str) -> Rule:
+    """A rule from one list line. Raises ValueError (bad regex, flag line without option)."""
+    try:
+        if kind != "flag":
+            return Rule(kind, line, re.compile(line))
+        program, _, option = line.rpartition(" ")
+        if not program.strip() or not option.startswith("-"):
+            raise ValueError(f"expected '<program regex> -option', got {line!r}")
+        return Rule(kind, option, re.compile(option), re.compile(program.strip()))
+    except re.error as e:
+        raise ValueError(f"bad regex {line!r}: {e}") from None
+
+
+def read_list(path: Path, kind: str) -> list[Rule]:
+    """The rules of one list file. Raises ConfigError(path:line, what)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(path), e.strerror or str(e)) from None
+    rules = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            try:
+                rules.append(parse_rule(kind, line))
+            except ValueError as e:
+                raise ConfigError(f"{path}:{number}", str(e)) from None
+    return rules
+
+
+class Policy(NamedTuple):
+    """Which scrubbers are on, and their rules. (A NamedTuple, not a dataclass: the archive
+    tool imports this for every crash, and dataclasses costs it milliseconds.)"""
+
+    scrubbers: frozenset[str]
+    names: tuple[Rule, ...]
+    values: tuple[Rule, ...]
+    pairs: tuple[Rule, ...]
+    flags: tuple[Rule, ...]
+    keep: tuple[str, ...] = ()  # shell wildcards: names never scrubbed for their name
+    source: str = ""
+
+    def on(self, scrubber: str) -> bool:
+        return scrubber in self.scrubbers
+
+    def secret_name(self, name: object) -> Rule | None:
+        """The names.txt rule ``name`` matches, or None (also for a kept name)."""
+        if not isinstance(name, str) or any(fnmatch.fnmatchcase(name, k) for k in self.keep):
+            return None
+        spelled = words(name)
+        return next((r for r in self.names if r.regex.search(spelled)), None)
+
+    @property
+    def digest(self) -> str:
+        """Names the rule set: the same digest, the same scrubbing. (CRC-32: an id, not a
+        seal; zlib is loaded already, hashlib would cost the archive tool its OpenSSL start.)"""
+        parts = [",".join(sorted(self.scrubbers)), *self.keep]
+        for rule in (*self.names, *self.values, *self.pairs, *self.flags):
+            parts.append(f"{rule.label} {rule.program.pattern if rule.program else ''}")
+        crc = zlib.crc32("\n".join(parts).encode())
+        return f"crc32:{crc:08x}"
+
+
+def load_policy(cfg: Config) -> Policy:
+    """The policy of a loaded coresnap.conf (:class:`coresnap.config.Config`): the shipped
+    lists, the lists of each ``privacy.lists`` directory, the ``privacy.names.N``,
+    ``privacy.values.N`` and ``privacy.flags.N`` settings.
+
+    Raises:
+        ConfigError: a list file cannot be read or holds a bad line.
+    """
+    found: dict[str, list[Rule]] = {name: [] for name in LIST_FILES}
+    for directory in (LISTS, *(Path(d) for d in cfg["privacy.lists"])):
+        for name in LIST_FILES:
+            path = directory / name
+            if directory == LISTS or path.exists():
+                found[name] += read_list(path, name.removesuffix("s.txt"))
+    for kind in ("name", "value", "flag"):
+        found[f"{kind}s.txt"] += [
+            parse_rule(kind, line) for line in cfg.numbered(f"privacy.{kind}s")
+        ]
+    return Policy(
+        scrubbers=frozenset(cfg["privacy.scrub"]),
+        names=tuple(found["names.txt"]),
+        values=tuple(found["values.txt"]),
+        pairs=tuple(found["pairs.txt"]),
+        flags=tuple(found["flags.txt"]),
+        keep=tuple(cfg["privacy.keep"]),
+        source=cfg.source,
+    )
+
+
+class Scrub:
+    """Scrubbing of one document (an asset tar, a snapshot): the records of what was removed
+    and the removed values, looked for again in every later string."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.records: list[dict[str, str]] = []
+        self.more = 0
+        self._seen: set[tuple[str, str]] = set()
+        self.known: dict[str, tuple[str, str]] = {}  # value → (scrubber, where first removed)
+
+    def note(self, where: str, scrubber: str, rule: str, value: object = None) -> None:
+        """Record that ``where`` lost ``value`` to ``rule``; remember the value."""
+        if isinstance(value, str) and value and MARK not in value:
+            self.known.setdefault(value, (scrubber, where))
+        if (where, rule) in self._seen:
+            return
+        self._seen.add((where, rule))
+        if len(self.records) < MAX_RECORDS:
+            self.records.append({"where": where, "scrubber": scrubber, "rule": rule})
+        else:
+            self.more += 1
+
+    def argv(self, args: list[str], where: str, program: str | None = None) -> list[str]:
+        """``args`` with the values of secret options removed (when ``argv`` is on). The
+        program is the base name of ``args[0]``, unless ``program`` says it (then ``args``
+        has no program name: its first item may be an option)."""
+        if not self.policy.on("argv") or not args:
+            return list(args)
+        first = 1 if program is None else 0
+        program = os.path.basename(args[0]) if program is None else program
+        flags = [r for r in self.policy.flags if r.program and r.program.fullmatch(program)]
+        out, pending = list(args), None
+        for i, arg in enumerate(args[first:], first):
+            if arg == "--":  # the end of the options: the rest is operands
+                break
+            # A listed option takes the next argument whatever it is; an option that is only
+            # named like a secret does not take an option after it (--password-stdin -v).
+            if pending and (pending.kind == "flag" or not arg.startswith("-")):
+                self.note(f"{where}[{i}]", "argv", pending.label, arg)
+                out[i], pending = MARK, None
+            elif arg.startswith("-") and arg != "-":
+                out[i], pending = self._option(arg, flags, f"{where}[{i}]")
+            else:
+                pending = None
+        return out
+
+    def _option(self, arg: str, flags: list[Rule], where: str) -> tuple[str, Rule | None]:
+        """(the option ``arg`` scrubbed, the rule that takes the next argument, if any)."""
+        option, eq, value = arg.partition("=")
+        listed = next((r for r in flags if r.pattern == option), None)
+        attached = next((r for r in flags if len(r.pattern) == 2 and arg.startswith(r.pattern)
+                         and len(arg) > 2 and not eq), None)  # fmt: skip
+        if attached is not None:  # -pVALUE
+            self.note(where, "argv", attached.label, arg[2:])
+            return attached.pattern + MARK, None
+        named = self.policy.secret_name(option) if len(option.strip("-")) > 1 else None
+        rule = listed or named
+        if rule is None:
+            return arg, None
+        if eq:
+            self.note(where, "argv", rule.label, value)
+            return f"{option}={MARK}", None
+        return arg, rule
+
+    def environ(self, pairs: dict[str, str], where: str) -> dict[str, str]:
+        """``pairs`` with the values of secret-named variables removed (``environ`` on)."""
+        if not self.policy.on("environ"):
+            return dict(pairs)
+        out = {}
+        for name, value in pairs.items():
+            rule = self.policy.secret_name(name)
+            if rule is not None:
+                self.note(f"{where}.{name}", "environ", rule.label, value)
+                value = MARK
+            out[name] = value
+        return out
+
+    def text(self, text: str, where: str) -> str:
+        """``text`` without secret formats and secret pairs (``values`` on) and without any
+        value removed before in this document."""
+        if self.policy.on("values") and text:
+            for rule in self.policy.values:
+                text = rule.regex.sub(self._cut_value(rule, where), text)
+            for rule in self.policy.pairs:
+                text = rule.regex.sub(self._cut_pair(rule, where), text)
+        return self._known(text, where)
+
+    def _cut_value(self, rule: Rule, where: str) -> Callable[[re.Match[str]], str]:
+        def cut(m: re.Match[str]) -> str:
+            group = 1 if rule.regex.groups and m.group(1) is not None else 0
+            self.note(where, "values", rule.label, m.group(group))
+            start, end = m.start(group) - m.start(), m.end(group) - m.start()
+            return m.group(0)[:start] + MARK + m.group(0)[end:]
+
+        return cut
+
+    def _cut_pair(self, rule: Rule, where: str) -> Callable[[re.Match[str]], str]:
+        def cut(m: re.Match[str]) -> str:
+            name = self.policy.secret_name(m.group("key"))
+            if name is None or m.group("value") == MARK:
+                return m.group(0)
+            self.note(where, "values", name.label, m.group("value").strip("\"'"))
+            start, end = m.start("value") - m.start(), m.end("value") - m.start()
+            return m.group(0)[:start] + MARK + m.group(0)[end:]
+
+        return cut
+
+    def _known(self, text: str, where: str) -> str:
+        for value, (scrubber, first) in self.known.items():
+            if value not in text:
+                continue
+            if len(value) >= MIN_KNOWN or (text == value and len(value) >= MIN_EQUAL):
+                text = text.replace(value, MARK)
+                self.note(where, scrubber, f"known:{first}")
+        return text
+
+    def learn(self, strings: list[str], where: str) -> None:
+        """Remember the secrets among a process's own argv and environment ``strings`` (read
+        from its memory: those the asset tar left out or had already scrubbed), to remove them
+        wherever they appear; nothing is recorded until they are found."""
+        probe = Scrub(self.policy)
+        probe.argv(strings, f"{where}.strings", program="")
+        pairs = (s.partition("=") for s in strings if not s.startswith("-"))
+        probe.environ({k: v for k, eq, v in pairs if eq and k}, f"{where}.environ")
+        for value, origin in probe.known.items():
+            self.known.setdefault(value, origin)
+
+    def adopt(self, records: Iterable[Any], rename: Callable[[str], str]) -> None:
+        """Take over the records of an earlier scrubbing (the asset tar's), with their
+        ``where`` renamed into this document."""
+        for r in records:
+            if isinstance(r, dict) and {"where", "scrubber", "rule"} <= r.keys():
+                self.note(rename(str(r["where"])), str(r["scrubber"]), str(r["rule"]))
+
+    def record(self) -> dict[str, Any]:
+        """The document's privacy record (JSON)."""
+        return {
+            "policy": self.policy.digest,
+            "config": self.policy.source,
+            "scrubbers": [s for s in SCRUBBERS if self.policy.on(s)],
+            "scrubbed": self.records,
+            "more": self.more,
+        }
