@@ -145,6 +145,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dump.max_pending", int, "256",
             "Crash-storm brake: with this many cores already pending, a new one is dropped and "
             "counted (0: no limit)."),
+    Setting("dump.keep", _choice("full", "minicore", "none"), "minicore",
+            "What coresnap-archive keeps of a core: full (all of it, sparse), minicore (the notes "
+            "and the memory a snapshot reads: stacks, module data, the heap's chunk headers, what "
+            "registers and stack words point to; docs/pipeline.md) or none (the notes only: "
+            "threads and registers, no memory)."),
+    Setting("dump.minicore_above", _size, "64M",
+            "With dump.keep = minicore, a core whose dumped memory is at most this size is kept "
+            "whole (a small core costs little, and gdb sees all of it)."),
+    Setting("dump.minicore_budget", _size, "32M",
+            "With dump.keep = minicore, the most memory kept around pointers, beyond the stacks "
+            "and module data; windows past it are left out (counted in the asset metadata)."),
     Setting("dump.environ", _names,
             "PATH,HOME,USER,LOGNAME,SHELL,PWD,LANG,LC_*,TZ,TERM,HOSTNAME,LD_PRELOAD,"
             "LD_LIBRARY_PATH,LD_BIND_NOW,MALLOC_*,GLIBC_TUNABLES,DEBUGINFOD_URLS",
@@ -159,6 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("snapshot.timeout", _duration, "300s", "Wall-clock limit of one snapshot command."),
     Setting("snapshot.memory", _size, "4G", "Address-space limit (RLIMIT_AS) of the snapshot command."),
     Setting("snapshot.retries", int, "2", "Extra attempts before a dump goes to failed/."),
+    Setting("snapshot.warm", _choice("yes", "no"), "yes",
+            "coresnapd runs the built-in snapshot command (coresnap snapshot ...) in a warm "
+            "worker: one process with everything imported, forked per dump with the limits and "
+            "isolation of --isolate (docs/pipeline.md); no: a new process per dump."),
     Setting("put.command", str, "coroner -c %C put %p %T %S",
             "Command sending snapshot %S to the object store."),
     Setting("put.timeout", _duration, "120s", "Wall-clock limit of one put command."),

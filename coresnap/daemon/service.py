@@ -76,6 +76,8 @@ class Daemon:
                 [self.spool.dir(Stage.PENDING), self.spool.dir(Stage.SENDING)]
             )
             self.recover()
+            if self.ctx.warm is not None:
+                self._start_warm()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             workers = [threading.Thread(target=self._worker, name=f"worker-{n}", daemon=True)
@@ -124,10 +126,21 @@ class Daemon:
         if self._watcher:
             self._watcher.wake()
 
+    def _start_warm(self) -> None:
+        """Start the warm worker from the main thread (its PR_SET_PDEATHSIG follows the thread
+        that started it); a failure is logged, and the first snapshot tries again."""
+        assert self.ctx.warm is not None
+        try:
+            self.ctx.warm.start()
+        except OSError as e:
+            self.log.error(f"{e}; snapshots will start it again")
+
     def _shutdown(self, workers: list[threading.Thread]) -> None:
         for _ in workers:
             self._jobs.put(None)
         self.ctx.runner.kill_all()
+        if self.ctx.warm is not None:
+            self.ctx.warm.close()
         for w in workers:
             w.join(timeout=10)
 

@@ -4,13 +4,14 @@ A FreeBSD kernel dump (assets of ``kind: freebsd-kernel``, spooled by ``coresnap
 kernel-import``) runs ``coresnap kernel-snapshot`` instead of snapshot.command. The command
 writes ``%S`` = ``staging/<id>.snap.<pid>``, a file no one else reads; only a
 zero exit status with a non-empty file is published (fsync + rename into ``sending/<id>``).
-The core in pending/ is then disposed of by the retention policy. A dump whose snapshot is
+The built-in ``coresnap snapshot`` runs in the warm worker (:mod:`.warm`), any other command
+as a child process. The core in pending/ is then disposed of by the retention policy. A dump whose snapshot is
 in sending/ while its core is still pending (a kill between the two) only needs that last part.
 """
 
 from __future__ import annotations
 
-from coresnap.daemon import commands
+from coresnap.daemon import commands, warm
 from coresnap.daemon import dump as dumps
 from coresnap.daemon.context import Context
 from coresnap.errors import StepFailed
@@ -29,7 +30,7 @@ def make_snapshot(ctx: Context, dump: dumps.Dump) -> None:
     argv = commands.expand(template, ctx.values(dump, str(temp)))
     ctx.log.info(f"{dump.id}: running {' '.join(argv)}")
     try:
-        outcome = ctx.runner.run(argv, cfg["snapshot.timeout"], cfg["snapshot.memory"])
+        outcome = _run(ctx, argv)
         if outcome.timed_out:
             raise StepFailed("snapshot", dump.id, f"timed out after {outcome.seconds:.0f}s")
         if outcome.returncode != 0:
@@ -41,6 +42,15 @@ def make_snapshot(ctx: Context, dump: dumps.Dump) -> None:
         raise StepFailed("snapshot", dump.id, f"{argv[0]}: {e.strerror or e}") from None
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _run(ctx: Context, argv: list[str]) -> commands.Outcome:
+    """Run the snapshot command: in the warm worker when it is the built-in one. Raises OSError."""
+    cfg = ctx.cfg
+    args = warm.built_in(argv) if ctx.warm is not None else None
+    if ctx.warm is not None and args is not None:
+        return ctx.warm.snapshot(args, cfg["snapshot.timeout"], cfg["snapshot.memory"])
+    return ctx.runner.run(argv, cfg["snapshot.timeout"], cfg["snapshot.memory"])
 
 
 def _status(outcome: commands.Outcome) -> str:

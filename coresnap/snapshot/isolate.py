@@ -16,12 +16,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coresnap.errors import SnapshotFormatError
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
-from coresnap.snapshot.build import EngineName, build_snapshot
-from coresnap.snapshot.format import load
+
+if TYPE_CHECKING:  # the snapshot code is imported where it runs: coresnapd only needs Limits
+    from coresnap.snapshot.build import EngineName
 
 # Exit codes of coresnap.snapshot.worker.
 EXIT_OK = 0
@@ -53,6 +54,9 @@ def run_snapshot(
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
         AssetError, ConfigError: as :func:`build_snapshot`.
     """
+    from coresnap.snapshot.build import build_snapshot
+    from coresnap.snapshot.format import load
+
     common: dict[str, Any] = {"resource": resource, "kv": kv, "bounds": bounds, "analyze": analyze}
     if engine == "corefile":
         return build_snapshot(core, exe, engine="corefile", **common)
@@ -87,7 +91,7 @@ def _run_child(request: dict[str, Any], limits: Limits) -> str | None:
         stderr=subprocess.PIPE,
         env=env,
         start_new_session=True,
-        preexec_fn=lambda: _limit(limits),
+        preexec_fn=lambda: apply_limits(limits),
     )
     try:
         _, err = proc.communicate(json.dumps(request).encode(), timeout=limits.wall_seconds)
@@ -95,10 +99,12 @@ def _run_child(request: dict[str, Any], limits: Limits) -> str | None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return f"snapshot child exceeded the wall-clock limit of {limits.wall_seconds:g} s"
-    return _explain(proc.returncode, err.decode(errors="replace"), limits)
+    return explain(proc.returncode, err.decode(errors="replace"), limits)
 
 
-def _explain(code: int, stderr: str, limits: Limits) -> str | None:
+def explain(code: int, stderr: str, limits: Limits) -> str | None:
+    """Why a snapshot child exited with ``code`` (negative: killed by that signal) having
+    written ``stderr``, as ``analysis.fallback_reason`` says it; None for a success."""
     last = stderr.strip().splitlines()[-1][:300] if stderr.strip() else ""
     if code == EXIT_OK:
         return None
@@ -111,8 +117,9 @@ def _explain(code: int, stderr: str, limits: Limits) -> str | None:
     return f"snapshot child failed (exit {code}): {last}".rstrip(": ")
 
 
-def _limit(limits: Limits) -> None:
-    # Runs in the child between fork and exec: only async-signal-safe work (setrlimit).
+def apply_limits(limits: Limits) -> None:
+    """Set ``limits`` (CPU, address space; no core) on this process: a child between fork and
+    exec, or a warm worker's fork. Only async-signal-safe work (setrlimit)."""
     cpu = max(1, limits.cpu_seconds)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     mem = limits.memory_mb * 1024 * 1024

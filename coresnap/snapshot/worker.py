@@ -1,5 +1,8 @@
 """The child side of :mod:`coresnap.snapshot.isolate`: a JSON request on stdin, a snapshot file
 out. Exit 0 on success, 3 when the core is unreadable, 4 when the snapshot failed otherwise.
+
+:func:`run_command` is the same child inside coresnapd's warm worker (coresnap/daemon/zygote.py):
+a process forked with everything imported runs ``coresnap snapshot ARGS`` as the CLI would.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from coresnap.snapshot.isolate import EXIT_CORE_UNREADABLE, EXIT_ENGINE_FAILED, 
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
-def _not_dumpable() -> None:
+def not_dumpable() -> None:
     # A worker crashing on a hostile core must not itself be caught as a crash (and must not
     # feed coresnap-archive a core of coresnap): RLIMIT_CORE 0 is ignored for piped patterns.
     try:
@@ -28,7 +31,7 @@ def _not_dumpable() -> None:
 
 
 def main() -> int:
-    _not_dumpable()
+    not_dumpable()
     request = json.loads(sys.stdin.read())
     try:
         snap = build_snapshot(
@@ -55,6 +58,21 @@ def main() -> int:
         traceback.print_exc(limit=4)
         return EXIT_ENGINE_FAILED
     return EXIT_OK
+
+
+def run_command(args: list[str]) -> int:
+    """Run ``coresnap snapshot ARGS`` in this process, as the CLI does (``--isolate`` is
+    dropped: the caller isolated this process), and return its exit status."""
+    from coresnap.cli.coresnap import main as coresnap_main
+
+    not_dumpable()
+    try:
+        return coresnap_main(["snapshot", *(a for a in args if a != "--isolate")])
+    except MemoryError:
+        print("MemoryError", file=sys.stderr)
+    except Exception:  # noqa: BLE001 - reported to the parent, which falls back
+        traceback.print_exc(limit=4)
+    return EXIT_ENGINE_FAILED
 
 
 if __name__ == "__main__":

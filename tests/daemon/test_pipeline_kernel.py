@@ -15,6 +15,7 @@ from daemon_helpers import conf, coresnapd, names, wait_for
 from hook import crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import install
+from coresnap.capture.assets import read_metadata
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
@@ -75,7 +76,8 @@ def test_disk_full_archive_stops_daemon_goes_on(root: Path) -> None:
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], check=True)
     try:
         dumps, store = mnt / "d", root / "s"
-        cfg = conf(root / "c", dumps, store, dump__quota="10")
+        # Whole cores (a minicore of the big crash would fit).
+        cfg = conf(root / "c", dumps, store, dump__quota="10", dump__keep="full")
         exe = crashes.build("capture_crash.c")
         with installed(cfg), coresnapd(cfg):
             crash_piped(exe, ["big", "64"])  # 32 MiB of data: cannot fit
@@ -134,3 +136,29 @@ def test_truncated_core_still_gives_a_snapshot(root: Path) -> None:
     assert snapshot["analysis"].get("core_truncated") is True, snapshot["analysis"]
     assert snapshot["quality"] is None or snapshot["quality"]["score"] < 100
     assert snapshot["process"]["pid"] and len(snapshot["threads"]) == 3
+
+
+def test_minicore_end_to_end_and_coresnap_gdb_opens_it(root: Path) -> None:
+    """A minicore written from the kernel's pipe, its snapshot made by the warm worker, the
+    kept core opened by ``coresnap gdb``."""
+    dumps, store = root / "d", root / "s"
+    cfg = conf(root / "c", dumps, store, dump__minicore_above="0", retention__core="keep",
+               snapshot__command=("coresnap snapshot %c -o %S --resource %a "
+                                  "--kv coresnap.object:%B --isolate"))  # fmt: skip
+    exe = crashes.build("capture_crash.c")
+    with installed(cfg), coresnapd(cfg):
+        crash_piped(exe, ["segv"])
+        wait_for(lambda: len(names(dumps / "committed")) == 2, timeout=90, what="committed")
+    dump_id = names(dumps / "committed")[0]
+    assert names(dumps / "committed") == [dump_id, f"{dump_id}.core"]
+    meta = read_metadata(dumps / "assets" / dump_id)
+    assert meta["core"]["keep"] == "minicore" and meta["core"]["verified"]
+    assert meta["core"]["size"] < meta["core"]["stream_bytes"]
+    snap = load(dumps / "committed" / dump_id)
+    assert snap["analysis"]["engine"] == "drgn"
+    assert snap["threads"][0]["frames"][0]["function"] == "segv"
+    gdb = subprocess.run(
+        [sys.executable, "-m", "coresnap.cli.coresnap", "gdb", "-c", str(cfg), dump_id[:8],
+         "-batch", "-ex", "bt"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "in segv () at" in gdb.stdout or "segv () at" in gdb.stdout, gdb.stdout + gdb.stderr

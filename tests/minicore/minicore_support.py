@@ -96,22 +96,6 @@ def snapshot(core: Path, exe: Path, trace: Path | None = None) -> dict:
     return json.loads(done.stdout)
 
 
-# What a minicore legitimately changes: the file (its path, size) and the clock.
-VOLATILE = {("uuid",), ("timestamp",), ("analysis", "duration_ms"), ("analysis", "core_path"),
-            ("analysis", "core_size")}  # fmt: skip
-
-
-def comparable(snap: dict) -> dict:
-    """``snap`` without the fields a minicore or the clock legitimately change."""
-    out = json.loads(json.dumps(snap))
-    for path in VOLATILE:
-        parent = out
-        for key in path[:-1]:
-            parent = parent.get(key, {})
-        parent.pop(path[-1], None)
-    return out
-
-
 _PREAD = re.compile(r"^(\d+)\s+pread64\((\d+)<([^>]*)>,.*, (\d+), (\d+)\) = (\d+)$")
 _UNFINISHED = re.compile(r"^(\d+)\s+pread64\((\d+)<([^>]*)>,.*<unfinished \.\.\.>$")
 _RESUMED = re.compile(r"^(\d+)\s+<\.\.\. pread64 resumed>.*, (\d+), (\d+)\) = (\d+)$")

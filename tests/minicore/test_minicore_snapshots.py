@@ -11,13 +11,13 @@ import pytest
 from minicore_support import (
     CASES,
     Case,
-    comparable,
     core_reads,
     crash,
     cut,
     missing_reads,
     snapshot,
 )
+from snapshot_equal import comparable
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

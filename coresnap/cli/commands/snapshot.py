@@ -27,6 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit (--isolate)")
     p.add_argument("--cpu", type=int, default=120, help="CPU seconds limit (--isolate)")
     p.add_argument("--memory", type=int, default=2048, help="address-space MiB limit (--isolate)")
+    # coresnapd's warm worker: why an isolated child failed, recorded by the core-reader engine.
+    p.add_argument("--fallback-reason", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             bounds=DEFAULT_BOUNDS,
             analyze=not args.no_analysis,
             started=started,
+            fallback_reason=args.fallback_reason,
         )
     validate(snap)
     if args.output:
