@@ -21,7 +21,7 @@ import sys
 import time
 
 from coresnap import config as configuration
-from coresnap.capture import assets, elfcheck, fields, scrub, sparse
+from coresnap.capture import assets, elfcheck, fields, minicore, scrub, sparse
 from coresnap.capture.log import Log
 from coresnap.errors import CaptureRejected, ConfigError
 from coresnap.spool import counters
@@ -215,6 +215,9 @@ class Archive:
             facts["core"] = {"size": result.size, "written": result.written,
                              "disk_bytes": result.disk_bytes, "truncated": result.truncated,
                              "truncated_by": limited_by if result.truncated else None}  # fmt: skip
+            facts["core"].update(keep=result.keep, stream_bytes=result.stream_bytes)
+            if result.facts:
+                facts["core"]["minicore"] = result.facts
             facts["core"].update(self._verify(core, result.size))
             self._publish_assets(members, facts)
             self.spool.publish(core, Stage.PENDING, self.dump_id)
@@ -272,11 +275,12 @@ class Archive:
             "archive_pid": os.getpid(),
         }
 
-    def _write_core(self, path: os.PathLike[str], src, limit: int, guard) -> sparse.StreamResult:  # noqa: ANN001
+    def _write_core(self, path: os.PathLike[str], src, limit: int, guard) -> minicore.Result:  # noqa: ANN001
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             try:
-                result = sparse.stream(src, fd, limit, guard)
+                pid = _number(self.crash["pid"])
+                result = minicore.write(src, fd, limit, guard, self.cfg, pid)
             except OSError as e:
                 if e.errno == 28:  # ENOSPC: the file system filled under us
                     raise CaptureRejected("no_space", f"{self.root}: {e.strerror}") from None
