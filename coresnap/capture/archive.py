@@ -259,7 +259,7 @@ class Archive:
                 if members.pop(name, None) is not None:
                     facts["assets_missing"].append(name)
             return {"error": str(e), "scrubbed": []}
-        return assets.scrub_process(members, policy)
+        return assets.scrub_process(members, policy, _number(self.crash["pid"]))
 
     def _pattern_facts(self) -> dict:
         c = self.crash

@@ -118,11 +118,15 @@ def collect_process(pid: int, environ_allow: Iterable[str]) -> tuple[dict[str, b
     return members, facts
 
 
-def scrub_process(members: dict[str, bytes], policy: Policy) -> dict:
+def scrub_process(members: dict[str, bytes], policy: Policy, pid: int | None = None) -> dict:
     """Scrub ``proc/cmdline`` and ``proc/environ`` of ``members`` (in place) under ``policy``;
-    returns the privacy record for metadata.json. Bytes that are not UTF-8 survive as they were
-    (surrogateescape)."""
+    returns the privacy record for metadata.json. The secrets of the whole environment of
+    ``pid`` (not only the allow-listed part) are removed where they appear. Bytes that are not
+    UTF-8 survive as they were (surrogateescape)."""
     scrub = Scrub(policy)
+    everything = _read(f"/proc/{pid}/environ") if pid is not None else None
+    if everything:
+        scrub.learn(_split(everything), "proc")
     raw_args, raw_env = members.get("proc/cmdline"), members.get("proc/environ")
     args = _split(raw_args) if raw_args else []
     pairs = dict(e.partition("=")[::2] for e in _split(raw_env)) if raw_env else {}

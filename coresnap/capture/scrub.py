@@ -23,6 +23,7 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ from coresnap.config import Config
 from coresnap.errors import ConfigError
 
 MARK = "<scrubbed>"
+Where = str | Callable[[], str]  # a document path, or a function that spells it on demand
 LISTS = Path(__file__).resolve().parents[1] / "data" / "privacy"
 LIST_FILES = ("names.txt", "values.txt", "pairs.txt", "flags.txt")
 # A removed value this long or longer is also cut out of any other string that contains it;
@@ -154,6 +156,23 @@ def load_policy(cfg: Config) -> Policy:
     )
 
 
+def _screen(rules: tuple[Rule, ...]) -> re.Pattern[str] | None:
+    """One regex matching where any of ``rules`` may: most strings hold no secret, and one
+    search is cheaper than one per rule. None (try each rule) if they cannot be joined."""
+    try:
+        return re.compile("|".join(f"(?:{r.pattern})" for r in rules)) if rules else None
+    except re.error:  # e.g. two lines naming a group alike
+        return None
+
+
+def _cut_value(rule: Rule, found: list[tuple[str, str]], m: re.Match[str]) -> str:
+    """The match ``m`` of a values.txt ``rule`` with its secret (group 1, or all) removed."""
+    group = 1 if rule.regex.groups and m.group(1) is not None else 0
+    found.append((rule.label, m.group(group)))
+    start, end = m.start(group) - m.start(), m.end(group) - m.start()
+    return m.group(0)[:start] + MARK + m.group(0)[end:]
+
+
 class Scrub:
     """Scrubbing of one document (an asset tar, a snapshot): the records of what was removed
     and the removed values, looked for again in every later string."""
@@ -164,9 +183,13 @@ class Scrub:
         self.more = 0
         self._seen: set[tuple[str, str]] = set()
         self.known: dict[str, tuple[str, str]] = {}  # value → (scrubber, where first removed)
+        self._done: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._names: dict[str, Rule | None] = {}
+        self._screen = _screen(policy.values)
 
-    def note(self, where: str, scrubber: str, rule: str, value: object = None) -> None:
+    def note(self, where: Where, scrubber: str, rule: str, value: object = None) -> None:
         """Record that ``where`` lost ``value`` to ``rule``; remember the value."""
+        where = where if isinstance(where, str) else where()
         if isinstance(value, str) and value and MARK not in value:
             self.known.setdefault(value, (scrubber, where))
         if (where, rule) in self._seen:
@@ -210,7 +233,7 @@ class Scrub:
         if attached is not None:  # -pVALUE
             self.note(where, "argv", attached.label, arg[2:])
             return attached.pattern + MARK, None
-        named = self.policy.secret_name(option) if len(option.strip("-")) > 1 else None
+        named = self.secret_name(option) if len(option.strip("-")) > 1 else None
         rule = listed or named
         if rule is None:
             return arg, None
@@ -225,44 +248,55 @@ class Scrub:
             return dict(pairs)
         out = {}
         for name, value in pairs.items():
-            rule = self.policy.secret_name(name)
+            rule = self.secret_name(name)
             if rule is not None:
                 self.note(f"{where}.{name}", "environ", rule.label, value)
                 value = MARK
             out[name] = value
         return out
 
-    def text(self, text: str, where: str) -> str:
+    def text(self, text: str, where: Where) -> str:
         """``text`` without secret formats and secret pairs (``values`` on) and without any
-        value removed before in this document."""
-        if self.policy.on("values") and text:
+        value removed before in this document. ``where`` may be a function spelling it: it is
+        called only if something is removed."""
+        if self.policy.on("values") and len(text) >= MIN_EQUAL:
+            # A snapshot repeats its strings (types, functions, paths): each is read once.
+            done = self._done.get(text)
+            if done is None:
+                done = self._done[text] = self._values(text)
+            text, found = done
+            for label, value in found:
+                self.note(where, "values", label, value)
+        return self._known(text, where) if self.known else text
+
+    def _values(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """``text`` without its secret formats and pairs, and (rule, value) of each removed."""
+        found: list[tuple[str, str]] = []
+        if self._screen is None or self._screen.search(text):
             for rule in self.policy.values:
-                text = rule.regex.sub(self._cut_value(rule, where), text)
+                text = rule.regex.sub(partial(_cut_value, rule, found), text)
+        if "=" in text or '"' in text:  # every shape of pairs.txt has one
             for rule in self.policy.pairs:
-                text = rule.regex.sub(self._cut_pair(rule, where), text)
-        return self._known(text, where)
+                text = rule.regex.sub(partial(self._cut_pair, found), text)
+        return text, tuple(found)
 
-    def _cut_value(self, rule: Rule, where: str) -> Callable[[re.Match[str]], str]:
-        def cut(m: re.Match[str]) -> str:
-            group = 1 if rule.regex.groups and m.group(1) is not None else 0
-            self.note(where, "values", rule.label, m.group(group))
-            start, end = m.start(group) - m.start(), m.end(group) - m.start()
-            return m.group(0)[:start] + MARK + m.group(0)[end:]
+    def _cut_pair(self, found: list[tuple[str, str]], m: re.Match[str]) -> str:
+        name = self.secret_name(m.group("key"))
+        if name is None or m.group("value") == MARK:
+            return m.group(0)
+        found.append((name.label, m.group("value").strip("\"'")))
+        start, end = m.start("value") - m.start(), m.end("value") - m.start()
+        return m.group(0)[:start] + MARK + m.group(0)[end:]
 
-        return cut
+    def secret_name(self, name: object) -> Rule | None:
+        """:meth:`Policy.secret_name`, each name looked up once per document."""
+        if not isinstance(name, str):
+            return None
+        if name not in self._names:
+            self._names[name] = self.policy.secret_name(name)
+        return self._names[name]
 
-    def _cut_pair(self, rule: Rule, where: str) -> Callable[[re.Match[str]], str]:
-        def cut(m: re.Match[str]) -> str:
-            name = self.policy.secret_name(m.group("key"))
-            if name is None or m.group("value") == MARK:
-                return m.group(0)
-            self.note(where, "values", name.label, m.group("value").strip("\"'"))
-            start, end = m.start("value") - m.start(), m.end("value") - m.start()
-            return m.group(0)[:start] + MARK + m.group(0)[end:]
-
-        return cut
-
-    def _known(self, text: str, where: str) -> str:
+    def _known(self, text: str, where: Where) -> str:
         for value, (scrubber, first) in self.known.items():
             if value not in text:
                 continue
@@ -276,11 +310,12 @@ class Scrub:
         from its memory: those the asset tar left out or had already scrubbed), to remove them
         wherever they appear; nothing is recorded until they are found."""
         probe = Scrub(self.policy)
-        probe.argv(strings, f"{where}.strings", program="")
+        probe.argv(strings, f"{where}.argv", program="")
         pairs = (s.partition("=") for s in strings if not s.startswith("-"))
         probe.environ({k: v for k, eq, v in pairs if eq and k}, f"{where}.environ")
-        for value, origin in probe.known.items():
-            self.known.setdefault(value, origin)
+        for value, (scrubber, origin) in probe.known.items():
+            # Index into a region that holds platform names, zeros and both: says nothing.
+            self.known.setdefault(value, (scrubber, re.sub(r"\[\d+\]$", "", origin)))
 
     def adopt(self, records: Iterable[Any], rename: Callable[[str], str]) -> None:
         """Take over the records of an earlier scrubbing (the asset tar's), with their

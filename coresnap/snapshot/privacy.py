@@ -15,10 +15,11 @@ rule}], more}``; ``where`` is the JSON path of the value (``process.cmdline[1]``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from coresnap import config
-from coresnap.capture.scrub import MARK, Policy, Scrub, load_policy
+from coresnap.capture.scrub import MARK, MIN_EQUAL, Policy, Scrub, load_policy
 from coresnap.errors import CoresnapError
 from coresnap.snapshot.assets import metadata
 
@@ -121,7 +122,7 @@ def _dicts(items: Any) -> list[dict[str, Any]]:
 
 def _variable(scrub: Scrub, variable: dict[str, Any], where: str) -> None:
     """A variable named like a secret loses its content; any other, its secret members."""
-    rule = scrub.policy.secret_name(variable.get("name"))
+    rule = scrub.secret_name(variable.get("name"))
     if rule is None:
         for key in ("value", "deref"):
             _members(scrub, variable.get(key), f"{where}.{key}")
@@ -144,7 +145,7 @@ def _members(scrub: Scrub, value: Any, where: str) -> None:
     if not isinstance(value, dict):
         return
     for name, member in value.items():
-        rule = scrub.policy.secret_name(name)
+        rule = scrub.secret_name(name)
         if rule is None:
             _members(scrub, member, f"{where}.{name}")
         elif member is not None and member != MARK:
@@ -166,17 +167,28 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _sweep(scrub: Scrub, node: Any, where: str) -> None:
-    """Every string below ``node`` through :meth:`Scrub.text` (values, and known secrets)."""
+    """Every string below ``node`` through :meth:`Scrub.text` (values, and known secrets).
+    A string's path is spelled only if something is found in it: a 65-thread snapshot has
+    tens of thousands of strings and containers, and almost none holds a secret."""
     if isinstance(node, dict):
-        items: Any = ((k, v, f"{where}.{k}" if where else str(k)) for k, v in node.items())
+        for key, value in node.items():
+            if isinstance(value, str):
+                if len(value) >= MIN_EQUAL:
+                    node[key] = scrub.text(value, partial(_member, where, key))
+            elif isinstance(value, dict | list) and (where or key not in _SKIP):
+                _sweep(scrub, value, _member(where, key))
     elif isinstance(node, list):
-        items = ((i, v, f"{where}[{i}]") for i, v in enumerate(node))
-    else:
-        return
-    for key, value, path in list(items):
-        if key in _SKIP and not where:
-            continue
-        if isinstance(value, str):
-            node[key] = scrub.text(value, path)
-        else:
-            _sweep(scrub, value, path)
+        for i, value in enumerate(node):
+            if isinstance(value, str):
+                if len(value) >= MIN_EQUAL:
+                    node[i] = scrub.text(value, partial(_item, where, i))
+            elif isinstance(value, dict | list):
+                _sweep(scrub, value, _item(where, i))
+
+
+def _member(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _item(where: str, i: int) -> str:
+    return f"{where}[{i}]"

@@ -18,7 +18,7 @@ from hook import write_conf
 from coresnap.capture import archive, fields
 from coresnap.capture.scrub import MARK
 
-SECRETS = {"hunter2", "abcTOKEN77", "lcSecretTok3n"}
+SECRETS = {"hunter2", "abcTOKEN77", "lcSecretTok3n", "sk9Q2mZ7vV"}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,9 @@ def live() -> Iterator[int]:
     """A process with secrets in its command line and allow-listed environment."""
     proc = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(120)", "--password=hunter2",
-         "--token", "abcTOKEN77", "plain"],
-        env={"PATH": "/usr/bin:/bin", "LC_SECRET_TOKEN": "lcSecretTok3n", "LANG": "C"},
+         "--token", "abcTOKEN77", "plain", "--header=X-Key: sk9Q2mZ7vV"],
+        env={"PATH": "/usr/bin:/bin", "LC_SECRET_TOKEN": "lcSecretTok3n", "LANG": "C",
+             "UPSTREAM_API_KEY": "sk9Q2mZ7vV"},  # not allow-listed, yet on the command line
     )  # fmt: skip
     try:
         yield proc.pid
@@ -61,12 +62,14 @@ def test_the_asset_tar_is_scrubbed_and_says_what_went(
     assert code == 0
     assert not [s for s in SECRETS if any(s.encode() in data for data in members.values())]
     args = members["proc/cmdline"].split(b"\0")
-    assert args[3:7] == [f"--password={MARK}".encode(), b"--token", MARK.encode(), b"plain"]
+    assert args[3:8] == [f"--password={MARK}".encode(), b"--token", MARK.encode(), b"plain",
+                         f"--header=X-Key: {MARK}".encode()]  # fmt: skip
     assert f"LC_SECRET_TOKEN={MARK}".encode() in members["proc/environ"].split(b"\0")
     record = json.loads(members["metadata.json"])["privacy"]
     assert [(r["where"], r["scrubber"]) for r in record["scrubbed"]] == [
         ("proc/cmdline[3]", "argv"), ("proc/cmdline[5]", "argv"),
-        ("proc/environ.LC_SECRET_TOKEN", "environ")]  # fmt: skip
+        ("proc/environ.LC_SECRET_TOKEN", "environ"), ("proc/cmdline[7]", "environ")]  # fmt: skip
+    assert record["scrubbed"][-1]["rule"] == "known:proc.environ.UPSTREAM_API_KEY"
 
 
 def test_an_unreadable_policy_keeps_process_text_out(
