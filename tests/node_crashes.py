@@ -10,6 +10,7 @@ Node's abort (``process.abort()``: the JavaScript stack trace section only).
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import signal
@@ -20,14 +21,19 @@ from pathlib import Path
 
 from crashes import PROGRAMS, build, core_pattern
 
-NODE = Path("/usr/bin/node")
+# CORESNAP_TEST_NODE runs the tests against another node build (or a wrapper that execs one).
+NODE = Path(os.environ.get("CORESNAP_TEST_NODE", "/usr/bin/node"))
 NODE_INCLUDE = Path("/usr/include/node")
 NODE_PROGRAMS = PROGRAMS / "node"
 ABORT_FLAGS = ("--abort-on-uncaught-exception",)
+# One located frame as V8 and Node print it: "fn (file:line:col)", "file:line:col",
+# "1: fn (...)", "    at async fn (...)". V8 10.2 prints its frames without newlines between
+# them, so frames are found anywhere in the text, not line by line.
 _LOCATED = re.compile(
-    r"^\s*(?:\d+: |at )?(?:(?:async |new )?(?P<function>.+?) \()?"
-    r"(?P<file>[^\s()]+):(?P<line>\d+):(?P<column>\d+)\)?$"
+    r"(?:\d+: |\s*at )?(?:(?:async |new )?(?P<function>[^\n()]+?) \()?"
+    r"(?P<file>[^\s()]+?):(?P<line>\d+):(?P<column>\d+)\)?"
 )
+_SECTIONS = ("\nFROM\n", "----- JavaScript stack trace -----\n")
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,11 @@ class StackLine:
     column: int
 
 
-def _located(lines: list[str]) -> list[StackLine]:
-    out = []
-    for text in lines:
-        m = _LOCATED.match(text)
-        if m:
-            out.append(StackLine(m["function"], m["file"], int(m["line"]), int(m["column"])))
-    return out
+def _located(text: str) -> list[StackLine]:
+    return [
+        StackLine(m["function"], m["file"], int(m["line"]), int(m["column"]))
+        for m in _LOCATED.finditer(text)
+    ]
 
 
 @dataclass(frozen=True)
@@ -57,16 +61,17 @@ class NodeCrash:
     @cached_property
     def current_stack(self) -> list[StackLine]:
         """The JS frames on the stack when Node died, with a location (builtins have none)."""
-        lines = self.stderr.splitlines()
-        for marker in ("FROM", "----- JavaScript stack trace -----"):
-            if marker in lines:
-                return _located(lines[lines.index(marker) + 1 :])
+        for marker in _SECTIONS:
+            if marker in self.stderr:
+                section = self.stderr.split(marker, 1)[1].strip("\n").split("\n\n", 1)[0]
+                return _located(section)
         return []
 
     @cached_property
     def error_stack(self) -> list[StackLine]:
         """The frames of the error's own ``stack`` Node printed (the fatal handler's shape)."""
-        return _located([t for t in self.stderr.splitlines() if t.startswith("    at ")])
+        lines = [t for t in self.stderr.splitlines() if t.startswith("    at ")]
+        return _located("\n".join(lines))
 
     @cached_property
     def uncaught(self) -> str | None:
@@ -86,14 +91,19 @@ def skip_reason() -> str | None:
         return f"{NODE} is missing (tools/setup-system.sh installs nodejs)"
     from coresnap.snapshot.v8.metadata import exported_symbols, layouts
 
-    if not exported_symbols(str(NODE)):
-        return f"{NODE} exports no v8dbg_ postmortem metadata"
-    version = subprocess.run(
-        [str(NODE), "-p", "process.versions.v8"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    key = ".".join(version.split(".")[:2])
-    if key not in layouts():
-        return f"V8 {version} of {NODE} is not in coresnap/snapshot/v8/layouts.json"
+    # The V8 version, and the files node maps: the metadata is in the executable (NodeSource,
+    # nodejs.org builds) or in the libnode it links (Debian).
+    script = "process.versions.v8 + '\\n' + require('fs').readFileSync('/proc/self/maps', 'utf8')"
+    out = subprocess.run(
+        [str(NODE), "-p", script], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    if not out:
+        return f"{NODE} -p failed"
+    mapped = {line.split()[-1] for line in out[1:] if line.count(" ") >= 5 and "/" in line}
+    if not any("node" in Path(p).name and exported_symbols(p) for p in mapped):
+        return f"{NODE} maps no file exporting the v8dbg_ postmortem metadata"
+    if ".".join(out[0].split(".")[:2]) not in layouts():
+        return f"V8 {out[0]} of {NODE} is not in coresnap/snapshot/v8/layouts.json"
     return None
 
 

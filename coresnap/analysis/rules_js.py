@@ -18,25 +18,29 @@ from coresnap.analysis.demangle import demangle
 from coresnap.analysis.evidence import SIGABRT, SIGILL, SIGTRAP, Verdict
 from coresnap.analysis.rules import Rule, signal_facts
 
-# The frames only the uncaught-exception abort paths run (V8 src/execution/isolate.cc,
-# Node src/node_errors.cc), as demangled names start, with what each path means.
-ABORT_PATHS: list[tuple[str, str]] = [
+# What only the uncaught-exception abort paths run (V8 src/execution/isolate.cc, Node
+# src/node_errors.cc): a native frame above the JS frames, by the start of its demangled name.
+ABORT_FRAMES: list[tuple[str, str]] = [
     ("v8::internal::Isolate::CreateMessageOrAbort", "v8 --abort-on-uncaught-exception"),
-    (
-        "node::errors::TriggerUncaughtException",
-        "node fatal exception (uncaught or unhandled rejection)",
-    ),
+    ("node::errors::TriggerUncaughtException", "node fatal exception"),
 ]
+# A stripped libnode (Debian's) no longer names the binding Node's own JS calls to die of an
+# unhandled rejection or an ES module's error; there the innermost JS frame is Node's (its
+# script starts so), the signal SIGABRT, and the exception must be found in memory: a native
+# abort under Node's JS (a failed CHECK) holds none.
+NODE_JS = "node:internal/"
+NODE_JS_PATH = "node fatal exception (seen from node's JS)"
 SIGNALS = (SIGTRAP, SIGILL, SIGABRT)
 
 
 def _abort_frame(ctx: Context) -> tuple[int, str, str] | None:
-    """(index, function, path) of the first abort-path frame above the first JS frame."""
+    """(index, function, path) of the frame that shows an uncaught-exception abort."""
     for index, frame in enumerate(ctx.frames):
         if frame.get("language") == "js":
-            return None
+            node_js = str(frame.get("file") or "").startswith(NODE_JS) and ctx.signo == SIGABRT
+            return (index, str(frame.get("function")), NODE_JS_PATH) if node_js else None
         name = demangle(str(frame.get("function") or ""))
-        for prefix, path in ABORT_PATHS:
+        for prefix, path in ABORT_FRAMES:
             if name.startswith(prefix):
                 return index, prefix, path
     return None
@@ -98,7 +102,13 @@ class UncaughtJSException(Rule):
     name = "js-uncaught-exception"
 
     def predicate(self, ctx: Context, verdict: Verdict) -> bool:
-        return ctx.signo in SIGNALS and not verdict.has("killed") and _abort_frame(ctx) is not None
+        if ctx.signo not in SIGNALS or verdict.has("killed"):
+            return False
+        frame = _abort_frame(ctx)
+        if frame is None or frame[2] != NODE_JS_PATH:
+            return frame is not None
+        found = ctx.observe("js_exception", lambda: _read_exception(ctx)) or {}
+        return bool(found.get("exception"))
 
     def action(self, ctx: Context, verdict: Verdict) -> None:
         frame = _abort_frame(ctx)

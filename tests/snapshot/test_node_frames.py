@@ -5,17 +5,18 @@ the snapshot's JS frames are checked against the JS stack Node printed to stderr
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from crashes import build, crash
-from node_crashes import NODE, NodeCrash, crash_node, skip_reason
+from node_crashes import NodeCrash, crash_node, skip_reason
 
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import validate
-from coresnap.snapshot.v8 import metadata
+from coresnap.snapshot.v8 import find_v8, metadata
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
@@ -36,7 +37,7 @@ def node_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Sna
         key = (script, engine, flags)
         if key not in cache:
             found = crashes[(script, flags)]
-            cache[key] = (found, build_snapshot(found.core, str(NODE), engine=engine))
+            cache[key] = (found, build_snapshot(found.core, engine=engine))
         return cache[key]
 
     return get
@@ -79,6 +80,8 @@ def test_js_frames_are_the_stack_node_printed(
     died, snap = node_snapshot(script)
     printed = died.current_stack
     ours = [f for f in js_frames(snap) if f["file"]]  # builtins have no script, Node no place
+    if not printed and died.signal == signal.SIGABRT:
+        pytest.skip("this node printed no JS stack as it aborted: nothing to compare with")
     assert printed, f"no JS stack in Node's stderr:\n{died.stderr}"
     assert [f["file"] for f in ours] == [p.file for p in printed], died.stderr
     for frame, line in zip(ours, printed, strict=True):
@@ -101,8 +104,12 @@ def test_js_frames_replace_the_native_frames_of_the_interpreter(
     assert [f["index"] for f in frames] == list(range(len(frames)))
     interpreted = [f for f in js_frames(snap) if f["js"]["kind"] == "interpreted"]
     assert len(interpreted) >= 5
-    assert {f["js"]["native"] for f in interpreted} == {"Builtins_InterpreterEntryTrampoline"}
-    assert all(f["module"] == str(NODE) and f["function_offset"] is None for f in interpreted)
+    # All return into the same place of the interpreter's entry (named unless stripped).
+    assert len({f["pc"] for f in interpreted}) == 1
+    assert {f["js"]["native"] for f in interpreted} <= {"Builtins_InterpreterEntryTrampoline", None}
+    v8 = find_v8(snap)
+    assert v8 is not None
+    assert all(f["module"] == v8["path"] and f["function_offset"] is None for f in interpreted)
     names = [f["function"] for f in frames]
     assert names.index("v8::base::OS::Abort") < names.index("parseHeader")
     assert names.index("parseHeader") < names.index("handle") < names.index("main")
@@ -116,6 +123,10 @@ def test_interpreted_frames_running_from_copies_of_the_interpreter(
     still interpreted frames with their lines, as Node printed them."""
     flags = ("--abort-on-uncaught-exception", "--interpreted-frames-native-stack")
     died, snap = node_snapshot("null_header.js", flags=flags)
+    v8 = find_v8(snap)
+    symbols = metadata.exported_symbols(v8["path"]) if v8 else None
+    if not symbols or metadata.BLOB_CODE not in symbols:
+        pytest.skip("the V8 binary is stripped: it no longer says where its builtins are")
     ours = [f for f in js_frames(snap) if f["file"]]
     copied = [f for f in ours if f["module"] is None]
     assert len(copied) >= 5 and all(f["js"]["kind"] == "interpreted" for f in copied)
@@ -163,10 +174,12 @@ def test_an_unknown_v8_version_leaves_the_frames_and_says_why(
     """Without the version's layout facts nothing is guessed: the native frames stay."""
     died, with_js = node_snapshot("null_header.js")
     monkeypatch.setattr(metadata, "layouts", lambda: {})
-    snap = build_snapshot(died.core, str(NODE))
+    snap = build_snapshot(died.core)
     assert js_frames(with_js) and not js_frames(snap)
-    names = [f["function"] for f in crashed_frames(snap)]
-    assert "Builtins_InterpreterEntryTrampoline" in names
+    before = crashed_frames(snap)
+    for frame in js_frames(with_js):
+        assert before[frame["index"]]["pc"] == frame["pc"]
+        assert before[frame["index"]]["function"] == frame["js"]["native"]
     assert any("layouts.json" in w for w in snap["analysis"]["warnings"])
 
 

@@ -23,6 +23,7 @@ from coresnap.snapshot.v8.objects import ANONYMOUS, bytecode_position, function_
 SCAN_BYTES = 16 * 1024  # stack above sp searched for the message
 MAX_STACK = 8192  # characters read of a formatted err.stack
 MAX_STACK_FRAMES = 16
+_NEXT_HANDLES = 8  # handle slots after a held handle searched for the message's
 _MAX_DESCRIPTORS = 128
 _MAX_BACK_POINTERS = 64
 _WORD = 8
@@ -36,16 +37,27 @@ _STACK_LINE = re.compile(
 
 
 def find_message(heap: Heap, sp: int, registers: dict[str, int], stack_end: int) -> int | None:
-    """The innermost JSMessageObject the crashed thread holds (a register or a stack word, the
-    object itself or a handle to it), or None."""
+    """The innermost JSMessageObject the crashed thread holds, or None: a register or a stack
+    word that is the object or a handle to it, else a handle made just after one the thread
+    holds (CreateMessage makes the message's handle right after the exception's, in the same
+    HandleScope block, and the aborting frames may keep only the exception's)."""
     words = list(registers.values())
     for address in range(sp - sp % _WORD, min(sp + SCAN_BYTES, stack_end), _WORD):
         word = heap.word(address)
         if word is not None:
             words.append(word)
+    handles = []
     for word in words:
-        for candidate in (word, heap.word(word) if word % _WORD == 0 else None):
+        target = heap.word(word) if word % _WORD == 0 else None
+        for candidate in (word, target):
             message = heap.typed(candidate, "JSMessageObject__JS_MESSAGE_OBJECT_TYPE")
+            if message is not None:
+                return message
+        if heap.is_object(target):
+            handles.append(word)
+    for handle in handles:
+        for slot in range(handle + _WORD, handle + _WORD * (_NEXT_HANDLES + 1), _WORD):
+            message = heap.typed(heap.word(slot), "JSMessageObject__JS_MESSAGE_OBJECT_TYPE")
             if message is not None:
                 return message
     return None

@@ -36,15 +36,15 @@ _VERSION = {
 }
 # Where V8 keeps its embedded builtins (src/snapshot/embedded/embedded-data.cc): the blob in
 # the binary's text, which an isolate may copy next to its JIT code (short builtin calls).
-_BLOB_CODE = "_ZN2v88internal12_GLOBAL__N_127current_embedded_blob_code_E"
-_BLOB_SIZE = "_ZN2v88internal12_GLOBAL__N_132current_embedded_blob_code_size_E"
+BLOB_CODE = "_ZN2v88internal12_GLOBAL__N_127current_embedded_blob_code_E"
+BLOB_SIZE = "_ZN2v88internal12_GLOBAL__N_132current_embedded_blob_code_size_E"
 SHT_SYMTAB, SHT_DYNSYM = 2, 11  # gABI section types
 _SYM = struct.Struct("<IBBHQQ")
 _MAX_SECTIONS = 1 << 16
 _MAX_TABLE = 256 << 20  # a symbol or string table bigger than this is not read
 _NAME = re.compile(
     rb"\0(v8dbg_[A-Za-z0-9_]+|"
-    + b"|".join(re.escape(n.encode()) for n in [*_VERSION.values(), _BLOB_CODE, _BLOB_SIZE])
+    + b"|".join(re.escape(n.encode()) for n in [*_VERSION.values(), BLOB_CODE, BLOB_SIZE])
     + rb")(?=\0)"
 )
 # What the frame decoder cannot do without (names without the v8dbg_ prefix).
@@ -170,7 +170,7 @@ def _symbols(
         return {}
     f.seek(strtab[1])
     strings = f.read(strtab[2])
-    wanted = PREFIX + b"frametype_" if metadata else _BLOB_CODE.encode()
+    wanted = PREFIX + b"frametype_" if metadata else BLOB_CODE.encode()
     if strings.find(wanted) < 0:
         return {}  # a quick no: most binaries are not V8
     # The names' offsets in the string table, found at C speed; the symbols are then matched
@@ -250,10 +250,10 @@ def load(path: str, bias: int, read: Read) -> Metadata:
 def _blob(symbols: dict[str, int], bias: int, read: Read) -> tuple[int, int] | None:
     """Where the embedded builtins are (set at start-up: read from the core), if the binary
     still names the globals that say so."""
-    if _BLOB_CODE not in symbols or _BLOB_SIZE not in symbols:
+    if BLOB_CODE not in symbols or BLOB_SIZE not in symbols:
         return None
-    pointer = read(symbols[_BLOB_CODE] + bias, 8)
-    size = _int(read, symbols[_BLOB_SIZE] + bias)
+    pointer = read(symbols[BLOB_CODE] + bias, 8)
+    size = _int(read, symbols[BLOB_SIZE] + bias)
     if pointer is None or len(pointer) != 8 or not size or size < 0:
         return None
     return struct.unpack("<Q", pointer)[0], size
