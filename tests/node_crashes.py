@@ -10,6 +10,7 @@ Node's abort (``process.abort()``: the JavaScript stack trace section only).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import resource
@@ -85,25 +86,36 @@ class NodeCrash:
         return lines[at - 1] if at else None
 
 
+@functools.cache
+def _node_facts() -> list[str]:
+    """The V8 version of NODE, then the lines of its /proc/self/maps."""
+    script = "process.versions.v8 + '\\n' + require('fs').readFileSync('/proc/self/maps', 'utf8')"
+    return subprocess.run(
+        [str(NODE), "-p", script], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+
+
+def v8_version() -> str:
+    """NODE's V8 version ("11.3.244.8-node.38"), "" if node does not run."""
+    facts = _node_facts()
+    return facts[0] if facts else ""
+
+
 def skip_reason() -> str | None:
     """Why the Node tests cannot run here, or None."""
     if not NODE.is_file():
         return f"{NODE} is missing (tools/setup-system.sh installs nodejs)"
     from coresnap.snapshot.v8.metadata import exported_symbols, layouts
 
-    # The V8 version, and the files node maps: the metadata is in the executable (NodeSource,
-    # nodejs.org builds) or in the libnode it links (Debian).
-    script = "process.versions.v8 + '\\n' + require('fs').readFileSync('/proc/self/maps', 'utf8')"
-    out = subprocess.run(
-        [str(NODE), "-p", script], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    if not out:
+    facts = _node_facts()
+    if not facts:
         return f"{NODE} -p failed"
-    mapped = {line.split()[-1] for line in out[1:] if line.count(" ") >= 5 and "/" in line}
+    # The metadata is in the executable (NodeSource, nodejs.org) or its libnode (Debian).
+    mapped = {line.split()[-1] for line in facts[1:] if line.count(" ") >= 5 and "/" in line}
     if not any("node" in Path(p).name and exported_symbols(p) for p in mapped):
         return f"{NODE} maps no file exporting the v8dbg_ postmortem metadata"
-    if ".".join(out[0].split(".")[:2]) not in layouts():
-        return f"V8 {out[0]} of {NODE} is not in coresnap/snapshot/v8/layouts.json"
+    if ".".join(facts[0].split(".")[:2]) not in layouts():
+        return f"V8 {facts[0]} of {NODE} is not in coresnap/snapshot/v8/layouts.json"
     return None
 
 

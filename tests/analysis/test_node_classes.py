@@ -5,13 +5,22 @@ in a Node process keeps the labels the other rules give it."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from node_crashes import NodeCrash, addon_skip_reason, build_addon, crash_node, skip_reason
+from node_crashes import (
+    NodeCrash,
+    addon_skip_reason,
+    build_addon,
+    crash_node,
+    skip_reason,
+    v8_version,
+)
+from paths import ROOT
 
 from coresnap.analysis import analyze
 from coresnap.analysis.classify import RULES, classify
@@ -153,3 +162,32 @@ def test_a_stored_snapshot_is_classified_the_same_without_the_core(
     _, snap = node_analyzed("null_header.js")
     again = analyze(copy.deepcopy(snap), None)
     assert again["classification"]["evidence"] == snap["classification"]["evidence"]
+
+
+def _shown(title: str) -> dict[str, Any]:
+    text = (ROOT / "docs" / "analysis.md").read_text()
+    found = re.search(rf"<!-- real output: {re.escape(title)} -->\n```json\n(.*?)\n```", text, re.S)
+    assert found, f"docs/analysis.md has no real output {title!r}"
+    shown: dict[str, Any] = json.loads(found.group(1))
+    return shown
+
+
+def _without_dirs(value: Any) -> Any:
+    """``value`` with the directories of paths left out (the crashes run in temporary ones)."""
+    if isinstance(value, dict):
+        return {k: _without_dirs(v) for k, v in value.items()}
+    return re.sub(r"^/\S*/", "…/", value) if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize(
+    ("title", "script"),
+    [("node null header", "null_header.js"), ("node rejection", "async_reject.js")],
+)
+def test_the_outputs_docs_show_are_real(
+    node_analyzed: Callable[..., Analyzed], title: str, script: str
+) -> None:
+    if not v8_version().startswith("11.3."):
+        pytest.skip(f"the docs show Node 20's (V8 11.3) evidence, this node has V8 {v8_version()}")
+    _, snap = node_analyzed(script)
+    shown = snap["classification"]["evidence"][0]
+    assert _without_dirs(shown) == _without_dirs(_shown(title))

@@ -4,6 +4,7 @@ the snapshot's JS frames are checked against the JS stack Node printed to stderr
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 from crashes import build, crash
-from node_crashes import NodeCrash, crash_node, skip_reason
+from node_crashes import NodeCrash, crash_node, skip_reason, v8_version
+from paths import ROOT
 
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import validate
@@ -20,7 +22,8 @@ from coresnap.snapshot.v8 import find_v8, metadata
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
-NATIVES = ("--abort-on-uncaught-exception", "--allow-natives-syntax")
+ABORT = ("--abort-on-uncaught-exception",)
+NATIVES = (*ABORT, "--allow-natives-syntax")
 Snapshotted = tuple[NodeCrash, dict[str, Any]]
 
 
@@ -188,3 +191,20 @@ def test_a_process_without_v8_is_left_alone(tmp_path: Path) -> None:
     snap = build_snapshot(found.core, str(found.exe))
     assert not js_frames(snap)
     assert not [w for w in snap["analysis"]["warnings"] if "JS" in w]
+
+
+def test_the_frames_docs_show_are_real(node_snapshot: Callable[..., Snapshotted]) -> None:
+    """docs/snapshot-format.md's JS frames are today's, for the program's own script."""
+    if not v8_version().startswith("11.3."):
+        pytest.skip(f"the docs show Node 20's frames (V8 11.3), this node has V8 {v8_version()}")
+    died, snap = node_snapshot("null_header.js", flags=ABORT)
+    doc = (ROOT / "docs" / "snapshot-format.md").read_text()
+    block = re.search(r"<!-- real output: node frames -->\n```json\n(.*?)\n```", doc, re.S)
+    assert block, "docs/snapshot-format.md has no real output 'node frames'"
+    keys = ("index", "function", "file", "line", "column", "language", "js")
+    ours = [
+        {k: (f"…/{Path(f[k]).name}" if k == "file" and f[k] else f[k]) for k in keys}
+        for f in js_frames(snap)
+        if f["file"] in (str(died.script), None) and f["index"] <= 14
+    ]
+    assert ours == json.loads(block.group(1))

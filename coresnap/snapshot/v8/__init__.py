@@ -172,6 +172,8 @@ def _name(frame: dict[str, Any], js: JSFrame) -> None:
     frame["js"] = {"kind": js.kind, "native": native}
     # An anonymous builtin closure (an await's reject handler) says more by its native name.
     anonymous_builtin = js.kind == "builtin" and js.function == ANONYMOUS and native
+    if "function_start" in frame:
+        frame["function_start"] = None  # it was the native function's (the interpreter's entry)
     frame.update(
         function=native if anonymous_builtin else js.function,
         function_offset=None,
