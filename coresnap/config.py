@@ -161,6 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
             "LD_LIBRARY_PATH,LD_BIND_NOW,MALLOC_*,GLIBC_TUNABLES,DEBUGINFOD_URLS",
             "Allow-list (comma-separated, shell wildcards) of environment variables copied from "
             "/proc/<pid>/environ into the assets; everything else is left out."),
+    Setting("capture.socket", str, "",
+            "Path of the kernel's coredump socket (Linux 6.16+): coresnapd listens there and "
+            "coresnap install --socket points core_pattern at it (@@, request mode); empty: "
+            "no socket (unless systemd passes one: coresnapd.socket)."),
     Setting("log.file", str, "",
             "Also append log lines to this file (syslog is always used when /dev/log exists)."),
     Setting("daemon.workers", int, "2", "Dumps coresnapd processes at the same time."),

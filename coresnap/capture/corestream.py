@@ -84,6 +84,7 @@ class Head(NamedTuple):
     phdrs: list[Phdr]
     notes: bytes  # the PT_NOTE data, concatenated
     threads: list[Thread]  # the dumping thread first, as the kernel writes them
+    signo: int | None  # the signal that caused the dump (NT_SIGINFO si_signo)
     fault_address: int | None
     files: list[FileMap]
 
@@ -124,8 +125,10 @@ def read_head(src: Readable) -> Head:
     _read_to(src, buf, notes_end)
     raw = bytes(buf)
     note_bytes = b"".join(raw[p.p_offset : p.p_offset + p.p_filesz] for p in notes)
-    threads, fault, files = _decode_notes(note_bytes, order, e_machine)
-    return Head(raw, raw[:EHDR_SIZE], order, e_machine, phdrs, note_bytes, threads, fault, files)
+    threads, siginfo, files = _decode_notes(note_bytes, order, e_machine)
+    signo, fault = siginfo if siginfo else (None, None)
+    return Head(raw, raw[:EHDR_SIZE], order, e_machine, phdrs, note_bytes, threads, signo, fault,
+                files)  # fmt: skip
 
 
 def iter_notes(data: bytes, order: str) -> list[tuple[bytes, int, bytes]]:
@@ -145,24 +148,27 @@ def iter_notes(data: bytes, order: str) -> list[tuple[bytes, int, bytes]]:
 
 def _decode_notes(
     data: bytes, order: str, machine: int
-) -> tuple[list[Thread], int | None, list[FileMap]]:
+) -> tuple[list[Thread], tuple[int, int] | None, list[FileMap]]:
+    """Threads, (si_signo, si_addr) of the first NT_SIGINFO, and the NT_FILE mappings."""
     if machine not in SP_INDEX:
         raise HeadError(18, f"e_machine {machine}: registers of this machine are not known")
     threads: list[Thread] = []
-    fault: int | None = None
+    siginfo: tuple[int, int] | None = None
     files: list[FileMap] = []
     for name, n_type, desc in iter_notes(data, order):
         if name != b"CORE":
             continue
         if n_type == NT_PRSTATUS:
             threads.append(_thread(desc, order, machine))
-        elif n_type == NT_SIGINFO and fault is None and len(desc) >= SI_ADDR_OFFSET + 8:
-            (fault,) = struct.unpack_from(order + "Q", desc, SI_ADDR_OFFSET)
+        elif n_type == NT_SIGINFO and siginfo is None and len(desc) >= SI_ADDR_OFFSET + 8:
+            (signo,) = struct.unpack_from(order + "i", desc, 0)
+            (address,) = struct.unpack_from(order + "Q", desc, SI_ADDR_OFFSET)
+            siginfo = (signo, address)
         elif n_type == NT_FILE:
             files = _files(desc, order)
     if not threads:
         raise HeadError(0, "no NT_PRSTATUS note: no thread to keep")
-    return threads, fault, files
+    return threads, siginfo, files
 
 
 def _thread(desc: bytes, order: str, machine: int) -> Thread:

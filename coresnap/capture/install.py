@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coresnap.capture import fields
+from coresnap.capture import coredump_socket, fields
 from coresnap.errors import CoresnapError
 
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -28,6 +29,7 @@ SYSCTL_FILE = Path("/etc/sysctl.d/50-coresnap.conf")
 SAVED = "previous-core-pattern.json"
 MARKER = "# Installed by coresnap install; removed by coresnap uninstall."
 PIPE_LIMIT = 64  # concurrent dumps the kernel pipes to us; more are skipped (and logged) by it
+UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path): the kernel refuses longer socket patterns
 
 OTHER_HANDLERS = {
     "apport": "service apport stop; echo enabled=0 > /etc/default/apport "
@@ -87,34 +89,39 @@ def install(
     root_option: bool = True,
     incoming: str | None = None,
     sugid_coredump: bool = False,
+    socket: str | None = None,
 ) -> Report:
     """Pipe every core to coresnap-archive into ``root`` (named in the pattern unless
-    ``root_option`` is False: then ``config``'s dump.root). On FreeBSD, point kern.corefile at
-    ``incoming`` for devd's companion instead (capture/freebsd_install.py; ``sugid_coredump``
-    sets kern.sugid_coredump). Raises InstallError, OSError."""
+    ``root_option`` is False: then ``config``'s dump.root); with ``socket``, send them to
+    coresnapd's coredump socket there instead (request mode), or say why the pipe is used. On
+    FreeBSD, point kern.corefile at ``incoming`` for devd's companion instead
+    (capture/freebsd_install.py; ``sugid_coredump`` sets kern.sugid_coredump).
+    Raises InstallError, OSError."""
     if host_os() == "freebsd":
         from coresnap.capture import freebsd_install
 
         conf = None if sysctl_file is None else freebsd_install.SYSCTL_CONF
         return Report(freebsd_install.install(root, incoming or freebsd_install.INCOMING,
                                               sugid_coredump, sysctl_conf=conf))  # fmt: skip
-    archive = archive or default_archive()
-    options = (["-c", config] if config else []) + (["-r", root] if root_option else [])
-    pattern = fields.pattern(archive, options)
+    lines: list[str] = []
+    pattern = _socket_pattern(socket, lines) if socket else None
+    if pattern is None:
+        archive = archive or default_archive()
+        options = (["-c", config] if config else []) + (["-r", root] if root_option else [])
+        pattern = fields.pattern(archive, options)
     if len(pattern) >= fields.CORENAME_MAX_SIZE:
         raise InstallError(f"core_pattern would be {len(pattern)} bytes, the kernel keeps "
                            f"{fields.CORENAME_MAX_SIZE - 1}: use shorter paths ({pattern})")  # fmt: skip
     Path(root).mkdir(parents=True, exist_ok=True)
-    lines = []
     current = CORE_PATTERN.read_text().rstrip("\n")
     owner = other_handler(current)
     if owner:
         lines.append(f"note: {owner} owned core_pattern; to disable it: {OTHER_HANDLERS[owner]}")
     saved = Path(root) / SAVED
-    if not is_ours(current) and not saved.exists():
+    if not is_ours(current, socket) and not saved.exists():
         limit = CORE_PIPE_LIMIT.read_text().strip()
         saved.write_text(json.dumps({"core_pattern": current, "core_pipe_limit": limit,
-                                     "saved_at": time.time()}) + "\n")  # fmt: skip
+                                     "saved_at": time.time(), "socket": socket}) + "\n")  # fmt: skip
         lines.append(f"saved the previous core_pattern {current!r} in {saved}")
     CORE_PATTERN.write_text(pattern + "\n")
     CORE_PIPE_LIMIT.write_text(f"{pipe_limit}\n")
@@ -128,7 +135,31 @@ def install(
     return Report(lines)
 
 
-def is_ours(pattern: str) -> bool:
+def _socket_pattern(path: str, lines: list[str]) -> str | None:
+    """``@@path`` (request mode) when this kernel has the coredump socket and coresnapd listens
+    at ``path``; None, with a line saying so, when the kernel is too old: the pipe is used."""
+    if not coredump_socket.supported():
+        lines.append(f"note: this kernel ({os.uname().release}) has no coredump socket "
+                     "(Linux 6.16+): installed the pipe to coresnap-archive instead")  # fmt: skip
+        return None
+    if not os.path.isabs(path) or len(path) >= UNIX_PATH_MAX:
+        raise InstallError(f"capture.socket {path!r}: an absolute path under {UNIX_PATH_MAX} bytes")
+    try:
+        listening = stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        listening = False
+    if not listening:
+        raise InstallError(f"nothing listens at {path}: start coresnapd with capture.socket = "
+                           f"{path} (systemd: systemctl enable --now coresnapd.socket) first")  # fmt: skip
+    lines.append(f"coredump socket {path}: coresnapd receives every core (no process per "
+                 "crash) and rejects a storm before the kernel writes it")  # fmt: skip
+    return "@@" + path
+
+
+def is_ours(pattern: str, socket: str | None = None) -> bool:
+    """True for coresnap's pipe pattern, or the coredump socket ``socket`` (either mode)."""
+    if socket and pattern in ("@" + socket, "@@" + socket):
+        return True
     return pattern.startswith("|") and "coresnap-archive" in pattern.split()[0]
 
 
@@ -146,7 +177,7 @@ def uninstall(root: str, sysctl_file: Path | None = SYSCTL_FILE, force: bool = F
     if not saved.exists():
         raise InstallError(f"nothing to restore: no {saved} (was coresnap installed there?)")
     previous = json.loads(saved.read_text())
-    if is_ours(current) or force:
+    if is_ours(current, previous.get("socket")) or force:
         CORE_PATTERN.write_text(previous["core_pattern"] + "\n")
         CORE_PIPE_LIMIT.write_text(f"{previous['core_pipe_limit']}\n")
         lines.append(f"kernel.core_pattern = {previous['core_pattern']} (restored)")

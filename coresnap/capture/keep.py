@@ -38,6 +38,9 @@ THREAD_STACK = 1 << 20
 WHOLE_MAX = 64 << 20  # a bigger .data/.bss (or private file mapping) is treated as anonymous
 DATA_SCAN = 32 << 20  # bytes of module data scanned for pointers (in address order)
 FAULT_REACH = 64 << 10  # kept on each side of the fault address (chunk headers around it)
+# Signals whose si_addr is a fault address (asm-generic/siginfo.h: SIGILL, SIGTRAP, SIGBUS,
+# SIGFPE, SIGSEGV); for the others the union holds si_pid and si_uid there.
+FAULT_SIGNALS = (4, 5, 7, 8, 11)
 MIN_CHUNK, MALLOC_ALIGN = 0x20, 16  # glibc malloc.c MINSIZE, MALLOC_ALIGNMENT (64-bit)
 IS_MMAPPED = 0x2
 
@@ -226,8 +229,8 @@ def plan(head: Head, memory: Memory, budget: int) -> Plan:
     tier, regs, words = stacks[0]
     for v in [*regs, *words]:
         _window(memory, space, v, tier, head.order)
-    if head.fault_address is not None and space.find(head.fault_address) is not None:
-        fault = head.fault_address
+    if head.signo in FAULT_SIGNALS and space.find(head.fault_address or 0) is not None:
+        fault = head.fault_address or 0
         space.keep(fault, fault - FAULT_REACH, fault + FAULT_REACH, charged=True)
         _window(memory, space, fault, CRASHED, head.order)
     for tier, regs, words in stacks[1:]:

@@ -48,7 +48,7 @@ class _KeepWhole(Exception):
     """The core is kept whole: it cannot be cut safely, or the policy says so."""
 
 
-class _Recorder:
+class Recorder:
     """A Readable that remembers every byte read, to replay them if the core is kept whole."""
 
     def __init__(self, src: sparse.Readable) -> None:
@@ -61,7 +61,7 @@ class _Recorder:
         return n
 
 
-class _Prefixed:
+class Prefixed:
     """``prefix``, then the rest of ``src``."""
 
     def __init__(self, prefix: bytes, src: sparse.Readable) -> None:
@@ -113,13 +113,13 @@ def stream(
     process (None: unavailable, the core is kept whole), ``budget`` bounds the pointer windows
     (:func:`keep.plan`). A minicore whose memory is at most ``whole_below`` bytes is kept
     whole. Raises what ``check`` raises (the quota) and OSError from the writes."""
-    recorder = _Recorder(src)
+    recorder = Recorder(src)
     try:
         head = corestream.read_head(recorder)
         plan = _plan(head, mode, memory, budget, whole_below)
     except Exception as e:  # noqa: BLE001 - any doubt about the core: keep it whole
         why = e.what if isinstance(e, corestream.HeadError) else str(e) or type(e).__name__
-        whole = sparse.stream(_Prefixed(bytes(recorder.seen), src), fd, limit, check)
+        whole = sparse.stream(Prefixed(bytes(recorder.seen), src), fd, limit, check)
         return Result(*whole, keep="full", stream_bytes=whole.size, facts={"kept_whole": why})
     return _Writer(head, plan, mode, fd, limit, check).run(src)
 

@@ -44,6 +44,8 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 _SPEC = re.compile(r"%(.)")
 PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4  # include/uapi/linux/prctl.h
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
 STDERR_TAIL = 2000
 
 
@@ -86,9 +88,24 @@ class Outcome:
     timed_out: bool = False
 
 
+def drop_capabilities() -> None:
+    """Give up every capability this process holds (ambient ones first, which survive exec).
+
+    coresnapd may run with a few (packaging/systemd: to read the crashed process for the
+    coredump socket's captures); the steps it starts read hostile cores and need none. As
+    root (uid 0) only the ambient set is cleared: root keeps its own file access.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if os.getuid() != 0:
+        header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+        libc.capset(header, (ctypes.c_uint32 * 6)())  # effective, permitted, inheritable x2
+
+
 def _child_setup(memory: int) -> None:
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        drop_capabilities()
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 

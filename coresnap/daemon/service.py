@@ -22,11 +22,12 @@ from typing import IO
 
 from coresnap.config import Config
 from coresnap.daemon import dump as dumps
-from coresnap.daemon import watch
+from coresnap.daemon import listener, watch
 from coresnap.daemon.context import Context
+from coresnap.daemon.listener import Listener
 from coresnap.daemon.metrics import HostMetrics
 from coresnap.daemon.pipeline import PIPELINE, Step
-from coresnap.daemon.ratelimit import RateLimit
+from coresnap.daemon.ratelimit import Storm
 from coresnap.daemon.retention import Retention
 from coresnap.daemon.snapshotfile import fingerprint
 from coresnap.errors import CoresnapError, StepFailed
@@ -52,8 +53,7 @@ class Daemon:
         self.log = log
         self.ctx = Context.create(cfg, self.spool, inherit, log)
         self.retention = Retention(self.spool, cfg)
-        self.exe_limit = RateLimit(*cfg["ratelimit.exe"])
-        self.fp_limit = RateLimit(*cfg["ratelimit.fingerprint"])
+        self.storm = Storm(cfg["ratelimit.exe"], cfg["ratelimit.fingerprint"])
         self.metrics = HostMetrics(self.spool)
         self.stopping = False
         self._busy: set[str] = set()
@@ -62,7 +62,7 @@ class Daemon:
         self._store_not_before = 0.0
         self._store_failures = 0
         self._next_purge = 0.0
-        self._lock = threading.Lock()  # guards the dicts above and the rate limits
+        self._lock = threading.Lock()  # guards the dicts above
         self._jobs: queue.Queue[tuple[Step, str] | None] = queue.Queue()
         self._watcher: watch.Watcher | None = None
 
@@ -71,6 +71,7 @@ class Daemon:
         self.spool.create()
         lock = self._take_lock()
         metrics = self.metrics.serve(self.cfg["metrics.listen"], self.log)
+        receiver: Listener | None = None
         try:
             self._watcher = watch.watcher(
                 [self.spool.dir(Stage.PENDING), self.spool.dir(Stage.SENDING)]
@@ -78,6 +79,7 @@ class Daemon:
             self.recover()
             if self.ctx.warm is not None:
                 self._start_warm()
+            receiver = self._listen()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             workers = [threading.Thread(target=self._worker, name=f"worker-{n}", daemon=True)
@@ -89,6 +91,8 @@ class Daemon:
                 self._watcher.wait(self._timeout(self._dispatch()))
             self._shutdown(workers)
         finally:
+            if receiver is not None:
+                receiver.close()
             if self._watcher:
                 self._watcher.close()
             if metrics:
@@ -125,6 +129,16 @@ class Daemon:
         self.stopping = True
         if self._watcher:
             self._watcher.wake()
+
+    def _listen(self) -> Listener | None:
+        """Receive cores on the coredump socket: systemd's, else ``capture.socket``'s."""
+        path = self.cfg["capture.socket"]
+        sock = listener.inherited() or (listener.bind(path) if path else None)
+        if sock is None:
+            return None
+        receiver = Listener(self.cfg, str(self.spool.root), sock, self.log, self.storm.admit)
+        receiver.start()
+        return receiver
 
     def _start_warm(self) -> None:
         """Start the warm worker from the main thread (its PR_SET_PDEATHSIG follows the thread
@@ -196,7 +210,7 @@ class Daemon:
     def _process(self, step: Step, dump: dumps.Dump) -> None:
         if step.name == "snapshot":
             self.metrics.crash(dump)
-            if not self._allowed(self.exe_limit, dump.exe_name):
+            if not self.storm.snapshot_allowed(str(dump.meta.get("pid", "")), dump.exe_name):
                 self._drop(dump, "ratelimit.exe", f"over ratelimit.exe for {dump.exe_name}")
                 return
         started = time.monotonic()
@@ -218,7 +232,7 @@ class Daemon:
     def _after_snapshot(self, dump: dumps.Dump, recovering: bool = False) -> None:
         snapshot = self.spool.path(Stage.SENDING, dump.id)
         fp = fingerprint(snapshot) if snapshot.exists() else None
-        if fp and not recovering and not self._allowed(self.fp_limit, fp):
+        if fp and not recovering and not self.storm.put_allowed(dump.exe_name, fp):
             snapshot.unlink(missing_ok=True)
             self._drop(dump, "ratelimit.fingerprint", f"over ratelimit.fingerprint for {fp[:12]}")
         kept = self.retention.core_done(dump, fp)
@@ -235,10 +249,6 @@ class Daemon:
         self.log.info(f"crash {dump.id} ({dump.exe_name}) processed{took}")
         if self.cfg["purge.total"]:
             self._purge()
-
-    def _allowed(self, limit: RateLimit, key: str) -> bool:
-        with self._lock:
-            return limit.allow(key)
 
     def _drop(self, dump: dumps.Dump, counter: str, why: str) -> None:
         """Count first, then unlink: a kill in between repeats the drop, never loses it."""

@@ -30,6 +30,7 @@ import socket
 import sys
 from typing import Any
 
+from coresnap.daemon import commands
 from coresnap.daemon.warm import MAX_MESSAGE, PR_SET_PDEATHSIG
 from coresnap.snapshot import isolate, worker
 
@@ -150,6 +151,7 @@ class Zygote:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(args[0]))
+    commands.drop_capabilities()  # coresnapd's are for its socket captures, not for snapshots
     worker.not_dumpable()
     preload()
     gc.freeze()  # the imported objects stay shared with the children (no refcount-driven copies)

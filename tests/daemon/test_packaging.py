@@ -28,6 +28,18 @@ def test_unit_verifies_and_is_hardened() -> None:
     assert level < 3.0, security.stdout
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_socket_unit_verifies_and_activates_the_daemon() -> None:
+    socket_unit = UNIT.with_name("coresnapd.socket")
+    verify = subprocess.run(["systemd-analyze", "verify", str(socket_unit), str(UNIT)],
+                            capture_output=True, text=True, cwd=UNIT.parent)  # fmt: skip
+    problems = [line for line in verify.stderr.splitlines() if "is not executable" not in line]
+    assert problems == [], verify.stderr
+    text = socket_unit.read_text()
+    assert "ListenStream=/run/coresnap/coredump.socket" in text
+    assert "Service=coresnapd.service" in text and "SocketMode=0666" in text
+
+
 @pytest.mark.parametrize("script", ["sysv/coresnapd", "freebsd/rc.d/coresnapd"])
 def test_init_scripts_parse(script: str) -> None:
     subprocess.run(["sh", "-n", str(PACKAGING / script)], check=True)

@@ -22,10 +22,16 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "(default /var/coresnap/incoming)")  # fmt: skip
     p.add_argument("--sugid-coredump", action="store_true",
                    help="FreeBSD: kern.sugid_coredump=1 (cores of set-id programs)")  # fmt: skip
+    p.add_argument("--socket", action="store_true",
+                   help="Linux 6.16+: cores go to coresnapd's coredump socket (capture.socket) "
+                   "instead of a pipe (older kernels: the pipe, and a note)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    _cfg, root = hostopts.load(args)
+    cfg, root = hostopts.load(args)
+    if args.socket and not cfg["capture.socket"]:
+        raise install.InstallError(f"--socket: set capture.socket in {cfg.source} (where "
+                                   "coresnapd listens, e.g. /run/coresnap/coredump.socket)")  # fmt: skip
     report = install.install(
         root,
         archive=args.archive,
@@ -35,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         root_option=bool(args.dump_root) or not args.config,
         incoming=args.incoming,
         sugid_coredump=args.sugid_coredump,
+        socket=cfg["capture.socket"] if args.socket else None,
     )
     for line in report.lines:
         print(line)
