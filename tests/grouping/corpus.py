@@ -126,13 +126,23 @@ def run_case(corpus: Corpus, case: Case, code: str) -> Crashed:
         core = _crash(corpus, case, exe, cwd)
         snap = CACHE / "snaps" / f"{key}-{code}.snap"
         if not snap.exists():
-            snap.parent.mkdir(parents=True, exist_ok=True)
-            tmp = snap.with_name(snap.name + f".tmp{os.getpid()}")
-            done = coresnap("snapshot", str(core), str(cwd / exe.name), "-o", str(tmp))
-            if done.returncode != 0:
-                raise CorpusError(case.id, f"coresnap snapshot failed: {done.stderr[-2000:]}")
-            os.replace(tmp, snap)
+            snap = _snapshot(case, core, cwd / exe.name, snap, code)
     return Crashed(case, cwd / exe.name, symbols, core, snap)
+
+
+def _snapshot(case: Case, core: Path, exe: Path, snap: Path, code: str) -> Path:
+    """``coresnap snapshot CORE EXE -o FILE`` into the cache as ``snap``. If coresnap's code
+    changed while it ran (others edit the same checkout), the snapshot is this run's only:
+    it was made by no code the digest names."""
+    snap.parent.mkdir(parents=True, exist_ok=True)
+    tmp = snap.with_name(snap.name + f".tmp{os.getpid()}")
+    done = coresnap("snapshot", str(core), str(exe), "-o", str(tmp))
+    if done.returncode != 0:
+        raise CorpusError(case.id, f"coresnap snapshot failed: {done.stderr[-2000:]}")
+    if code_digest() != code:
+        snap = snap.with_name(snap.name.replace(".snap", f".unstable{os.getpid()}.snap"))
+    os.replace(tmp, snap)
+    return snap
 
 
 def run(cases: Iterable[Case], corpus: Corpus | None = None, jobs: int = 2) -> list[Crashed]:

@@ -1,0 +1,156 @@
+"""What the grouping corpus measures, for the bench and the test: groupings side by side (the
+current fingerprint, an ABRT-style baseline, coronerd's groups), class and blame accuracy, and
+the misses behind each figure.
+
+The fingerprint is recomputed from each stored snapshot by this checkout's code
+(``coresnap.analysis.fingerprint.fingerprint``, without the core, as ``coronerd regroup`` would)
+and also read as the snapshot builder wrote it with the core open (what coronerd groups by).
+Snapshots are made by this checkout's code too (their cache is keyed by it), so both follow it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpus import Crashed
+from product import store_groups
+from score import (
+    Accuracy,
+    Pairwise,
+    accuracy,
+    baseline_hash,
+    blame_matches,
+    confusion,
+    pairwise,
+    render_confusion,
+)
+
+from coresnap.snapshot import load
+
+# The module, not the function coresnap.analysis exports under the same name.
+fp = importlib.import_module("coresnap.analysis.fingerprint")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The corpus's figures: one Pairwise per grouping (in print order), classes and blames."""
+
+    cases: int
+    bugs: int
+    languages: Counter[str]
+    groupings: dict[str, Pairwise]
+    classes: Accuracy
+    confusion: Counter[tuple[str, str]]
+    blame: Accuracy | None  # None: the fingerprint names no blamed function yet
+
+
+def _crashed_frames(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    for thread in snapshot.get("threads", []):
+        if thread.get("crashed") or thread.get("tid") == snapshot.get("crashed_thread"):
+            return list(thread.get("frames", []))
+    return []
+
+
+def _normalizer() -> Callable[[str], str]:
+    """fingerprint.normalize_function as name -> name (v1 returns (name, changes))."""
+    normalize = getattr(fp, "normalize_function", None)
+    if normalize is None:
+        return lambda name: name
+
+    def one(name: str) -> str:
+        result = normalize(name)
+        return str(result[0] if isinstance(result, tuple) else result)
+
+    return one
+
+
+def measure(
+    crashed: Sequence[Crashed], store_dir: Path | None, languages: dict[str, str]
+) -> Measured:
+    """Score ``crashed`` (``languages``: program -> language); with ``store_dir``, also the
+    groups of a fresh coronerd there (raises what product.store_groups raises)."""
+    snaps = {c.case.id: load(c.snapshot) for c in crashed}
+    bug = {c.case.id: c.case.bug for c in crashed}
+    version = next((fp.fingerprint(s).get("version") for s in snaps.values()), "?")
+    groupings = {
+        f"fingerprint v{version} (recomputed)": pairwise(
+            bug, {c: fp.fingerprint(s)["hash"] for c, s in snaps.items()}
+        ),
+        f"fingerprint v{version} (made with the core)": pairwise(
+            bug, {c: (s.get("fingerprint") or {}).get("hash") or "" for c, s in snaps.items()}
+        ),
+        "ABRT-style top-3 baseline": pairwise(
+            bug, {c: baseline_hash(_crashed_frames(s)) for c, s in snaps.items()}
+        ),
+    }
+    if store_dir is not None:
+        groups = store_groups({c.case.id: c.snapshot for c in crashed}, store_dir)
+        groupings["coronerd groups (put, then API)"] = pairwise(bug, groups)
+    expected_class = {c.case.id: c.case.cls for c in crashed}
+    found_class = {
+        c: ((s.get("classification") or {}).get("labels") or [None])[0] for c, s in snaps.items()
+    }
+    return Measured(
+        cases=len(crashed),
+        bugs=len(set(bug.values())),
+        languages=Counter(languages[c.case.program] for c in crashed),
+        groupings=groupings,
+        classes=accuracy(expected_class, found_class),
+        confusion=confusion(expected_class, found_class),
+        blame=_blame_accuracy(crashed, snaps),
+    )
+
+
+def _blame_accuracy(
+    crashed: Sequence[Crashed], snaps: dict[str, dict[str, Any]]
+) -> Accuracy | None:
+    found: dict[str, str | None] = {}
+    for c in crashed:
+        blame = (snaps[c.case.id].get("fingerprint") or {}).get("blame")
+        found[c.case.id] = blame.get("function") if isinstance(blame, dict) else None
+    if not any(found.values()):
+        return None
+    normalize = _normalizer()
+    expected = {c.case.id: c.case.blame for c in crashed}
+    right = {c: e for c, e in expected.items() if blame_matches(e, found[c], normalize)}
+    misses = [(c, e, found[c]) for c, e in sorted(expected.items()) if c not in right]
+    return Accuracy(len(right), len(expected), misses)
+
+
+def _misses(name: str, p: Pairwise) -> list[str]:
+    lines = []
+    for bug, groups in p.split.items():
+        parts = " | ".join(", ".join(cases) for cases in groups.values())
+        lines.append(f"   {name}: {bug} split in {len(groups)} groups: {parts}")
+    for group, bugs in p.merged.items():
+        parts = "; ".join(f"{b} ({', '.join(cases)})" for b, cases in bugs.items())
+        lines.append(f"   {name}: group {group[:12]} merges {len(bugs)} bugs: {parts}")
+    return lines
+
+
+def report(m: Measured) -> str:
+    """The figures as the bench prints them: groupings side by side, then classes, blames and
+    every miss (bug ids and case ids)."""
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(m.languages.items()))
+    out = [f"   {m.cases} crashes of {m.bugs} bugs ({langs})", ""]
+    out.append(f"   {'grouping':<38} {'precision':>9} {'recall':>7} {'F1':>6} {'groups/bugs':>12}")
+    for name, p in m.groupings.items():
+        ratio = f"{p.groups}/{p.bugs}"
+        out.append(f"   {name:<38} {p.precision:9.3f} {p.recall:7.3f} {p.f1:6.3f} {ratio:>12}")
+    out += ["", f"   class accuracy {m.classes.ratio:.3f} ({m.classes.correct}/{m.classes.total})"]
+    out.append(render_confusion(m.confusion))
+    if m.blame is None:
+        out.append("   blame accuracy n/a (the fingerprint names no blamed function)")
+    else:
+        out.append(f"   blame accuracy {m.blame.ratio:.3f} ({m.blame.correct}/{m.blame.total})")
+    out += ["", "   misses:"]
+    for name, p in m.groupings.items():
+        out += _misses(name, p)
+    out += [f"   class: {c}: {e} -> {f}" for c, e, f in m.classes.misses]
+    out += [f"   blame: {c}: {e} -> {f}" for c, e, f in (m.blame.misses if m.blame else [])]
+    return "\n".join(out)
