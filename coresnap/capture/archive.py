@@ -21,7 +21,7 @@ import sys
 import time
 
 from coresnap import config as configuration
-from coresnap.capture import assets, elfcheck, fields, minicore, scrub, sparse
+from coresnap.capture import assets, elfcheck, fields, minicore, policy, sparse
 from coresnap.capture.log import Log
 from coresnap.errors import CaptureRejected, ConfigError
 from coresnap.spool import counters
@@ -251,7 +251,7 @@ class Archive:
         """Apply the privacy policy to the process text of the assets. A policy that cannot be
         read keeps that text out of the tar: a secret must not leave for want of a rule."""
         try:
-            policy = scrub.load_policy(self.cfg)
+            rules = policy.load_policy(self.cfg)
         except ConfigError as e:
             self.log.error(f"pid {self.crash['pid']}: privacy policy unreadable ({e}): "
                            "proc/cmdline and proc/environ left out")  # fmt: skip
@@ -259,7 +259,7 @@ class Archive:
                 if members.pop(name, None) is not None:
                     facts["assets_missing"].append(name)
             return {"error": str(e), "scrubbed": []}
-        return assets.scrub_process(members, policy, _number(self.crash["pid"]))
+        return assets.scrub_process(members, rules, _number(self.crash["pid"]))
 
     def _pattern_facts(self) -> dict:
         c = self.crash

@@ -29,7 +29,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from coresnap.capture.scrub import Policy, Scrub
+from coresnap.capture.policy import Policy
+from coresnap.capture.scrub import Scrub
 from coresnap.spool.stages import Spool, Stage
 
 PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup", "stat")

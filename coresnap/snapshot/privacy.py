@@ -4,7 +4,7 @@
 the engines and the analysis read from memory is checked: the command line (``argv``), the
 environment (``environ``), every variable and struct member of every frame (``variables``),
 then every string of the document (``values``, and the values removed so far, wherever they
-appear again). The rules are :mod:`coresnap.capture.scrub`'s, the ones coresnap-archive
+appear again). The rules are :mod:`coresnap.capture.policy`'s, the ones coresnap-archive
 applied to the asset tar; what the tar's scrubbing removed is carried into the record.
 
 The snapshot gets ``privacy``: ``{policy, config, scrubbers, scrubbed: [{where, scrubber,
@@ -19,7 +19,8 @@ from functools import partial
 from typing import Any
 
 from coresnap import config
-from coresnap.capture.scrub import MARK, MIN_EQUAL, Policy, Scrub, load_policy
+from coresnap.capture.policy import Policy, load_policy
+from coresnap.capture.scrub import MARK, MIN_EQUAL, Scrub
 from coresnap.errors import CoresnapError
 from coresnap.snapshot.assets import metadata
 

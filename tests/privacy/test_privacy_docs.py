@@ -26,7 +26,7 @@ def test_the_example_is_real(tmp_path: Path) -> None:
 
 
 def test_the_default_lists_are_the_ones_documented() -> None:
-    from coresnap.capture.scrub import LISTS, read_list
+    from coresnap.capture.policy import LISTS, read_list
 
     names = ", ".join(f"`{r.pattern}`" for r in read_list(LISTS / "names.txt", "name"))
     assert names in " ".join(DOC.read_text().split())

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from coresnap import config
-from coresnap.capture.scrub import MARK, Scrub, load_policy, words
+from coresnap.capture.policy import load_policy, words
+from coresnap.capture.scrub import MARK, Scrub
 from coresnap.errors import ConfigError
 
 
