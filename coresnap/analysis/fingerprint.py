@@ -42,8 +42,10 @@ VERSION = 2
 _SALT = f"coresnap-fingerprint-v{VERSION}\n"
 _ALIAS_SALT = f"coresnap-fingerprint-v{VERSION}-address\n"
 KERNEL_TOP_FRAMES = 3
-# Families whose site says nothing: where a stack ran out or where a killed process happened to be.
-_NO_SITE = {"stack-overflow", "killed", "hardware"}
+# Families and labels whose site says nothing: where a stack ran out, where a killed process
+# happened to be, the epilogue where the stack protector noticed an overflow that happened
+# anywhere in the function (and that clang's line table often leaves without a line).
+_NO_SITE = {"stack-overflow", "killed", "hardware", "stack-smash"}
 _SPACES = re.compile(r"\s+")
 
 
@@ -175,7 +177,7 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
     names = [frame_key(blame.frames[i]) for i in keyed]
     steps.append(Step(f"3. blamed frame: {blame.why or 'none'}", names[:1]))
     steps.append(Step("4. generic helpers' callers (lists/helpers.txt)", names[1:]))
-    with_site = fam not in _NO_SITE and blame.role is Role.OWN
+    with_site = fam not in _NO_SITE and label not in _NO_SITE and blame.role is Role.OWN
     sites = [site(blame.frames[i]) if with_site else None for i in keyed]
     said = discriminator(snapshot)
     if not names:

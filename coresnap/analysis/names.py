@@ -106,6 +106,8 @@ def _variants(name: str) -> tuple[str, str | None]:
 def normalize_function(name: str) -> tuple[str, list[str]]:
     """The normal form of a function name, and what was changed (for ``--explain``)."""
     changes: list[str] = []
+    if name.startswith("<") and name.endswith(">") and " " in name:
+        return name, changes  # gdb's pseudo-frames: <signal handler called>
     base = _VERSIONED.sub("", name.strip())
     if base.startswith(("_Z", "_R")):
         demangled = demangle(base)

@@ -101,6 +101,7 @@ def test_stripped_frames_use_module_offsets_stable_under_aslr(analyzed: Factory)
         ("int twice<long>(long)", "twice"),
         ("main.(*Cache).evict", "main.(*Cache).evict"),
         ("main.Sum[go.shape.int_0]", "main.Sum"),
+        ("<signal handler called>", "<signal handler called>"),
     ],
 )
 def test_normalisation(name: str, normal: str) -> None:
