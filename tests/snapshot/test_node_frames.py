@@ -5,6 +5,7 @@ the snapshot's JS frames are checked against the JS stack Node printed to stderr
 from __future__ import annotations
 
 import json
+import random
 import re
 import signal
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from crashes import build, crash
 from node_crashes import NodeCrash, crash_node, skip_reason, v8_version
 from paths import ROOT
 
+from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import validate
 from coresnap.snapshot.v8 import find_v8, metadata
@@ -184,6 +186,45 @@ def test_an_unknown_v8_version_leaves_the_frames_and_says_why(
         assert before[frame["index"]]["pc"] == frame["pc"]
         assert before[frame["index"]]["function"] == frame["js"]["native"]
     assert any("layouts.json" in w for w in snap["analysis"]["warnings"])
+
+
+def test_a_damaged_node_core_still_gives_a_snapshot(
+    node_snapshot: Callable[..., Snapshotted], tmp_path: Path
+) -> None:
+    """Cores are hostile data: with bytes of the crashed thread's stack and of the V8 heap
+    overwritten at random (three fixed seeds), the snapshot is still made and valid, the decoder
+    never fails, and what JS frames remain say what the schema says (the decoder checks each
+    object's map before it trusts it)."""
+    died, clean = node_snapshot("null_header.js", flags=ABORT)
+    base = died.core.read_bytes()
+    sp = next(t for t in clean["threads"] if t["crashed"])["registers"]["rsp"]
+    with open_core(died.core) as core:
+        stack = next(s for s in core.segments if s.p_vaddr <= sp < s.end and s.p_filesz)
+        heap = [s for s in core.segments if s.p_filesz and s.p_flags & 2 and s is not stack]
+    frame_area = range(stack.p_offset + sp - stack.p_vaddr, stack.p_offset + stack.p_filesz)
+    decoded = 0
+    for seed in (1, 2, 3):
+        rng, data = random.Random(seed), bytearray(base)
+        for _ in range(12):
+            data[rng.choice(frame_area)] = rng.randrange(256)
+        for _ in range(20000):
+            segment = rng.choice(heap)
+            data[segment.p_offset + rng.randrange(segment.p_filesz)] = rng.randrange(256)
+        damaged = tmp_path / f"core.{seed}"
+        damaged.write_bytes(bytes(data))
+        snap = build_snapshot(damaged, analyze=True)
+        validate(snap)
+        # Damage is data, never a decoder crash (the hook would turn one into this warning).
+        assert not [w for w in snap["analysis"]["warnings"] if w.startswith("JS frames failed")]
+        assert not [n for n in snap["classification"]["notes"] if "rule failed" in n]
+        for frame in js_frames(snap):
+            assert isinstance(frame["function"], str) and frame["js"]["kind"] in KINDS
+            assert frame["line"] is None or frame["line"] >= 1
+        decoded += bool(js_frames(snap))
+    assert decoded, "the damage left no JS frame to decode in any core: nothing was tested"
+
+
+KINDS = {"interpreted", "compiled", "builtin", "other"}
 
 
 def test_a_process_without_v8_is_left_alone(tmp_path: Path) -> None:

@@ -103,7 +103,10 @@ def line_ends(heap: Heap, script: int) -> list[int] | None:
     source = heap.string(heap.slot(script, "Script__source__Object"), MAX_SOURCE)
     if source is None:
         return None
-    found = [i for i, c in enumerate(source) if c == "\n"]
+    found, at = [], source.find("\n")
+    while at >= 0:
+        found.append(at)
+        at = source.find("\n", at + 1)
     # V8's Script::InitLineEnds ends the last line at the source's end.
     return [*found, len(source)] if not found or found[-1] != len(source) - 1 else found
 
