@@ -189,7 +189,8 @@ class _Writer:
         self.pos = len(head.raw)
         self.written = self.since_check = 0
         self.truncated = False
-        self.view = memoryview(bytearray(sparse.READ_SIZE))
+        self.buf = bytearray(sparse.READ_SIZE)
+        self.view = memoryview(self.buf)
         self.walks: list[str] = []
 
     def run(self, src: sparse.Readable) -> Result:
@@ -236,39 +237,40 @@ class _Writer:
         while done < seg.p_filesz and not self.truncated:
             want = min(len(self.view), seg.p_filesz - done)
             n = self._read(want)
-            base, data = seg.p_vaddr + done, self.view[:n]
+            base = seg.p_vaddr + done
             if ranges is None:
-                self._put(i, base, data)
+                self._put(i, base, 0, n)
             else:
                 if done == 0 and self.mode == "minicore":
-                    walk = _heap_walk(seg, bytes(data[:16]), self.head.order)
+                    walk = _heap_walk(seg, bytes(self.buf[:16]), self.head.order)
                 if walk is not None:
-                    pending |= walk.feed(data, base)
+                    pending |= walk.feed(self.view[:n], base)
                 for lo, hi in _kept(ranges, pending, base, base + n):
-                    self._put(i, lo, data[lo - base : hi - base])
+                    self._put(i, lo, lo - base, hi - base)
             done += n
             self.truncated = self.truncated or n < want  # the kernel stopped writing
         if walk is not None:
             self.walks.append(f"{walk.chunks} chunks from {seg.p_vaddr:#x}: {walk.stopped}")
 
-    def _put(self, i: int, vaddr: int, data: memoryview) -> None:
-        """Write ``data`` (at ``vaddr`` in PT_LOAD ``i``): after the piece written last when it
-        continues it, else as a new piece at the next page of the file."""
+    def _put(self, i: int, vaddr: int, start: int, end: int) -> None:
+        """Write ``buf[start:end]`` (at ``vaddr`` in PT_LOAD ``i``): after the piece written
+        last when it continues it, else as a new piece at the next page of the file."""
+        size = end - start
         pieces = self.pieces.setdefault(i, [])
         last = self.last
         if last is not None and pieces and pieces[-1] is last and last[1] == vaddr:
             offset = last[2] + (vaddr - last[0])
         else:
             offset, last = _up(self.out), None
-        if offset + len(data) > self.limit:
+        if offset + size > self.limit:
             self.truncated = True
             return
         if last is None:
             last = self.last = [vaddr, vaddr, offset]
             pieces.append(last)
-        w = sparse.write_runs(self.fd, bytes(data), offset)
-        last[1] = vaddr + len(data)
-        self.out = offset + len(data)
+        w = sparse.write_runs(self.fd, self.buf, offset, start, end)
+        last[1] = vaddr + size
+        self.out = offset + size
         self.written += w
         self.since_check += w
         if self.check and self.since_check >= sparse.CHECK_EVERY:
