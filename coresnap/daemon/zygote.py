@@ -35,8 +35,10 @@ from coresnap.daemon.warm import MAX_MESSAGE, PR_SET_PDEATHSIG
 from coresnap.snapshot import isolate, worker
 
 # Imported before the first fork, so that no child pays for them: the snapshot command and
-# everything it imports while it runs (engines, analysis, unwinder, formats), and drgn.
-PRELOAD = ("coresnap.cli.coresnap", "coresnap.cli.commands.snapshot", "coresnap.snapshot",
+# everything it imports while it runs (engines, analysis, unwinder, formats), and drgn. The
+# drgn engine comes first: it sets OMP_NUM_THREADS before libdrgn (and libgomp) load.
+PRELOAD = ("coresnap.snapshot.engines.drgn_engine", "coresnap.cli.coresnap",
+           "coresnap.cli.commands.snapshot", "coresnap.snapshot",
            "coresnap.snapshot.engines", "coresnap.analysis", "coresnap.unwind",
            "coresnap.corefile")  # fmt: skip
 
