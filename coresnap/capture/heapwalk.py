@@ -1,12 +1,12 @@
 """Follow glibc's main heap chunk by chunk while it streams, to keep every chunk header.
 
-The heap analysis (coresnap/analysis/heap.py) walks the main heap from its first chunk to the
-top chunk, reading each chunk's ``size`` word and the first two words of a free chunk's user
-memory (the tcache/fastbin ``next`` and ``key``). Chunks only point forward (``chunk + size``),
-and a segment's data streams in address order, so the same walk can run on the stream: each
-block tells where the next header is. The main heap is the anonymous segment that starts with
-the main thread's ``tcache_perthread_struct`` chunk (``prev_size`` 0, ``size`` 0x291: glibc
-2.26+ on 64-bit), as the analysis finds it without libc's debug info. Stdlib only.
+The heap analysis (coresnap/analysis/heap.py, chunks.py) walks the main heap from its first
+chunk to the top chunk, reading each chunk's ``size`` word and the first two words of a free
+chunk's user memory (the tcache/fastbin ``next`` and ``key``). Chunks only point forward
+(``chunk + size``), and a segment's data streams in address order, so the same walk can run on
+the stream: each block tells where the next header is. The main heap is the anonymous segment
+that starts with the main thread's ``tcache_perthread_struct`` chunk (``prev_size`` 0, ``size``
+0x291: glibc 2.26+ on 64-bit), as the analysis finds it without libc's debug info. Stdlib only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ PAGE = 4096
 TCACHE_HEADER = (0, 0x291)  # malloc.c: sizeof (tcache_perthread_struct) + SIZE_SZ, PREV_INUSE
 MIN_CHUNK, ALIGN = 0x20, 16  # malloc.c MINSIZE, MALLOC_ALIGNMENT
 IS_MMAPPED = 0x2
-# The analysis stops after heap.MAX_CHUNKS chunks; one more header is read to stop.
+# The analysis stops after chunks.MAX_CHUNKS chunks; one more header is read to stop.
 MAX_CHUNKS = 100_000 + 1
 KEPT_PER_CHUNK = 32  # prev_size, size, then the user words next and key
 

@@ -5,8 +5,9 @@ kernel-import``) runs ``coresnap kernel-snapshot`` instead of snapshot.command. 
 writes ``%S`` = ``staging/<id>.snap.<pid>``, a file no one else reads; only a
 zero exit status with a non-empty file is published (fsync + rename into ``sending/<id>``).
 The built-in ``coresnap snapshot`` runs in the warm worker (:mod:`.warm`), any other command
-as a child process. The core in pending/ is then disposed of by the retention policy. A dump whose snapshot is
-in sending/ while its core is still pending (a kill between the two) only needs that last part.
+as a child process. The core in pending/ is then disposed of by the retention policy. A dump
+whose snapshot is in sending/ while its core is still pending (a kill between the two) only
+needs that last part.
 """
 
 from __future__ import annotations
