@@ -19,6 +19,7 @@ have_pkg gcc-multilib || need+=(gcc-multilib)
 have_cmd psql       || need+=(postgresql-client)
 have_cmd pg_ctlcluster || need+=(postgresql)
 have_cmd chromium   || need+=(chromium)
+have_cmd strace     || need+=(strace)  # the minicore tests record the snapshot's core reads
 have_cmd go         || need+=(golang-go)  # Go crash tests (GOTRACEBACK=crash panics)
 have_cmd rustc      || need+=(rustc)      # Rust panic=abort tests
 have_cmd node       || need+=(nodejs)     # Node.js crash tests: Debian's node 18 exports V8's v8dbg_ metadata (libnode108)
