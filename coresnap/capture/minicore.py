@@ -11,16 +11,19 @@ A sparse ``PT_LOAD`` becomes several: kept ranges with their data, dropped range
 ``p_filesz`` 0 (gdb, drgn and coresnap read them as "not dumped", never as zeros). The
 ``CORESNAP`` note (type ``NT_CORESNAP_MINICORE``) lists the original ``PT_LOAD`` table so a
 reader can show the process's memory map as it was. A core this module cannot follow (another
-layout, an unknown machine, no read-ahead of the process's memory) is kept whole instead: on any
-doubt, more is kept, never less.
+layout, an unknown machine, no read-ahead of the process's memory), or of a process mapping a
+file listed in data/minicore/keep_whole.txt (V8: its JS frames are read through the V8 heap),
+is kept whole instead: on any doubt, more is kept, never less.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import re
 import struct
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from coresnap.capture import corestream, heapwalk, keep, readahead, sparse
@@ -32,6 +35,7 @@ NOTE_VERSION = 1
 MODES = ("full", "minicore", "none")
 PAGE = keep.PAGE
 SHDR_SIZE = 64
+KEEP_WHOLE = Path(__file__).resolve().parents[1] / "data" / "minicore" / "keep_whole.txt"
 
 
 class Result(NamedTuple):
@@ -135,6 +139,9 @@ def _plan(
     dumped = sum(p.p_filesz for p in head.phdrs if p.p_type == PT_LOAD)
     if mode == "minicore" and dumped <= whole_below:
         raise _KeepWhole(f"{dumped} bytes of memory, not above dump.minicore_above ({whole_below})")
+    listed = _listed(head) if mode == "minicore" else None
+    if listed is not None:
+        raise _KeepWhole(f"it maps {listed} (data/minicore/keep_whole.txt)")
     if mode == "none":
         loads = [i for i, p in enumerate(head.phdrs) if p.p_type == PT_LOAD and p.p_filesz]
         return keep.Plan({i: [] for i in loads}, {})
@@ -147,6 +154,16 @@ def _plan(
         close = getattr(reader, "close", None)
         if close is not None:
             close()
+
+
+def _listed(head: Head) -> str | None:
+    """The first mapped file whose base name matches data/minicore/keep_whole.txt, if any."""
+    patterns = [re.compile(line) for line in KEEP_WHOLE.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]  # fmt: skip
+    for name in dict.fromkeys(os.path.basename(f.path) for f in head.files):
+        if any(p.search(name) for p in patterns):
+            return name
+    return None
 
 
 def _check_layout(head: Head) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tracemalloc
 from pathlib import Path
 
@@ -94,3 +95,14 @@ def test_mutated_heads_never_escape(
         tracemalloc.stop()
     assert result.keep in ("minicore", "full")
     assert peak - len(data) < MAX_PEAK, peak
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs node (Debian's nodejs)")
+def test_a_v8_process_is_kept_whole(tmp_path: Path) -> None:
+    node = Path(shutil.which("node") or "node")
+    crashed = crashes.crash(node, ["-e", "function crashHere() { process.abort() } crashHere()"],
+                            cwd=tmp_path / "crash")  # fmt: skip
+    result = _cut(crashed.core.read_bytes(), tmp_path / "m", crashed.core)
+    assert result.keep == "full"
+    assert result.facts["kept_whole"].startswith("it maps ")
+    assert "(data/minicore/keep_whole.txt)" in result.facts["kept_whole"]
