@@ -173,6 +173,29 @@ def find_blame(
         if blame.index is None:
             blame.index = _first(roles, wanted)
             blame.why = f"first {wanted.value} frame"
+    if blame.role is not Role.OWN:
+        _thrown_at(snapshot, blame)
     if blame.index is not None and blame.role is Role.OWN:
         _add_callers(blame)
     return blame
+
+
+def _thrown_at(snapshot: dict[str, Any], blame: Blame) -> None:
+    """An unhandled promise rejection aborts after its thrower left the stack: V8's message
+    object still says where it was thrown (the classification's ``thrown_at``)."""
+    classification = snapshot.get("classification")
+    evidence = classification.get("evidence") if isinstance(classification, dict) else None
+    for e in evidence or []:
+        facts = e.get("facts") if isinstance(e, dict) else None
+        site = facts.get("thrown_at") if isinstance(facts, dict) else None
+        if e.get("label") != "js-uncaught-exception" or not isinstance(site, dict):
+            continue
+        frame = {"function": site.get("function") or "<anonymous>", "file": site.get("file"),
+                 "line": site.get("line"), "language": "js", "inline": False}  # fmt: skip
+        found = role(frame, None)
+        if found.role is Role.OWN:
+            blame.frames.append(frame)
+            blame.roles.append(found)
+            blame.index = len(blame.frames) - 1
+            blame.why = "where V8 says the uncaught exception was thrown"
+        return

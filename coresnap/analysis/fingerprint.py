@@ -94,8 +94,10 @@ def discriminator(snapshot: dict[str, Any]) -> str | None:
         value: object = None
         if label == "assert":
             value = facts.get("expression") or facts.get("message")
-        elif label in ("cxx-uncaught-exception", "js-uncaught-exception"):
+        elif label == "cxx-uncaught-exception":
             value = facts.get("type")
+        elif label == "js-uncaught-exception":
+            value = facts.get("exception_type")
         if isinstance(value, str) and value.strip():
             return _SPACES.sub(" ", value.strip())[:200]
     return None

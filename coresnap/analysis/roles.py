@@ -123,6 +123,12 @@ def role(frame: dict[str, Any], program: str | None, kernel: bool = False) -> Fr
     why = matching(name, *(f"runtime-{r}.txt" for r in RUNTIMES))
     if why:
         return FrameRole(Role.RUNTIME, name, why)
+    if frame.get("language") == "js":
+        # A JS frame runs in the engine's module (node, or libnode.so): its script says whose.
+        why = _library_source(frame.get("file"))
+        if why:
+            return FrameRole(Role.LIBRARY, name, why)
+        return FrameRole(Role.OWN, name, "a JS frame of the program's own scripts")
     module = frame.get("module")
     why = _library_module(module, program) if isinstance(module, str) and module else None
     why = why or _library_source(frame.get("file"))

@@ -20,6 +20,7 @@ import subprocess
 # disambiguator in brackets after its name (rustc_demangle's ``{crate}[{hash}]``).
 _LEGACY_RUST = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
 _LEGACY_HASH = re.compile(r"::h[0-9a-f]{16}$")
+_CLONES = re.compile(r"(\s*\[clone [^\]]*\])+$")
 _V0_DISAMBIGUATOR = re.compile(r"(?<=[A-Za-z0-9_])\[[0-9a-f]{1,16}\]")
 
 
@@ -56,7 +57,10 @@ def is_rust_symbol(name: str) -> bool:
 
 def strip_signature(demangled: str) -> str:
     """``int ns::f<int>(char*) const`` → ``ns::f<int>``: drop the parameters and return type."""
-    text = demangled.strip()
+    text, clones = demangled.strip(), ""
+    m = _CLONES.search(text)
+    if m:  # `f(int) [clone .isra.0] [clone .cold]`: the clone marks follow the parameters
+        text, clones = text[: m.start()], m.group(0)
     for suffix in (" const", " volatile", " &&", " &"):
         text = text.removesuffix(suffix)
     if text.endswith(")"):
@@ -71,8 +75,8 @@ def strip_signature(demangled: str) -> str:
         ch = text[i]
         depth += {">": 1, ")": 1, "<": -1, "(": -1}.get(ch, 0)
         if ch == " " and depth == 0 and not text[:i].endswith("operator"):
-            return text[i + 1 :]
-    return text
+            return text[i + 1 :] + clones
+    return text + clones
 
 
 def last_component(name: str) -> str:
