@@ -25,6 +25,7 @@ from coresnap.analysis.rules import hexa
 MAX_CALL = 7  # ff /2 with a SIB byte and a 32-bit displacement is the longest indirect call
 SWEEP = 4096  # bytes of the caller decoded before the call when its symbol's start is unknown
 MAX_COPIES = 4  # register-to-register moves followed back to the load
+STACK_WORDS = 64  # words at the top of the stack searched for the pointer a slot belongs to
 CANONICAL_BITS = 47  # x86-64 4-level paging: bits 63..47 must all equal bit 47
 
 # The 64-bit register each x86-64 general-purpose register name is part of.
@@ -185,11 +186,12 @@ def _before(ctx: Context, call: Step) -> list[Step]:
 
 @dataclass
 class Load:
-    """Where the call's register got the target: the load instruction and whether its address
-    registers still hold what they held then (so the slot can be computed from the core)."""
+    """Where the call's register got the target: the load instruction, its index among the
+    caller's instructions, its address registers written since, the register copies after it."""
 
     step: Step
-    intact: bool
+    index: int
+    changed: set[str]
     copies: list[str]
 
 
@@ -199,24 +201,36 @@ def _stores(step: Step) -> bool:
     )
 
 
-def _reloaded(steps: list[Step], load: int, registers: set[str]) -> bool:
-    """Whether ``registers``, written again after the load at ``steps[load]``, hold what they
-    held then: each later write repeats the instruction that set the register before the load
-    (an -O0 reload from the same stack slot) and nothing in between stores to memory."""
-    for register in registers:
-        before = next((s for s in reversed(steps[:load]) if register in s.writes), None)
-        after = [s for s in steps[load:] if register in s.writes]
-        if before is None or any(s.text != before.text or _stores(s) for s in after):
-            return False
-        if register in before.writes & {r for s in after for r in _read_regs(s)}:
-            return False  # `mov rax, [rax]` reads what it replaces: not a plain reload
-    first = next(i for i in range(len(steps)) if steps[i].writes & registers)
-    return not any(_stores(s) for s in steps[first:])
+def _family(step: Step, reg_id: int) -> str:
+    name = step.insn.reg_name(reg_id)
+    return _FAMILIES.get(name, name)
 
 
-def _read_regs(step: Step) -> set[str]:
-    read, _ = step.insn.regs_access()
-    return {_FAMILIES.get(step.insn.reg_name(r), step.insn.reg_name(r)) for r in read}
+def _earlier_value(
+    ctx: Context, steps: list[Step], load: int, register: str, regs: dict[str, int]
+) -> int | None:
+    """The value ``register`` had at ``steps[load]``, recomputed from the instruction that set
+    it before (``mov rax, qword ptr [rbp - 8]``: -O0 code reloads a pointer from its stack slot
+    before each use) when neither that slot's address registers nor memory changed since."""
+    for j in range(load - 1, -1, -1):
+        step = steps[j]
+        if register not in step.writes:
+            continue
+        ops = step.operands
+        if step.mnemonic != "mov" or len(ops) != 2 or ops[1].type != x86.X86_OP_MEM:
+            return None
+        used = {_family(step, r) for r in (ops[1].mem.base, ops[1].mem.index) if r} - {"rip"}
+        after = steps[j + 1 :]
+        if (
+            register in used
+            or used & set().union(*(s.writes for s in after))
+            or any(map(_stores, after))
+        ):
+            return None
+        insn = decode(bytes(step.insn.bytes), step.address, regs)
+        address = insn.memory[0].address if insn and insn.memory else None
+        return ctx.word(address) if address is not None else None
+    return None
 
 
 def _find_load(steps: list[Step], register: str) -> Load | None:
@@ -230,16 +244,28 @@ def _find_load(steps: list[Step], register: str) -> Load | None:
             return None  # computed (lea, arithmetic, a call's result): no slot to point at
         if ops[1].type == x86.X86_OP_REG and len(copies) < MAX_COPIES:
             copies.append(step.text)
-            register = _FAMILIES.get(step.insn.reg_name(ops[1].reg), "")
+            register = _family(step, ops[1].reg)
             continue
         if ops[1].type != x86.X86_OP_MEM:
             return None
-        mem = ops[1].mem
-        used = {_FAMILIES.get(step.insn.reg_name(r), "") for r in (mem.base, mem.index) if r}
-        later = used & set().union(*(s.writes for s in steps[i:]))  # the load itself included
-        intact = "rip" not in used and (not later or _reloaded(steps, i, later))
-        return Load(step, intact, copies)
+        used = {_family(step, r) for r in (ops[1].mem.base, ops[1].mem.index) if r} - {"rip"}
+        changed = used & set().union(*(s.writes for s in steps[i:]))  # the load itself included
+        return Load(step, i, changed, copies)
     return None
+
+
+def _load_slot(
+    ctx: Context, steps: list[Step], found: Load, regs: dict[str, int]
+) -> Instruction | None:
+    """The load decoded with the registers it had: the current ones, with any address register
+    changed since recomputed (:func:`_earlier_value`)."""
+    then = dict(regs)
+    for register in found.changed:
+        value = _earlier_value(ctx, steps, found.index, register, regs)
+        if value is None:
+            return None
+        then[register] = value
+    return decode(bytes(found.step.insn.bytes), found.step.address, then)
 
 
 def target_slot(ctx: Context, branch: Step, target: int, pushed: bool) -> dict[str, Any] | None:
@@ -258,14 +284,18 @@ def target_slot(ctx: Context, branch: Step, target: int, pushed: bool) -> dict[s
         slot, how, load = op.address, f"the call's operand {op.text}", insn
     else:
         register = _FAMILIES.get(branch.insn.reg_name(operand.reg), "")
-        found = _find_load(_before(ctx, branch), register)
+        steps = _before(ctx, branch)
+        found = _find_load(steps, register)
         if found is None:
             return None
-        load = decode(bytes(found.step.insn.bytes), found.step.address, regs)
-        op = load.memory[0] if load and load.memory else None
-        if op is None:
-            return None
-        slot = op.address if found.intact else _slot_from_pointers(ctx, op.disp, target)
+        load = _load_slot(ctx, steps, found, regs)
+        if load is None or not load.memory:  # not recomputable: find the pointer instead
+            load = decode(bytes(found.step.insn.bytes), found.step.address, regs)
+            op = load.memory[0] if load and load.memory else None
+            slot = _slot_from_pointers(ctx, op.disp, target) if op else None
+        else:
+            op = load.memory[0]
+            slot = op.address
         how = f"{register} was loaded by `{found.step.text}` at {hexa(found.step.address)}"
         if found.copies:
             how += " (then " + "; ".join(reversed(found.copies)) + ")"
@@ -275,15 +305,19 @@ def target_slot(ctx: Context, branch: Step, target: int, pushed: bool) -> dict[s
 
 
 def _slot_from_pointers(ctx: Context, disp: int, target: int) -> int | None:
-    """The load's base register changed after it: the one pointer among the registers and the
-    innermost frames' variables whose word at ``disp`` is the target (None when it is not
-    unique, or when the target is NULL: too many words are zero to tell)."""
+    """The load's base register changed after it: the one pointer among the registers, the
+    innermost frames' variables and the words at the top of the stack whose word at ``disp``
+    is the target (None when it is not unique, or when the target is NULL: too many words are
+    zero to tell)."""
     values: set[int] = set(ctx.registers.values())
     for frame in ctx.frames[:3]:
         for var in frame.get("variables") or []:
             value = var.get("value") if isinstance(var, dict) else None
             if isinstance(value, int) and not isinstance(value, bool):
                 values.add(value)
+    sp = ctx.sp
+    data = (ctx.read(sp, 8 * STACK_WORDS) if sp is not None else None) or b""
+    values.update(int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data) - 7, 8))
     slots = {v + disp for v in values if v > 0x10000 and ctx.word(v + disp) == target}
     return slots.pop() if target and len(slots) == 1 else None
 

@@ -13,19 +13,24 @@ With libc's debug info and a drgn program, ``mp_.sbrk_base`` locates the heap an
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.analysis.chunks import (
+    REACHED_TOP,
+    SIZE_BITS,
+    Chunk,
+    Region,
+    Walk,
+    thread_heaps,
+    walk_chunks,
+)
 from coresnap.analysis.context import DRGN_ERRORS, Context
 
 TCACHE_BINS = 64
 TCACHE_HEADER = (0, 0x291)
-MAX_CHUNKS = 100_000  # bound the heap walk: cores are attacker-controlled
 MAX_BIN_WALK = 10_000
-SIZE_BITS = 0x7  # PREV_INUSE | IS_MMAPPED | NON_MAIN_ARENA
-REACHED_TOP = "reached the top chunk: every chunk header on the way is valid"
 
 
 def protect_ptr(pos: int, ptr: int) -> int:
@@ -86,8 +91,10 @@ def _walk_list(ctx: Context, head: int, limit: int) -> list[int]:
     return seen
 
 
-def _tcache(ctx: Context, state: HeapState) -> None:
-    base = state.start + 0x10
+def _tcache(ctx: Context, state: HeapState, struct: int | None = None) -> None:
+    """Mark the chunks of the tcache_perthread_struct whose chunk is at ``struct`` (the heap's
+    first chunk: the main thread's for the main heap, a thread's for its arena's heap)."""
+    base = (state.start if struct is None else struct) + 0x10
     counts = ctx.read(base, 2 * TCACHE_BINS)
     entries = ctx.read(base + 2 * TCACHE_BINS, 8 * TCACHE_BINS)
     if counts is None or entries is None:
@@ -135,76 +142,6 @@ def _bins(ctx: Context, state: HeapState) -> None:
             chunk = ctx.word(chunk + 0x10)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """One chunk found by the header walk: where its header is and its raw ``size`` field."""
-
-    address: int  # the header (``prev_size``); user memory starts 0x10 later
-    size_field: int
-
-    @property
-    def size(self) -> int:
-        return self.size_field & ~SIZE_BITS
-
-    @property
-    def user(self) -> int:
-        return self.address + 0x10
-
-    def contains(self, address: int) -> bool:
-        return self.address <= address < self.address + self.size
-
-
-@dataclass
-class Walk:
-    """The chunks from the heap start to the top chunk, or to the header that stopped the walk."""
-
-    chunks: list[Chunk]
-    stop: str  # REACHED_TOP, or why the walk could not go on
-    bad: Chunk | None = None  # the chunk whose size field cannot be (a corrupt header)
-
-    def find(self, address: int) -> Chunk | None:
-        """The walked chunk whose memory (header included) holds ``address``."""
-        i = bisect.bisect_right([c.address for c in self.chunks], address) - 1
-        return self.chunks[i] if i >= 0 and self.chunks[i].contains(address) else None
-
-
-def invalid_size(size_field: int, address: int, heap_end: int) -> str | None:
-    """Why a chunk's size field cannot be right (malloc.c: MINSIZE, MALLOC_ALIGNMENT, the chunk
-    must end inside the heap, a main-heap chunk is never IS_MMAPPED), or None."""
-    size = size_field & ~SIZE_BITS
-    if size < 0x20:
-        return f"{size_field:#x} is below the minimum chunk size 0x20"
-    if size % 16:
-        return f"{size_field:#x} is not a multiple of 16"
-    if size_field & 0x2:
-        return f"{size_field:#x} has IS_MMAPPED set inside the main heap"
-    if address + size > heap_end:
-        return f"{size_field:#x} runs past the heap end {heap_end:#x}"
-    return None
-
-
-def walk_chunks(ctx: Context, state: HeapState) -> Walk:
-    """Walk chunk by chunk from the heap start (bounded), stopping at a size that cannot be."""
-    chunks: list[Chunk] = []
-    chunk = state.start
-    for _ in range(MAX_CHUNKS):
-        size_field = ctx.word(chunk + 8)
-        if size_field is None:
-            return Walk(chunks, f"the header at {chunk:#x} is unreadable")
-        why = invalid_size(size_field, chunk, state.end)
-        if why is not None:
-            return Walk(
-                chunks,
-                f"the size field of the chunk at {chunk:#x}: {why}",
-                Chunk(chunk, size_field),
-            )
-        chunks.append(Chunk(chunk, size_field))
-        chunk += size_field & ~SIZE_BITS
-        if chunk >= state.end:
-            return Walk(chunks, REACHED_TOP)
-    return Walk(chunks, f"stopped after {MAX_CHUNKS} chunks")
-
-
 def _mark_from_headers(state: HeapState, walk: Walk) -> None:
     """A chunk whose successor has PREV_INUSE clear is free (in a bin, or consolidated); the
     last chunk is the top chunk."""
@@ -220,10 +157,78 @@ def heap_state(ctx: Context) -> HeapState | None:
     return ctx.memo("heap_state", lambda: _heap_state(ctx))
 
 
+def _main_region(state: HeapState) -> Region:
+    return Region(state.start, state.end, "main heap")
+
+
 def heap_walk(ctx: Context) -> tuple[HeapState, Walk] | None:
     """The main heap and its chunk-by-chunk walk, or None when no heap is found (computed once)."""
     state = heap_state(ctx)
-    return (state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, state))) if state else None
+    if state is None:
+        return None
+    return state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, _main_region(state)))
+
+
+def walks(ctx: Context) -> list[tuple[Region, Walk]]:
+    """Each heap with its chunk-by-chunk walk (computed once)."""
+
+    def compute() -> list[tuple[Region, Walk]]:
+        found = heap_walk(ctx)
+        main = [(_main_region(found[0]), found[1])] if found else []
+        return main + [
+            (r, walk_chunks(ctx, r)) for r in ctx.memo("thread_heaps", lambda: thread_heaps(ctx))
+        ]
+
+    return list(ctx.memo("walks", compute))
+
+
+def locate(ctx: Context, address: int) -> tuple[Region, Walk] | None:
+    """The heap holding ``address`` (from its first chunk to its end) and its walk."""
+    return next(((r, w) for r, w in walks(ctx) if r.contains(address)), None)
+
+
+def _thread_tcache(ctx: Context, region: Region) -> HeapState:
+    """The tcache of the thread whose arena owns ``region`` (computed once): its first chunk,
+    when that chunk has a tcache_perthread_struct's size (0x290, NON_MAIN_ARENA, PREV_INUSE)."""
+
+    def compute() -> HeapState:
+        state = HeapState(region.start, region.end, region.name)
+        if ctx.word(region.start + 8) == TCACHE_HEADER[1] | 0x4:
+            _tcache(ctx, state, region.start)
+        return state
+
+    found: HeapState = ctx.memo(f"tcache {region.start:#x}", compute)
+    return found
+
+
+def chunk_state(ctx: Context, region: Region, walk: Walk, chunk: Chunk) -> str | None:
+    """Where the allocator has ``chunk`` when it is free ("tcache bin 1", "free (chunk
+    headers)"), None while it is in use. A thread arena's heap is judged by its thread's tcache
+    and the next chunk's PREV_INUSE (its bins are not walked)."""
+    if not region.thread_arena:
+        state = heap_state(ctx)
+        return state.free_state(chunk.user) if state is not None else None
+    in_tcache = _thread_tcache(ctx, region).free_state(chunk.user)
+    if in_tcache:
+        return in_tcache
+    i = walk.chunks.index(chunk)
+    following = walk.chunks[i + 1] if i + 1 < len(walk.chunks) else None
+    if following is None:
+        return "top chunk" if walk.stop == REACHED_TOP else None
+    return None if following.size_field & 0x1 else "free (chunk headers)"
+
+
+def tcache_key(ctx: Context) -> int | None:
+    """glibc's tcache key (one random value for every thread since 2.34), from the first
+    tcache entry found in the main heap or a thread arena's heap."""
+    state = heap_state(ctx)
+    if state is not None and state.tcache_key is not None:
+        return state.tcache_key
+    for region, _ in walks(ctx):
+        key = _thread_tcache(ctx, region).tcache_key if region.thread_arena else None
+        if key is not None:
+            return key
+    return None
 
 
 def _heap_state(ctx: Context) -> HeapState | None:
@@ -237,7 +242,7 @@ def _heap_state(ctx: Context) -> HeapState | None:
     if ctx.program is not None:
         _fastbins(ctx, state)
         _bins(ctx, state)
-    _mark_from_headers(state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, state)))
+    _mark_from_headers(state, ctx.memo("heap_walk", lambda: walk_chunks(ctx, _main_region(state))))
     return state
 
 

@@ -21,9 +21,10 @@ from coresnap.analysis.calls import (
     canonical,
     target_slot,
 )
+from coresnap.analysis.chunks import Chunk
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
 from coresnap.analysis.evidence import Verdict
-from coresnap.analysis.heap import Chunk, HeapState, heap_walk, protect_ptr
+from coresnap.analysis.heap import chunk_state, locate, protect_ptr, tcache_key
 from coresnap.analysis.rules import Rule, hexa
 
 MAX_FRAMES = 16  # frames of the crashed thread searched for pointers into the chunk
@@ -53,28 +54,26 @@ def _text(value: int) -> str | None:
     return None
 
 
-def _free_list_word(state: HeapState, chunk: Chunk, offset: int, value: int) -> str | None:
+def _free_list_word(ctx: Context, free: str, chunk: Chunk, offset: int, value: int) -> str | None:
     """What glibc keeps at ``offset`` of a free chunk (malloc.c: tcache_entry {next, key};
     malloc_chunk {fd, bk} past the header), when ``value`` is that word."""
-    free = state.free_state(chunk.user) or ""
-    if free.startswith("tcache") and offset == 8 and value == state.tcache_key:
+    if free.startswith("tcache") and offset == 8 and value == tcache_key(ctx):
         return "the tcache key glibc writes into every chunk it puts in a tcache bin"
     if free.startswith(("tcache", "fastbin")) and offset == 0:
         return (
             f"the chunk's safe-linked next pointer (next = {hexa(protect_ptr(chunk.user, value))})"
         )
-    if free and not free.startswith(("tcache", "fastbin")) and offset in (0, 8):
+    if not free.startswith(("tcache", "fastbin")) and offset in (0, 8):
         return f"the chunk's {('fd', 'bk')[offset // 8]} pointer of its free list"
     return None
 
 
-def value_kind(ctx: Context, state: HeapState, chunk: Chunk, offset: int, value: int) -> str | None:
+def value_kind(ctx: Context, free: str | None, chunk: Chunk, offset: int, value: int) -> str | None:
     """What the word at ``offset`` of ``chunk`` (``value``) is when it is plainly data, not a
-    code address; None otherwise."""
-    if state.free_state(chunk.user):
-        found = _free_list_word(state, chunk, offset, value)
-        if found:
-            return found
+    code address; None otherwise. ``free``: where the allocator has the chunk, if free."""
+    found = _free_list_word(ctx, free, chunk, offset, value) if free else None
+    if found:
+        return found
     text = _text(value)
     if text is not None:
         return f"text {text!r}"
@@ -83,7 +82,7 @@ def value_kind(ctx: Context, state: HeapState, chunk: Chunk, offset: int, value:
         return f"a small integer ({signed})"
     m = ctx.mapping_at(value)
     if m is not None and not m.executable:
-        where = "the heap" if state.contains(value) else m.path or f"{m.perms} memory"
+        where = "the heap" if locate(ctx, value) else m.path or f"{m.perms} memory"
         return f"a pointer into {where}, not into code"
     return None
 
@@ -115,34 +114,31 @@ def references(ctx: Context, chunk: Chunk) -> list[dict[str, Any]]:
 def _chunk_facts(ctx: Context, slot: int, target: int) -> dict[str, Any]:
     """The chunk holding ``slot``, what ``target`` is, and who points into the chunk; or
     ``{"unproven": why}``."""
-    walked = heap_walk(ctx)
-    if walked is None:
-        return {"unproven": "no glibc heap was found in the core"}
-    state, walk = walked
-    if not state.contains(slot):
+    located = locate(ctx, slot)
+    if located is None:
         m = ctx.mapping_at(slot)
         where = (m.path or f"anonymous {m.perms} memory") if m else "no mapping"
         return {
-            "unproven": f"the function pointer was read from {hexa(slot)} ({where}), not the heap"
+            "unproven": f"the function pointer was read from {hexa(slot)} ({where}), not a heap"
         }
+    region, walk = located
     chunk = walk.find(slot)
     if chunk is None:
-        return {"unproven": f"the heap walk did not reach {hexa(slot)}: {walk.stop}"}
+        return {
+            "unproven": f"the walk of the {region.name} did not reach {hexa(slot)}: {walk.stop}"
+        }
+    free = chunk_state(ctx, region, walk, chunk)
     refs = references(ctx, chunk)
     stale = refs[0] if refs else None
     owners = [r for r in refs if stale and _pointer_type(r["type"]) != _pointer_type(stale["type"])]
     return {
         "loaded_value": hexa(target),
-        "loaded_value_is": value_kind(ctx, state, chunk, slot - chunk.user, target),
-        "chunk": {
-            "address": hexa(chunk.user),
-            "size": hexa(chunk.size),
-            "state": state.free_state(chunk.user) or "in use",
-        },
+        "loaded_value_is": value_kind(ctx, free, chunk, slot - chunk.user, target),
+        "chunk": {"address": hexa(chunk.user), "size": hexa(chunk.size), "state": free or "in use"},
         "slot_offset": slot - chunk.user,
         "stale_pointer": stale,
         "new_owner": owners,
-        "heap": {"start": hexa(state.start), "end": hexa(state.end), "source": state.source},
+        "heap": {"start": hexa(region.start), "end": hexa(region.end), "name": region.name},
     }
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from analysis_support import O0, Factory
 
-from coresnap.analysis.heap import REACHED_TOP
+from coresnap.analysis.chunks import REACHED_TOP
 from coresnap.corefile import open_core
 
 O2 = ("-g", "-O2")
 
 
-def _main_variable(snapshot: dict, name: str) -> int:
-    frames = snapshot["threads"][0]["frames"]
-    main = next(f for f in frames if f["function"] == "main")
-    return next(v["value"] for v in main["variables"] if v["name"] == name)
+def _variable(snapshot: dict, function: str, name: str) -> int:
+    thread = next(t for t in snapshot["threads"] if t.get("crashed"))
+    frame = next(f for f in thread["frames"] if f["function"] == function)
+    return next(v["value"] for v in frame["variables"] if v["name"] == name)
 
 
 @pytest.mark.parametrize("flags", [O0, O2], ids=["O0", "O2"])
@@ -27,6 +27,7 @@ def _main_variable(snapshot: dict, name: str) -> int:
         ("mmapped", "munmap_chunk(): invalid pointer", "0x4242424242424242", 0x30),
         ("small", "free(): invalid size", "0x11", 0x30),
         ("big", "free(): invalid pointer", "0xfffffffffffffff0", 0x7E0),
+        ("thread", "free(): invalid pointer", "0xfffffffffffffff0", 0x30),
     ],
 )
 def test_underflow_over_the_chunks_own_header(
@@ -44,13 +45,16 @@ def test_underflow_over_the_chunks_own_header(
     block, chunk = int(facts["block"], 16), int(facts["chunk"], 16)
     assert block == chunk + 0x10
     if flags == O0:
-        assert block == _main_variable(a.snapshot, "buffer")
+        assert block == _variable(a.snapshot, "underflow", "buffer")
     previous = facts["previous_chunk"]  # `first`: the walk reaches the header through it
     assert int(previous["address"], 16) + int(previous["size"], 16) == chunk
     assert int(previous["size"], 16) == int(facts["probable_size"], 16) == chunk_size
     with open_core(a.crash.core) as core:  # the header as the core has it
         assert hex(int.from_bytes(core.memory.read(chunk + 8, 8), "little")) == size_field
     assert facts["heap_walk"].startswith(f"the size field of the chunk at {facts['chunk']}: ")
+    # A thread's chunks are in its arena's heaps (mmapped at a multiple of 64 MiB).
+    arena = "thread arena heap at 0x" if how == "thread" else "main heap"
+    assert facts["heap"]["name"].startswith(arena)
 
 
 @pytest.mark.parametrize("flags", [O0, O2], ids=["O0", "O2"])
@@ -62,4 +66,4 @@ def test_pointer_malloc_never_returned_stays_invalid_free(
     assert a.labels == ["invalid-free"]
     facts = a.facts("invalid-free")
     assert facts["message"] == "free(): invalid pointer"
-    assert facts["allocator"]["heap_walk"] == REACHED_TOP  # no chunk header is corrupt
+    assert facts["allocator"]["heap_walk"] == f"main heap: {REACHED_TOP}"  # no header is corrupt

@@ -43,6 +43,8 @@ def _target(a: Analyzed) -> str:
         ("unsorted", "bad-jump", BIG_SESSION),
         ("number", "bad-jump", SESSION),
         ("struct", "exec-nonexec", SESSION),
+        ("argument", "bad-jump", SESSION),  # -O0 reuses the callback's register for its argument
+        ("thread", "bad-jump", SESSION),  # in a thread arena's heap
     ],
 )
 def test_call_through_a_reused_chunk(
@@ -67,6 +69,8 @@ def test_call_through_a_reused_chunk(
     else:
         text = value.to_bytes(8, "little").decode()
         assert text in TEXT * 2 and facts["loaded_value_is"] == f"text {text!r}"
+    arena = "thread arena heap at 0x" if how == "thread" else "main heap"
+    assert facts["heap"]["name"].startswith(arena)
     assert a.snapshot["classification"]["confidence"] >= 0.7
     if flags == O0:  # the variables name the stale pointer and the new owner
         assert facts["stale_pointer"]["variable"] == "s"
@@ -91,6 +95,11 @@ def test_call_through_a_reused_chunk(
             "the tcache key glibc writes into every chunk it puts in a tcache bin",
         ),
         ("freed-unsorted", "free (chunk headers)", "the chunk's bk pointer of its free list"),
+        (
+            "thread-freed",  # in the tcache of a thread, whose arena has heaps of its own
+            "tcache bin 1",
+            "the tcache key glibc writes into every chunk it puts in a tcache bin",
+        ),
     ],
 )
 def test_call_through_a_freed_chunk(
@@ -107,7 +116,7 @@ def test_call_through_a_freed_chunk(
 @pytest.mark.parametrize(
     ("how", "labels", "why"),
     [
-        ("global", ["bad-jump", "memory.exec"], "no glibc heap"),
+        ("global", ["bad-jump", "memory.exec"], "/cls_fp_corrupt), not a heap"),  # `on_event`
         ("stack", ["bad-jump", "memory.exec"], ""),
         ("heap", ["null-deref", "bad-jump", "memory.exec"], ""),
     ],

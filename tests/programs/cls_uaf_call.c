@@ -9,7 +9,11 @@
  *   unsorted  a chunk too big for the tcache, back from the unsorted bin with text
  *   freed     no new owner: the chunk is still in its tcache bin (the target is the tcache key)
  *   freed-unsorted  no new owner, the big chunk is in the unsorted bin (the target is its bk)
+ *   argument  as string, through a call that loads its argument from the session too
+ *   thread    as string, in a thread: the chunk is in the thread's arena
+ *   thread-freed  as freed, in a thread (the chunk is in that thread's tcache)
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +57,13 @@ close_session(struct session *s)
 	s->on_close(s);
 }
 
+static void
+close_with_id(struct session *s)
+{
+	/* -O0 reloads s to load the argument: the register the callback came through is reused */
+	s->on_close((struct session *)s->id);
+}
+
 static char *
 copy_text(size_t size)
 {
@@ -64,10 +75,13 @@ copy_text(size_t size)
 	return text;
 }
 
-int
-main(int argc, char **argv)
+static int argc_seen;
+
+static void *
+reuse(void *arg)
 {
-	const char *how = argc > 1 ? argv[1] : "string";
+	const char *how = arg;
+	int argc = argc_seen;
 	int big = strstr(how, "unsorted") != NULL;
 	size_t name_size = big ? 1200 : 16;
 	struct session *s = open_session(7, name_size);
@@ -85,7 +99,8 @@ main(int argc, char **argv)
 		for (int i = 0; i < 7; i++)
 			fillers[i] = malloc(sizeof *s + name_size); /* drain the tcache bin */
 	}
-	if (strcmp(how, "string") == 0 || strcmp(how, "fastbin") == 0 || strcmp(how, "unsorted") == 0) {
+	if (strcmp(how, "string") == 0 || strcmp(how, "fastbin") == 0 || strcmp(how, "unsorted") == 0 ||
+	    strcmp(how, "argument") == 0) {
 		owner = copy_text(sizeof *s + name_size);
 	} else if (strcmp(how, "struct") == 0) {
 		struct packet *p = malloc(sizeof *p);
@@ -99,7 +114,26 @@ main(int argc, char **argv)
 			v[i] = (long)argc * 21 + i;
 		owner = v;
 	}
+	if (strcmp(how, "argument") == 0)
+		close_with_id(s);
 	close_session(s);
 	printf("%p %p\n", owner, guard);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *how = argc > 1 ? argv[1] : "string";
+	pthread_t worker;
+
+	argc_seen = argc;
+	if (strncmp(how, "thread", 6) == 0) {
+		how = strcmp(how, "thread") == 0 ? "string" : "freed";
+		pthread_create(&worker, NULL, reuse, (void *)how);
+		pthread_join(worker, NULL);
+		return 0;
+	}
+	reuse((void *)how);
 	return 0;
 }
