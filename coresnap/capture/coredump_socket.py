@@ -129,6 +129,9 @@ class SocketReader:
     def readinto(self, buffer: memoryview, /) -> int:
         return self.conn.recv_into(buffer)
 
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
 
 def proc_text(pid: int, name: str) -> str:
     """``/proc/<pid>/<name>`` as text, empty when unreadable."""

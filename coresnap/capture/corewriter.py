@@ -14,7 +14,7 @@ import os
 import struct
 from typing import NamedTuple
 
-from coresnap.capture import corestream, heapwalk, keep, sparse
+from coresnap.capture import corestream, drain, heapwalk, keep, sparse
 from coresnap.capture.corestream import EHDR_SIZE, PHDR_SIZE, PN_XNUM, PT_LOAD, PT_NOTE, Head
 
 NOTE_NAME = b"CORESNAP\0"
@@ -70,6 +70,13 @@ class Writer:
 
     def run(self, src: sparse.Readable) -> Result:
         self.src = src
+        self.drain = drain.Drain(src, self.view)
+        try:
+            return self._run()
+        finally:
+            self.drain.close()
+
+    def _run(self) -> Result:
         if self.check:
             self.check(0)
         loads = [(p.p_offset, i) for i, p in enumerate(self.head.phdrs)
@@ -98,10 +105,11 @@ class Writer:
         self.pos += got
         return got
 
-    def _skip_to(self, offset: int) -> None:
-        while self.pos < offset:
-            if not self._read(min(len(self.view), offset - self.pos)):
-                return
+    def _skip_to(self, offset: int) -> int:
+        """Drop the stream up to ``offset``; returns the bytes dropped."""
+        dropped = self.drain.drop(offset - self.pos) if offset > self.pos else 0
+        self.pos += dropped
+        return dropped
 
     def _segment(self, i: int) -> None:
         seg = self.head.phdrs[i]
@@ -110,9 +118,16 @@ class Writer:
         pending: set[int] = set()
         done = 0
         while done < seg.p_filesz and not self.truncated:
+            base = seg.p_vaddr + done
+            if ranges is not None and walk is None and done:  # nothing kept up to the next range
+                want = min(_next_kept(ranges, base), seg.p_vaddr + seg.p_filesz) - base
+                if want:
+                    got = self._skip_to(self.pos + want)
+                    done += got
+                    self.truncated = got < want  # the kernel stopped writing
+                    continue
             want = min(len(self.view), seg.p_filesz - done)
             n = self._read(want)
-            base = seg.p_vaddr + done
             if ranges is None:
                 self._put(i, base, 0, n)
             else:
@@ -208,6 +223,14 @@ def _heap_walk(seg: corestream.Phdr, first: bytes, order: str) -> heapwalk.HeapW
     if heapwalk.starts_heap(first, order):
         return heapwalk.HeapWalk(seg.p_vaddr, seg.end, order)
     return None
+
+
+def _next_kept(ranges: list[tuple[int, int]], at: int) -> int:
+    """The first kept address at or after ``at`` in ``ranges`` (sorted, disjoint)."""
+    i = bisect.bisect_right(ranges, (at, 1 << 64)) - 1
+    if i >= 0 and at < ranges[i][1]:
+        return at
+    return ranges[i + 1][0] if i + 1 < len(ranges) else 1 << 64
 
 
 def _kept(

@@ -66,6 +66,12 @@ class Prefixed:
         self.prefix = self.prefix[n:]
         return n
 
+    def fileno(self) -> int:
+        """``src``'s descriptor, once the prefix is read (so that splice may take the rest)."""
+        if self.prefix:
+            raise OSError("the prefix is not read yet")
+        return int(self.src.fileno())  # type: ignore[attr-defined]
+
 
 def write(
     src: sparse.Readable,
