@@ -19,7 +19,10 @@ fn main() {
     for line in io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some((&cmd, args)) = words.split_first() else { continue };
+        let (cmd, args) = match words.split_first() {
+            Some((&cmd, args)) => (cmd, args),
+            None => continue,
+        };
         sizes.record(cmd, line.len());
         match cmd {
             "put" if args.len() >= 2 => db.put(args[0], args[1]),
