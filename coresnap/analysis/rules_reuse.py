@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from coresnap.analysis.calls import (
-    as_facts,
-    branch_at,
-    branch_target,
-    call_before,
-    canonical,
-    target_slot,
-)
+from coresnap.analysis.calls import branch_at, branch_target, call_before, canonical
 from coresnap.analysis.chunks import Chunk
 from coresnap.analysis.context import NULL_PAGE_LIMIT, Context
 from coresnap.analysis.evidence import Verdict
 from coresnap.analysis.heap import chunk_state, locate, protect_ptr, tcache_key
+from coresnap.analysis.loads import as_facts, target_slot
 from coresnap.analysis.rules import Rule, hexa
 
 MAX_FRAMES = 16  # frames of the crashed thread searched for pointers into the chunk
