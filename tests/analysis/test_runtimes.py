@@ -186,3 +186,23 @@ def test_runtime_names_match_binutils_demangler() -> None:
     assert runtime_name(next(r for r in raw if r.endswith("18panic_bounds_check"))) == (
         "core::panicking::panic_bounds_check"
     )
+
+
+def test_reclassify_diff_relabels_snapshots_of_older_rules(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A snapshot made before these rules (labelled abort, no runtime observations) is relabelled
+    from its frames alone; the text that needed memory is a note, not a guess."""
+    from coresnap.cli.coresnap import main
+    from coresnap.snapshot import load, write
+
+    old = copy.deepcopy(_go(run, "index", ()).snapshot)
+    old["classification"] = {"labels": ["abort"], "evidence": [], "notes": [], "confidence": 0.8}
+    write(old, tmp_path / "go-index.snap")
+    assert main(["reclassify", str(tmp_path), "--diff"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"* {tmp_path / 'go-index.snap'}: labels abort -> out-of-bounds")
+    again = analyze(load(tmp_path / "go-index.snap"), None)["classification"]
+    assert again["evidence"][0]["facts"]["runtime_frame"] == "runtime.goPanicIndex"
+    assert again["evidence"][0]["facts"]["message"] is None
+    assert "go-runtime: the panic's text was not readable from memory" in again["notes"]
