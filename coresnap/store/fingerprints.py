@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from coresnap.analysis.fingerprint import VERSION, fingerprint
+from coresnap.analysis.fingerprint import VERSION, fingerprint, normalize_function
 from coresnap.store import grouping, symbols
 
 KEY = re.compile(r"^[0-9A-Za-z]{1,128}$")
@@ -41,7 +41,7 @@ class ServerPrint:
     frames: list[str]
     aliases: list[str] = field(default_factory=list)
     learned: list[dict[str, Any]] = field(default_factory=list)
-    blamed: str | None = None  # the blamed frame's function name, when it has one
+    blamed: str | None = None  # the blamed function's normal name, when it has one
 
 
 def client_version(doc: dict[str, Any]) -> int | None:
@@ -77,7 +77,8 @@ def _blamed(fp: dict[str, Any]) -> str | None:
     name = blame.get("function") if isinstance(blame, dict) else None
     if not isinstance(name, str) or not name or _NAMELESS.search(name):
         return None
-    return name[:512]
+    # Normal form: -O2's set_width.constprop.0.isra.0 is -O2 -g's set_width.
+    return normalize_function(name)[0][:512] or None
 
 
 def _frame_names(doc: dict[str, Any]) -> list[str]:

@@ -50,6 +50,7 @@ class Observation:
     reopened: bool
     created: bool = False
     row_id: int = 0  # the row of the object's own fingerprint (merged into group_id or not)
+    key: str = ""  # the fingerprint naming group_id (another than the object's when merged)
 
 
 # Built once: building a statement per call costs more than running it on SQLite.
@@ -123,7 +124,7 @@ def observe(
     keep, sampling = _sample(g, now, config)
     changes.update(sampling)
     conn.execute(_UPDATE, {"gid": gid, **changes})
-    return Observation(gid, keep, reopened, created, row_id)
+    return Observation(gid, keep, reopened, created, row_id, str(g["fingerprint"]))
 
 
 def likely_kept(conn: Connection, project_id: int, fingerprint: str, config: StoreConfig) -> bool:

@@ -354,7 +354,7 @@ def _index(
     outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's
     if seen.keep_blob and not written:
         blobs.put(key, blob)  # kept after all (the guess said no): durable before the commit
-    return Stored(p.oid, p.fingerprint, True, seen.keep_blob, seen.created)
+    return Stored(p.oid, seen.key, True, seen.keep_blob, seen.created)
 
 
 def _text(value: object) -> str | None:

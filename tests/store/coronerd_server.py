@@ -86,7 +86,7 @@ class Server:
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded machine (2 cores, parallel suites)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"coronerd exited: {self.log()[-2000:]}")

@@ -24,15 +24,14 @@ def bug_line(seed: str) -> int:
     return 100 + int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16) % 1_000_000
 
 
-def frame(
-    index: int, function: str, module: str = "/usr/bin/simple", line: int = 0
-) -> dict[str, Any]:
-    # Another crash line is another pc (the fingerprint's address alias tells them apart too).
+def frame(index: int, function: str, line: int = 0) -> dict[str, Any]:
+    # No module: the fingerprint names the frame by its function alone ("thread_fn") and has no
+    # address alias to join groups with. Another crash line is another pc all the same.
     offset = 0x1000 + 16 * index + (16 * line if line else 0)
     return {
         "index": index,
         "pc": 0x400000 + offset,
-        "module": module,
+        "module": None,
         "build_id": None,
         "module_offset": offset,
         "function": function,
@@ -92,7 +91,7 @@ def make_snapshot(
                 "name": application,
                 "crashed": True,
                 "registers": {"rip": 0x401000, "rsp": 0x7FFFFFFFE000},
-                "frames": [frame(i, f, exe, line if i == 0 else 0) for i, f in enumerate(frames)],
+                "frames": [frame(i, f, line if i == 0 else 0) for i, f in enumerate(frames)],
             }
         ],
         "modules": [],

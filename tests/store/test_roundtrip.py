@@ -76,7 +76,7 @@ def test_list_renders_like_the_seed(store: Server, tmp_path: Path) -> None:
     assert row in lines
     assert lines[lines.index("  Classification:") + 1] == "    memory.write (21 buckets)"
     assert "    use-after-free (20 buckets)" in lines
-    assert lines[lines.index("  Frames:") + 1] == "    simple!thread_fn"  # the server's
+    assert lines[lines.index("  Frames:") + 1] == "    thread_fn"
     objects = lines[lines.index("  Objects:") + 1 :]
     # The newest of 22 rapid uploads is past storage sampling: the line says so after the date.
     line = rf"    \[{newest['uuid']}\] \(.+ \d{{4}}\)( \(snapshot not kept: sampled\))?"

@@ -57,7 +57,10 @@ def make_plan(
     pid, name = project
     with reading(engine.connect()) as conn:
         found = read.load(conn, pid)
-        read.compute(conn, found, pid, blobs, config["limits.max_snapshot"], progress, key)
+        # Keys this version made stay right without a snapshot; another function's do not.
+        version = fingerprints.version() if key is fingerprints.compute else None
+        limit = config["limits.max_snapshot"]
+        read.compute(conn, found, pid, blobs, limit, progress, key, version)
     versions = Counter(c.print.version for c in found.computed.values())
     version = versions.most_common(1)[0][0] if versions else None
     return plan.build(pid, name, version or fingerprints.version(), found)

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.store import aliases, grouping, heritage, learned, symbols
@@ -157,10 +158,12 @@ def _move(
         if not part.heir:
             n, why = len(part.objects), part.reason
             grouping.record(
-                conn, part.source, "split", WHO, f"{n} objects to {into['fingerprint']} ({why})"
+                conn, part.source, "split", WHO, f"{n} to {into['fingerprint']} ({why})"
             )
+            # Into a group of its own: the split's other side; into one with objects: a merge.
+            action, side = ("merge", "from") if into["count"] else ("split", "split off")
             grouping.record(
-                conn, target, "merge", WHO, f"{n} objects from {source['fingerprint']} ({why})"
+                conn, target, action, WHO, f"{n} {side} {source['fingerprint']} ({why})"
             )
     if part.heir and last:
         _empty(conn, part, source, into)
@@ -168,17 +171,32 @@ def _move(
 
 
 def _empty(conn: Connection, part: Part, source: Any, into: Any) -> None:
-    """The source of ``part`` empties into its heir (the end of step 3)."""
-    rest = conn.execute(
-        update(objects).where(objects.c.group_id == part.source).values(group_id=into["id"])
-    ).rowcount
-    if rest:  # uploaded meanwhile with a key whose row merges here now
-        heritage.settle(conn, int(into["id"]), rest, (source["first_seen"], source["last_seen"]))
+    """The source of ``part`` empties into its heir (the end of step 3): its rows follow the
+    heir, and objects uploaded to it since the plan go where their own key's row says."""
     conn.execute(
         update(groups)
         .where((groups.c.id == part.source) | (groups.c.merged_into == part.source))
         .values(merged_into=into["id"])
     )
+    row = groups.alias("row")
+    rest = conn.execute(
+        select(objects.c.id, objects.c.timestamp, func.coalesce(row.c.merged_into, row.c.id))
+        .join(
+            row,
+            (row.c.project_id == objects.c.project_id)
+            & (row.c.fingerprint == objects.c.fingerprint),
+        )
+        .where(objects.c.group_id == part.source)
+        .with_for_update(of=objects)
+    ).all()
+    bound: dict[int, list[Any]] = defaultdict(list)
+    for r in rest:
+        bound[int(r[2])].append(r)
+    for target, moved in sorted(bound.items()):
+        ids = [r[0] for r in moved]
+        conn.execute(update(objects).where(objects.c.id.in_(ids)).values(group_id=target))
+        seen = (min(r[1] for r in moved), max(r[1] for r in moved))
+        heritage.settle(conn, target, len(ids), seen)
     conn.execute(update(groups).where(groups.c.id == part.source).values(count=0))
     heritage.move_history(conn, part.source, int(into["id"]))
     grouping.record(

@@ -158,7 +158,7 @@ def _represent(
 def _final(plan: Plan, key: str, members: list[Stored], row: Any, stays: dict[int, bool]) -> Final:
     """Step 2 for represented ``key``."""
     prints = [plan.reading.computed[s.id].print for s in members]
-    final = Final(key, None, frames=prints[0].frames)
+    final = Final(key, None, frames=next((p.frames for p in prints if p.frames), []))
     final.aliases = sorted({a for p in prints for a in p.aliases})
     final.blamed = next((p.blamed for p in prints if p.blamed), None)
     final.first_seen = min(s.timestamp for s in members)

@@ -61,6 +61,7 @@ class Reading:
     computed: dict[int, Computed] = field(default_factory=dict)  # by object id
     taught: symbols.Symbols = field(default_factory=symbols.Symbols)  # facts not stored yet
     unreadable: int = 0
+    kept_keys: int = 0  # objects without a snapshot whose key this version made
 
 
 def load(conn: Connection, project_id: int) -> Reading:
@@ -102,8 +103,13 @@ def compute(
     limit: int,
     progress: Progress,
     key: KeyFunction = fingerprints.compute,
+    version: int | None = None,
 ) -> None:
-    """Fill ``reading.computed`` and ``reading.taught`` (the two passes of the module doc)."""
+    """Fill ``reading.computed`` and ``reading.taught`` (the two passes of the module doc).
+
+    An object without a readable snapshot whose key was made by ``version`` (this coronerd's
+    fingerprint version, at its ingest or a regroup) keeps that key: it is today's.
+    """
     with_blob = [s for s in reading.objects if s.blob_key]
     later: list[Stored] = []
     for doc, s in _docs(blobs, with_blob, limit, reading, progress, "reading snapshots"):
@@ -124,6 +130,12 @@ def compute(
         known.update(reading.taught)
         reading.computed[s.id] = _computed(key(doc, known), doc, s)
         conn.rollback()
+    for s in reading.objects:
+        if s.id not in reading.computed and version is not None and s.fp_version == version:
+            learned_fills = json.loads(s.learned) if s.learned else []
+            kept = fingerprints.ServerPrint(s.fingerprint, version, [], learned=learned_fills)
+            reading.computed[s.id] = Computed(kept, "kept its key")
+            reading.kept_keys += 1
 
 
 def _docs(

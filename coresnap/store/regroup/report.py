@@ -22,16 +22,18 @@ def lines(plan: Plan) -> list[str]:
     """The plan of one project: each group whose objects move (split when they go to several
     groups or it keeps some), each group that gathers others (merge), then the totals."""
     r = plan.reading
-    followers = sum(1 for s in r.objects if not s.blob_key)
+    followers = sum(1 for s in r.objects if s.id not in r.computed)
     unreadable = f", {r.unreadable} unreadable" if r.unreadable else ""
     out = [
-        f"project {plan.project}: fingerprint v{plan.version}, {len(r.objects)} objects "
-        f"({followers} without a snapshot follow their group{unreadable})"
+        f"project {plan.project}: fingerprint v{plan.version}, {_objects(len(r.objects))}: "
+        f"{len(r.computed) - r.kept_keys} keyed from their snapshot, {r.kept_keys} keep the key "
+        f"v{plan.version} gave them, {followers} follow their group{unreadable}"
     ]
     sources, targets = _index(plan)
     keys = {gid: g["fingerprint"] for gid, g in r.groups.items()}
+    counts = Counter(s.group_id for s in r.objects)
     for gid, parts in sorted(sources.items()):
-        head = f"  {_k(keys[gid])} ({_count(plan, gid)} objects)"
+        head = f"  {_k(keys[gid])} ({_objects(counts[gid])})"
         if _splits(plan, parts):
             out.append(f"{head} splits:")
             out += [f"      {_arrow(plan, p)}" for p in parts]
@@ -54,8 +56,8 @@ def totals(plan: Plan) -> str:
     if not plan.parts and not plan.refresh:
         return "nothing to do: every object is in the group of its key"
     return (
-        f"{plan.moving()} objects move, {splits} groups split, {merges} merges, "
-        f"{len(plan.refresh)} objects refreshed in place"
+        f"{_objects(plan.moving())} move, {splits} split, {merges} merge, "
+        f"{_objects(len(plan.refresh))} refreshed in place"
     )
 
 
@@ -68,9 +70,11 @@ def _splits(plan: Plan, parts: list[Part]) -> bool:
 
 
 def _gathered(plan: Plan, target: str, parts: list[Part]) -> list[int]:
-    """The current groups whose objects end in ``target``'s group (itself included)."""
+    """The current groups whose objects end in ``target``'s group (itself, if it has any)."""
     row = plan.finals[target].row_id
-    found = {p.source for p in parts} | ({row} if row is not None else set())
+    found = {p.source for p in parts}
+    if row is not None and row in plan.reading.groups and plan.reading.groups[row]["count"]:
+        found.add(row)
     return sorted(found)
 
 
@@ -107,21 +111,28 @@ def _index(plan: Plan) -> tuple[dict[int, list[Part]], dict[str, list[Part]]]:
     return sources, targets
 
 
-def _count(plan: Plan, gid: int) -> int:
-    return Counter(s.group_id for s in plan.reading.objects)[gid]
+def _objects(n: int) -> str:
+    return f"{n} object{'' if n == 1 else 's'}"
 
 
 def _group_of(plan: Plan, part: Part) -> str:
     final = plan.finals[part.target]
     if final.row_id is None:
         return "new"
-    return "own" if final.row_id == part.source else "existing"
+    if final.unmerge:
+        return "again"
+    return "same" if final.row_id == part.source else "existing"
 
 
 def _arrow(plan: Plan, part: Part) -> str:
-    label = {"new": "new group", "own": "same group", "existing": "existing group"}
-    heir = ", takes over the group" if part.heir else ""
+    label = {
+        "new": "new group",
+        "again": "its own group again",
+        "same": "same group",
+        "existing": "existing group",
+    }
+    heir = ", heir" if part.heir else ""
     return (
-        f"{len(part.objects)} → {_k(part.target)} ({label[_group_of(plan, part)]}{heir}): "
+        f"{_objects(len(part.objects))} → {_k(part.target)} ({label[_group_of(plan, part)]}{heir}): "
         f"{part.reason}"
     )
