@@ -9,6 +9,7 @@ import httpx
 from alert_receivers import free_port
 from alert_store import CONSOLE, add_target, admin_project, put, settle
 from coronerd_server import Server
+from store_snapshots import group_key
 
 FPS = ("1a" * 32, "2b" * 32)
 
@@ -32,9 +33,10 @@ def test_listen_prints_one_line_per_alert_and_checks_signatures(alerting: Server
         assert [r["state"] for r in rows] == ["sent", "sent"]
         lines = [proc.stdout.readline().strip() for _ in FPS]
         for fp in FPS:
+            key = group_key(fingerprint=fp)  # coronerd's key of the bug's group
             want = (
-                f"[new-group] {p.name} {fp[:16]}: New fault in {p.name}: thread_fn "
-                f"(memory.write, use-after-free) -> {CONSOLE}/p/{p.name}/g/{fp}"
+                f"[new-group] {p.name} {key[:16]}: New fault in {p.name}: thread_fn "
+                f"(memory.write, use-after-free) -> {CONSOLE}/p/{p.name}/g/{key}"
             )
             assert want in lines
         forged = httpx.post(url, content=b"{}", headers={"X-Coresnap-Signature": "sha256=00"})

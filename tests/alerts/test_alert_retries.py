@@ -19,6 +19,7 @@ from alert_store import (
     settle,
 )
 from coronerd_server import Server, fresh_pg_database, make_server
+from store_snapshots import group_key
 
 FP = [f"{i:02x}" * 32 for i in range(10, 60)]
 
@@ -62,7 +63,7 @@ def test_receiver_down_is_retried_across_a_restart(own_alerting: Server) -> None
     down.start()
     try:
         (got,) = down.wait(1)
-        assert got.json()["group"]["fingerprint"] == FP[0]
+        assert got.json()["group"]["fingerprint"] == group_key(fingerprint=FP[0])
         (row,) = settle(server, p)
         assert row["state"] == "sent" and row["sent_at"] >= got.at - 1
         time.sleep(1.5)

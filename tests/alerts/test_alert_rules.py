@@ -13,13 +13,15 @@ from alert_receivers import HttpReceiver
 from alert_store import add_target, admin_project, put, set_state, settle
 from coronerd_server import Server
 from sqlalchemy import update
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.store import auth
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import alert_targets
 
-FP = [f"{i:02x}" * 32 for i in range(1, 8)]
+FP = [f"{i:02x}" * 32 for i in range(1, 8)]  # bugs (make_snapshot seeds)
+# Messages name a group by coronerd's key (its fingerprint of the bug's snapshots).
+SEED = {group_key(fingerprint=s): s for s in [*FP, *(f[::-1] for f in FP)]}
 
 
 @pytest.fixture
@@ -32,9 +34,9 @@ def hook() -> Iterator[HttpReceiver]:
 
 
 def events(r: HttpReceiver, pause: float = 1.5) -> list[tuple[str, str]]:
-    """(event, fingerprint) of every message, after a pause in which no more may arrive."""
+    """(event, bug) of every message, after a pause in which no more may arrive."""
     time.sleep(pause)
-    return [(q.json()["event"], q.json()["group"]["fingerprint"]) for q in r.requests]
+    return [(q.json()["event"], SEED[q.json()["group"]["fingerprint"]]) for q in r.requests]
 
 
 def test_threshold_fires_once_per_period_per_group(alerting: Server, hook: HttpReceiver) -> None:
@@ -103,7 +105,7 @@ def test_filters_select_the_objects(alerting: Server, hook: HttpReceiver) -> Non
     put(alerting, p, fingerprint=FP[3], hostname="web1", version="1.9")
     put(alerting, p, fingerprint=FP[4], hostname="web1", version="2.1")
     settle(alerting, p)
-    got = sorted((q.path, q.json()["group"]["fingerprint"]) for q in hook.requests)
+    got = sorted((q.path, SEED[q.json()["group"]["fingerprint"]]) for q in hook.requests)
     time.sleep(1)
     assert len(hook.requests) == 2
     assert got == [("/", FP[2]), ("/versions", FP[4])]
@@ -124,7 +126,7 @@ def test_min_interval_between_messages_of_a_group(alerting: Server, hook: HttpRe
     put(alerting, p, fingerprint=FP[0], version="1")
     settle(alerting, p)
     for i in range(2):  # resolved, then a regression in a newer version, twice
-        set_state(alerting, p, FP[0], "resolved")
+        set_state(alerting, p, group_key(fingerprint=FP[0]), "resolved")
         put(alerting, p, fingerprint=FP[0], version=str(2 + i))
     settle(alerting, p)
     time.sleep(1)
@@ -149,7 +151,7 @@ def test_muted_groups_stay_quiet(alerting: Server, hook: HttpReceiver) -> None:
     )
     put(alerting, p, fingerprint=FP[5])
     settle(alerting, p)
-    set_state(alerting, p, FP[5], "muted")
+    set_state(alerting, p, group_key(fingerprint=FP[5]), "muted")
     for _ in range(3):
         put(alerting, p, fingerprint=FP[5])
     settle(alerting, p)

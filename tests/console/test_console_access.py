@@ -10,11 +10,13 @@ import httpx
 import pytest
 from console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
 from sqlalchemy import select, update
+from store_snapshots import group_key
 
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import group_events, groups, projects, sessions
 
-FP = "d1" * 32
+BUG = "d1" * 32  # a make_snapshot seed, and coronerd's key of its group:
+FP = group_key(fingerprint=BUG)
 
 
 def _name(prefix: str) -> str:
@@ -72,8 +74,8 @@ def test_pages_need_a_session_and_sign_in_needs_its_csrf_token(console_store: Se
 
 def test_a_user_of_one_project_gets_404_on_another(console_store: Server) -> None:
     mine, theirs = console_store.project("a"), console_store.project("b")
-    own_oid = upload(console_store, mine, fingerprint=FP)
-    other_oid = upload(console_store, theirs, fingerprint=FP)
+    own_oid = upload(console_store, mine, fingerprint=BUG)
+    other_oid = upload(console_store, theirs, fingerprint=BUG)
     client = sign_in(console_store, add_user(console_store, _name("u"), [mine.name]))
     index = client.get("/")
     assert mine.name in index.text and theirs.name not in index.text
@@ -103,7 +105,7 @@ def test_a_user_of_one_project_gets_404_on_another(console_store: Server) -> Non
 
 def test_state_changes_need_the_session_csrf_token(console_store: Server) -> None:
     p = console_store.project()
-    upload(console_store, p, fingerprint=FP, version="1.0")
+    upload(console_store, p, fingerprint=BUG, version="1.0")
     name = add_user(console_store, _name("u"), [p.name])
     client = sign_in(console_store, name)
     page = client.get(f"/p/{p.name}/g/{FP}")

@@ -17,6 +17,7 @@ import zstandard
 from console_crashes import real_crash, snapshot
 from console_server import PASSWORD, Server, add_user, sign_in, upload
 from sqlalchemy import insert, select
+from store_snapshots import group_key
 
 from coresnap.client import cf, put_snapshot
 from coresnap.console import users
@@ -73,9 +74,11 @@ def _folded_counts(html: str) -> list[str]:
 
 def test_group_history_records_api_merges_and_the_console_user(sqlite_store: Server) -> None:
     p = sqlite_store.project()
-    a, b = "a1" * 32, "b2" * 32
-    upload(sqlite_store, p, fingerprint=a, frames=("alpha", "main"))
-    upload(sqlite_store, p, fingerprint=b, frames=("beta", "main"))
+    bug_a, bug_b = "a1" * 32, "b2" * 32  # make_snapshot seeds; a, b: coronerd's group keys
+    upload(sqlite_store, p, fingerprint=bug_a, frames=("alpha", "main"))
+    upload(sqlite_store, p, fingerprint=bug_b, frames=("beta", "main"))
+    a = group_key(fingerprint=bug_a, frames=("alpha", "main"))
+    b = group_key(fingerprint=bug_b, frames=("beta", "main"))
     r = httpx.post(
         f"{sqlite_store.url}/api/v1/projects/{p.name}/groups/{a}/merge",
         json={"into": b},
@@ -131,8 +134,8 @@ def test_password_hashes_are_salted_scrypt_with_their_parameters(password: str) 
 
 def test_project_page_lists_alert_messages_not_delivered(console_store: Server) -> None:
     p, other = console_store.project(), console_store.project()
-    fp = "c3" * 32
-    upload(console_store, p, fingerprint=fp)
+    upload(console_store, p, fingerprint="c3" * 32)
+    fp = group_key(fingerprint="c3" * 32)  # coronerd's key of the bug's group
     engine = make_engine(console_store.database_url)
     now = time.time()
     try:
@@ -193,9 +196,13 @@ def test_project_page_sorts_and_pages_groups(sqlite_store: Server) -> None:
             upload(sqlite_store, p, fingerprint=f"{i:064x}", timestamp=now - 3600 * i + k)
     client = sign_in(sqlite_store, add_user(sqlite_store, f"u{uuid.uuid4().hex[:8]}", [p.name]))
 
+    bug = {group_key(fingerprint=f"{i:064x}"): f"{i:064x}" for i in range(52)}
+
     def fingerprints(**params: str) -> list[str]:
+        """The bugs (seeds: group i's is i in hex) of the listed groups, in order."""
         html = client.get(f"/p/{p.name}", params=params).text
-        return re.findall(r'<tr class="group" data-fingerprint="([0-9a-f]+)">', html)
+        keys = re.findall(r'<tr class="group" data-fingerprint="([0-9a-f]+)">', html)
+        return [bug[k] for k in keys]
 
     first = fingerprints()
     assert len(first) == 50
