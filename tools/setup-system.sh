@@ -23,6 +23,7 @@ have_cmd strace     || need+=(strace)  # the minicore tests record the snapshot'
 have_cmd go         || need+=(golang-go)  # Go crash tests (GOTRACEBACK=crash panics)
 have_cmd rustc      || need+=(rustc)      # Rust panic=abort tests
 have_cmd node       || need+=(nodejs)     # Node.js crash tests: Debian's node 18 exports V8's v8dbg_ metadata (libnode108)
+have_cmd clang      || need+=(clang)      # DWARF 5 as LLVM writes it (addrx forms): the scope index tests
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

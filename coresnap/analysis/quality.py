@@ -23,10 +23,12 @@ def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _executable(snapshot: dict[str, Any]) -> list[tuple[int, int]]:
-    """[start, end) of the mappings that can hold code (the memory map's ``x`` ones)."""
+    """[start, end) of the mappings that can hold code (the memory map's ``x`` ones, and the
+    ``???`` ones of cores that do not say)."""
     out = []
     for m in snapshot.get("memory_map") or []:
-        if isinstance(m, dict) and "x" in str(m.get("perms", "")):
+        perms = str(m.get("perms", "")) if isinstance(m, dict) else ""
+        if "x" in perms or "?" in perms:
             start, end = m.get("start"), m.get("end")
             if isinstance(start, int) and isinstance(end, int):
                 out.append((start, end))
@@ -36,13 +38,19 @@ def _executable(snapshot: dict[str, Any]) -> list[tuple[int, int]]:
 def _garbage(frames: list[dict[str, Any]], code: list[tuple[int, int]]) -> int:
     """Unwound frames whose pc cannot be code: zero, or outside every executable mapping (what
     an unwinder reads past the real stack). The first frame's pc is the thread's own register
-    (a bad jump's is wrong but true); without a memory map only zero is known bad."""
-    pcs = [f.get("pc") for f in frames if not f.get("inline")][1:]
-    return sum(
-        1
-        for pc in pcs
-        if isinstance(pc, int) and (pc == 0 or (code and not any(a <= pc < b for a, b in code)))
-    )
+    (a bad jump's is wrong but true). A named frame at pc 0 is a kernel snapshot's frame whose
+    text gave no address, not garbage; without a memory map only zero is known bad."""
+    physical = [f for f in frames if not f.get("inline")][1:]
+    return sum(1 for f in physical if _not_code(f, code))
+
+
+def _not_code(frame: dict[str, Any], code: list[tuple[int, int]]) -> bool:
+    pc = frame.get("pc")
+    if not isinstance(pc, int):
+        return False
+    if pc == 0:
+        return not frame.get("function")
+    return bool(code) and not any(a <= pc < b for a, b in code)
 
 
 def _frames_penalties(

@@ -13,7 +13,7 @@ from coresnap.analysis import golang, rustrt
 from coresnap.analysis.context import Context
 from coresnap.analysis.evidence import SIGABRT, SIGNAL_NAMES, Verdict, code_name
 from coresnap.analysis.rules import Rule, signal_facts
-from coresnap.analysis.runtimes import Match, decide, runtime_name
+from coresnap.analysis.runtimes import Match, decide, rules, runtime_name
 
 # The Go runtime functions whose string argument is the "fatal error: …" text.
 GO_THROWS = ("runtime.throw", "runtime.fatal")
@@ -122,4 +122,16 @@ class RustPanic(Rule):
         if "message" not in record:
             facts["message"] = None
             verdict.notes.append(f"{self.name}: no panic payload with its text on the stack")
-        verdict.add(found.label, facts)
+        label = found.label
+        if label == "panic" and record.get("message"):
+            by_message = _label_from_message("rust_messages.txt", record["message"])
+            if by_message is not None:
+                label, facts["decided_by"] = by_message, "message"
+        verdict.add(label, facts)
+
+
+def _label_from_message(name: str, message: str) -> str | None:
+    """The label of the first rule of ``runtimes/<name>`` whose expression the message matches."""
+    return next(
+        (r.label for r in rules(name.removesuffix(".txt")) if r.pattern.search(message)), None
+    )

@@ -60,6 +60,7 @@ class Backtrace(list[UnwoundFrame]):
 # Why the loop ended. "outermost" is the normal end of a complete stack.
 STOP_OUTERMOST = "outermost"  # the CFI says the return address is undefined, or _start
 STOP_PC_ZERO = "pc zero"
+STOP_NOT_CODE = "pc not in code"  # a return address outside executable memory: garbage
 STOP_MAX_FRAMES = "max frames"
 STOP_NO_UNWIND_INFO = "no unwind info"
 STOP_MEMORY = "memory unavailable"

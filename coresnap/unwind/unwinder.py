@@ -9,16 +9,19 @@ calls as extra frames) or, failing that, from the ELF symbol tables.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Literal
 
 from coresnap.corefile.model import Thread
+from coresnap.errors import CoresnapError
 from coresnap.unwind.arch import Arch, arch_for
 from coresnap.unwind.frames import (
     STOP_BAD_RULE,
     STOP_CFA_NOT_INCREASING,
     STOP_MAX_FRAMES,
     STOP_NO_UNWIND_INFO,
+    STOP_NOT_CODE,
     STOP_OUTERMOST,
     STOP_PC_ZERO,
     STOP_UNSUPPORTED_ARCH,
@@ -27,6 +30,7 @@ from coresnap.unwind.frames import (
     FrameState,
     UnwoundFrame,
 )
+from coresnap.unwind.goswitch import SWITCH, goroutine_resume
 from coresnap.unwind.modules import FileResolver, LoadedModule, ModuleMap
 from coresnap.unwind.rules import row_at
 from coresnap.unwind.sigframe import step_sigreturn, trampoline_at
@@ -82,7 +86,15 @@ class _Walk:
         self.result = result
         self.max_frames = max_frames
         self.read = word_reader(core.memory, arch, core.ident.byteorder)
+        self.memory = core.memory
         self.physical = 0
+        self.segment: FrameState | None = None  # the first frame of the registers in force
+        # Executable mappings ("???": a core that does not say), to tell code from garbage.
+        self.code = [
+            (m.start, m.end)
+            for m in getattr(core, "mappings", [])
+            if "x" in m.perms or "?" in m.perms
+        ]
 
     def stop(self, reason: str) -> FrameState | None:
         """Record why the walk ends; returns None, the caller there is not."""
@@ -100,20 +112,52 @@ class _Walk:
             return self.stop(STOP_PC_ZERO)
         # A return address may point one past its module's end (a noreturn call last in it).
         loaded = self.modules.find(state.pc if state.exact_pc else state.pc - 1)
-        if loaded is None and self.physical > 0:
+        garbage = self.physical > 0 and bool(self.code)
+        garbage = garbage and not any(lo <= state.pc < hi for lo, hi in self.code)
+        if (loaded is None and self.physical > 0) or garbage:
             state.trusted = False  # a return address outside every module: the stack is garbage
         state.trampoline = _trampoline_kind(state, loaded, self.arch, self.read)
         if state.trampoline is not None:
             state.exact_pc = True  # nobody called a signal trampoline: its pc is no return address
         frames = symbolize(state, loaded, self.arch, self.result.notes)
+        if garbage:  # no function is there: a data symbol's name would mislead
+            frames = [_unnamed(frames[-1])]
         self.add(frames)
         self.physical += 1
+        if garbage:  # what lies past it would be guesses from garbage (gdb stops too)
+            return self.stop(f"{STOP_NOT_CODE}: {state.pc:#x}")
+        if self.segment is None or state.how == "signal":
+            self.segment = state
+        if frames[-1].function == SWITCH and loaded is not None:
+            resumed = self.goroutine(state, loaded)
+            if resumed is not None:
+                self.segment = resumed
+                return resumed
         caller = self.caller(state, loaded, frames[-1].function)
         if caller is not None:
             self.add(
                 _tail_call_frames(state, caller, loaded, self.modules, self.arch, self.result.notes)
             )
         return caller
+
+    def goroutine(self, state: FrameState, loaded: LoadedModule) -> FrameState | None:
+        """The goroutine that switched to the system stack (``coresnap.unwind.goswitch``):
+        its state where it called ``runtime.systemstack``, a guess (found by a search)."""
+        if self.arch.name != "x86_64" or self.segment is None or loaded.obj is None:
+            return None
+        # System V AMD64 psABI DWARF numbers: 7 rsp, 6 rbp, 16 the return address (rip).
+        symbol = loaded.obj.symbols.lookup(state.pc - loaded.bias)
+        bp = self.segment.regs.get(6)
+        if symbol is None or bp is None:
+            return None
+        start = symbol[0].start + loaded.bias
+        bounds = (start, start + symbol[0].size)
+        found = goroutine_resume(self.memory.read, bp, bounds, (CoresnapError,))
+        if found is None:
+            return None
+        pc, sp, base = found
+        regs = {16: pc, 7: sp, 6: base}
+        return FrameState(pc=pc, regs=regs, cfa=sp, how="fp", trusted=False, exact_pc=False)
 
     def caller(
         self, state: FrameState, loaded: LoadedModule | None, function: str | None
@@ -228,11 +272,20 @@ def _trampoline_kind(
     return "code" if trampoline_at(state, arch, read) is not None else None
 
 
+def _unnamed(frame: UnwoundFrame) -> UnwoundFrame:
+    return dataclasses.replace(
+        frame, function=None, function_offset=None, function_start=None, inline=False,
+        file=None, line=None, column=None, linkage_name=None,
+    )  # fmt: skip
+
+
 def _moved_up(callee: FrameState, caller: FrameState, arch: Arch) -> bool:
     """Stacks grow down on all three: a caller's frame lies above its callee's.
 
-    A signal delivered on an alternate stack may jump anywhere, so signal frames are exempt.
+    A signal delivered on an alternate stack may jump anywhere, so signal frames are exempt,
+    and so is the step out of the interrupted frame: its ``cfa`` is where the kernel saved its
+    registers (on the signal stack: Go's gsignal), not its own frame's.
     """
-    if caller.how == "signal" or callee.cfa is None or caller.cfa is None:
+    if "signal" in (caller.how, callee.how) or callee.cfa is None or caller.cfa is None:
         return True
     return caller.cfa > callee.cfa or (caller.cfa == callee.cfa and caller.pc != callee.pc)

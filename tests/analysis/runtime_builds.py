@@ -26,6 +26,8 @@ def _tool(name: str) -> str:
 
 
 def _cached(source: Path, tool: str, flags: Sequence[str]) -> tuple[Path, bool]:
+    """The cache entry for ``source`` built by ``tool`` (its path: two installed compilers
+    are two builds) with ``flags``, and whether it is there."""
     key = hashlib.sha256(source.read_bytes() + "\0".join([tool, *flags]).encode()).hexdigest()
     out = _CACHE / f"{source.stem}-{key[:16]}"
     return out, out.exists()
@@ -33,12 +35,12 @@ def _cached(source: Path, tool: str, flags: Sequence[str]) -> tuple[Path, bool]:
 
 def build_go(name: str, flags: Sequence[str] = ()) -> Path:
     """``go build`` tests/programs/``name`` with ``flags``; the cached executable."""
-    source = PROGRAMS / name
-    out, done = _cached(source, "go", flags)
+    source, go = PROGRAMS / name, _tool("go")
+    out, done = _cached(source, go, flags)
     if not done:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-        cmd = [_tool("go"), "build", *flags, "-o", str(tmp), str(source)]
+        cmd = [go, "build", *flags, "-o", str(tmp), str(source)]
         subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=_CACHE)
         os.replace(tmp, out)
     return out
@@ -46,12 +48,12 @@ def build_go(name: str, flags: Sequence[str] = ()) -> Path:
 
 def build_rust(name: str, flags: Sequence[str] = RUST_O0) -> Path:
     """``rustc`` tests/programs/``name`` with ``flags``; the cached executable."""
-    source = PROGRAMS / name
-    out, done = _cached(source, "rustc", flags)
+    source, rustc = PROGRAMS / name, _tool("rustc")
+    out, done = _cached(source, rustc, flags)
     if not done:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-        cmd = [_tool("rustc"), *flags, "-o", str(tmp), str(source)]
+        cmd = [rustc, *flags, "-o", str(tmp), str(source)]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         os.replace(tmp, out)
     return out

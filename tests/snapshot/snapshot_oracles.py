@@ -21,24 +21,34 @@ def _gdb(exe: Path, core: Path, *commands: str) -> str:
 
 # gdb's own backtrace machinery (what ``thread apply all bt`` prints), through its Python API
 # so that each frame also says its kind: gdb synthesizes tail-call frames from DWARF call-site
-# information (DW_TAG_call_site, DW_AT_call_tail_call), which drgn 0.3.0 does not do.
+# information (DW_TAG_call_site, DW_AT_call_tail_call), which drgn 0.3.0 does not do; a signal
+# trampoline is a SIGTRAMP_FRAME, which ``bt`` prints as ``<signal handler called>``.
 _GDB_PY = """
 import gdb
+KINDS = {gdb.TAILCALL_FRAME: "tailcall", gdb.INLINE_FRAME: "inline", gdb.SIGTRAMP_FRAME: "sigtramp"}
 for inf in gdb.inferiors():
     for th in sorted(inf.threads(), key=lambda t: t.num):
         th.switch()
         print("THREAD", th.ptid[1])
         f = gdb.newest_frame()
         while f is not None:
-            print("FRAME", "tailcall" if f.type() == gdb.TAILCALL_FRAME else "frame", f.name() or "??")
-            f = f.older()
+            kind = KINDS.get(f.type(), "frame")
+            name = "<signal handler called>" if kind == "sigtramp" else f.name() or "??"
+            print("FRAME", kind, hex(f.pc()), name)
+            try:
+                f = f.older()
+            except gdb.error:  # "Backtrace stopped": what bt prints last, then stops
+                f = None
 """
 
 
 @dataclass
 class GdbFrame:
-    function: str
+    function: str  # normalized (see normalize)
     tailcall: bool
+    kind: str = "frame"  # frame, inline, tailcall, sigtramp
+    pc: int = 0
+    name: str = ""  # as gdb printed it
 
 
 def gdb_backtraces(exe: Path, core: Path, tmp: Path) -> dict[int, list[GdbFrame]]:
@@ -51,9 +61,26 @@ def gdb_backtraces(exe: Path, core: Path, tmp: Path) -> dict[int, list[GdbFrame]
         if line.startswith("THREAD "):
             current = threads.setdefault(int(line.split()[1]), [])
         elif line.startswith("FRAME "):
-            _, kind, name = line.split(" ", 2)
-            current.append(GdbFrame(normalize(name), kind == "tailcall"))
+            _, kind, pc, name = line.split(" ", 3)
+            current.append(GdbFrame(normalize(name), kind == "tailcall", kind, int(pc, 16), name))
     return threads
+
+
+def without_params(name: str) -> str:
+    """gdb's frame name without the parameter list it sometimes keeps: gdb drops it with its
+    C++ name parser (``cp_remove_params``), which gives up on some names and leaves them whole
+    (``std::function<int ()>::operator()() const``); snapshots never carry parameters."""
+    text = name
+    for suffix in (" const", " volatile", " &&", " &"):
+        text = text.removesuffix(suffix)
+    if not text.endswith(")"):
+        return name
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return name if text[:i].endswith("operator") or i == 0 else text[:i]
+    return name
 
 
 def normalize(name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from coronerd_server import Project, Server, fresh_pg_database, make_server
-from store_snapshots import compress, make_snapshot
+from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
@@ -113,7 +113,7 @@ def test_two_coronerd_on_one_postgresql_behave_as_one(tmp_path: Path) -> None:
                 url_q = f"{server.url}/api/v1/projects/{p.name}/query"
                 rows = httpx.post(url_q, json={}, headers=p.headers()).json()["rows"]
                 assert {r["factor"]: r["count"] for r in rows} == {
-                    f"{i:02x}" * 32: 40 for i in range(3)
+                    group_key(fingerprint=f"{i:02x}" * 32): 40 for i in range(3)
                 }
             # Blobs stored through either server are read through the other.
             kept = 0

@@ -1,10 +1,8 @@
 """Turn drgn stack traces into snapshot frames and variables, under the snapshot's bounds.
 
-A thread's frames come one physical frame at a time (its inline frames first), settled by
-:class:`~coresnap.snapshot.engines.drgn_names.FrameNamer`. The walk ends at the entry point,
-at a zero return address (the outermost frame of Go's threads and goroutines, and of any
-thread whose creator cleared it: gdb prints one ``0x0 in ?? ()`` there and stops; there is
-no frame, so we show none), and goes on through signal trampolines drgn cannot unwind.
+:mod:`~coresnap.snapshot.engines.drgn_walk` walks a thread's trace; this module makes each
+frame's record (module, function, line, variables) and settles names across all threads at
+the end (C++ and Rust demangling in one batch, parameters by the final name).
 """
 
 from __future__ import annotations
@@ -16,12 +14,10 @@ import drgn
 
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.demangle import demangle_all, is_rust_symbol, last_component
-from coresnap.snapshot.engines.drgn_names import LINKAGE, FrameNamer, Group, linkage_marked
-from coresnap.snapshot.engines.drgn_signal import interrupted_trace, trampoline_kind
-from coresnap.snapshot.engines.tailcalls import tail_call_frames
+from coresnap.snapshot.engines.drgn_names import LINKAGE, FrameNamer, linkage_marked
+from coresnap.snapshot.engines.drgn_walk import CodeRanges, walk_frames
 from coresnap.snapshot.variables import Renderer
 
-ENTRY_POINTS = frozenset({"_start", "__start", "___start"})
 _ERRORS = (LookupError, ValueError, drgn.FaultError, drgn.BadDataError)
 Placed = tuple["drgn.Module | None", str | None, str | None, int]  # module, path, build id, start
 
@@ -44,12 +40,13 @@ class FrameWalker:
             (m["start"], m["end"], m["path"] or m.get("label") or "anonymous") for m in mappings
         )
         self._starts = [m[0] for m in self._maps]
+        self.code = CodeRanges(mappings)
         self._params: dict[str, frozenset[str]] = {}
         # Threads of one process mostly share their frames (64 workers waiting in the same
         # place): these depend only on addresses of this program, so they are looked up once.
         self._symbols: dict[tuple[int, bool], drgn.Symbol | None] = {}
         self._modules: dict[int, Placed] = {}
-        self._tails: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.tails: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.namer = FrameNamer(prog, warnings if warnings is not None else [])
         self.renderer = Renderer(prog, bounds, self.describe)
 
@@ -85,93 +82,8 @@ class FrameWalker:
             record["frames_cut"] = "thread beyond max_threads: frames not kept"
             return record
         follow = self.bounds.follow_pointers if crashed else 0
-        frames: list[dict[str, Any]] = record["frames"]
-        walk = list(trace)
-        group: Group = []
-        guessed = False  # the frame before was unwound without CFI: this one is a guess
-        i = 0
-        while i < len(walk):
-            frame = walk[i]
-            if len(frames) + len(group) >= self.bounds.max_frames:
-                record["frames_cut"] = f"frames: {self.bounds.max_frames} of {len(walk)}+"
-                self.cuts.append(f"thread {thread.tid}: {record['frames_cut']}")
-                break
-            out = self.frame(len(frames), frame, follow)
-            if out is None or (out["pc"] == 0 and not frame.is_inline and i > 0):
-                break
-            group.append((frame, out))
-            i += 1
-            if frame.is_inline:
-                continue
-            caller = walk[i] if i < len(walk) else None
-            settled, guess, signal = self._physical(group, caller, i > 1)
-            group = []
-            # A pc outside every module is garbage read off a broken stack, and its caller was
-            # found by drgn's frame-pointer guess.
-            untrusted = guessed or (out["module"] is None and i > 1)
-            for r in settled:
-                r["index"], r["trusted"] = len(frames), not untrusted
-                frames.append(r)
-            guessed = guess
-            if signal == "code":  # drgn walked on as if the kernel had called the handler
-                resumed = interrupted_trace(self.prog, frame)
-                if resumed is None:
-                    record["frames_cut"] = "signal frame: the saved registers cannot be read"
-                    break
-                walk[i:] = list(resumed)
-            elif out["function"] in ENTRY_POINTS:
-                break  # like gdb ("backtrace past-entry" off): nothing real calls the entry
-            elif caller is not None and signal is None:
-                frames.extend(self._tail_calls(frame, caller, len(frames)))
+        walk_frames(self, record, trace, follow)
         return record
-
-    def _physical(
-        self, group: Group, caller: drgn.StackFrame | None, below_top: bool
-    ) -> tuple[list[dict[str, Any]], bool, str | None]:
-        """One physical frame's records; whether its caller is a guess (it has no CFI, as
-        far as we know: no module, or no symbol and no FDE); its signal trampoline kind."""
-        frame, out = group[-1]
-        module, _, _, start = self._module_of(out["pc"])
-        signal = trampoline_kind(self.prog, frame, caller) if below_top else None
-        if signal is not None:
-            self.namer.signal_frame(out, module, start)
-            return [*(r for _, r in group[:-1]), out], False, signal
-        settled = self.namer.settle(group, module, start, self._symbol(frame))
-        guess = module is None or (settled[-1]["function_start"] is None)
-        return settled, guess, None
-
-    def _tail_calls(
-        self, callee: drgn.StackFrame, caller: drgn.StackFrame, index: int
-    ) -> list[dict[str, Any]]:
-        try:
-            sym = self._symbol(callee)
-            return_address = caller.pc
-        except _ERRORS:
-            return []
-        if sym is None or caller.interrupted:
-            return []
-        key = (sym.address, return_address)
-        if key not in self._tails:
-            self._tails[key] = tail_call_frames(self.prog, sym.address, return_address)
-        found = self._tails[key]
-        out = []
-        for n, virtual in enumerate(found):
-            _, module, build_id, start = self._module_of(virtual["pc"])
-            out.append(
-                {
-                    "index": index + n,
-                    **{k: v for k, v in virtual.items() if k != "function_start"},
-                    "module": module,
-                    "build_id": build_id,
-                    "module_offset": virtual["pc"] - start if module else None,
-                    "function_offset": None,
-                    "function_start": virtual["function_start"] - start if module else None,
-                    "trusted": True,
-                    "tail_call": True,
-                    "variables": [],
-                }
-            )
-        return out
 
     def frame(self, index: int, frame: drgn.StackFrame, follow: int) -> dict[str, Any] | None:
         """One frame; None when drgn does not know its pc (the end of the stack)."""
@@ -179,7 +91,7 @@ class FrameWalker:
             pc = frame.pc
         except LookupError:
             return None
-        _, module, build_id, start = self._module_of(pc)
+        _, module, build_id, start = self.module_of(pc)
         function, function_offset = self._function(frame, pc)
         file = line = column = None
         try:
@@ -203,7 +115,7 @@ class FrameWalker:
             "variables": self._variables(frame, frame.function_name, follow),
         }
 
-    def _symbol(self, frame: drgn.StackFrame) -> drgn.Symbol | None:
+    def symbol(self, frame: drgn.StackFrame) -> drgn.Symbol | None:
         """``frame.symbol()`` (None when there is none), once per (pc, interrupted): drgn looks
         the symbol up at ``pc - 1`` in a frame that made a call, at ``pc`` in an interrupted one."""
         key = (frame.pc, frame.interrupted)
@@ -214,7 +126,7 @@ class FrameWalker:
                 self._symbols[key] = None
         return self._symbols[key]
 
-    def _module_of(self, pc: int) -> Placed:
+    def module_of(self, pc: int) -> Placed:
         if pc not in self._modules:
             self._modules[pc] = self._find_module(pc)
         return self._modules[pc]
@@ -231,7 +143,7 @@ class FrameWalker:
     def _function(self, frame: drgn.StackFrame, pc: int) -> tuple[str | None, int | None]:
         name = frame.function_name  # DWARF; frame.name would fall back to a hex pc
         offset = None
-        sym = None if frame.is_inline else self._symbol(frame)
+        sym = None if frame.is_inline else self.symbol(frame)
         if sym is not None:
             offset = pc - sym.address
             name = name or sym.name

@@ -99,10 +99,15 @@ class FrameNamer:
         return mangled and sym is not None and "Z" in sym.name[2:]
 
     def _cxx(self, group: Group, chain: list[Scope]) -> None:
+        from coresnap.unwind.names import canonical  # chain() imported the package already
+
         if len(chain) != len(group):
             return
         pairs = list(zip(reversed(chain), group, strict=True))
-        if any(_short(scope) != frame.function_name for scope, (frame, _) in pairs):
+        # drgn has no name for functions nested in a function's scope (a lambda's operator()
+        # at -O0 lives in its closure type, inside main): there, any name agrees.
+        named = [(scope, frame) for scope, (frame, _) in pairs if frame.function_name]
+        if any(_short(scope) != canonical(frame.function_name) for scope, frame in named):
             return  # drgn and the index disagree on the chain: keep drgn's names
         for scope, (frame, record) in pairs:
             if scope.linkage_name is not None:

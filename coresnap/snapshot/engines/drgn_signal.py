@@ -61,8 +61,13 @@ def interrupted_trace(prog: drgn.Program, frame: drgn.StackFrame) -> drgn.StackT
     except (drgn.FaultError, ValueError):
         return None
     saved = dict(zip(tramp.registers, struct.unpack(f"<{len(tramp.registers)}Q", raw), strict=True))
-    saved.update(_USER_SEGMENTS)
-    regs = struct.pack(f"<{len(_PT_REGS_X86_64)}Q", *(saved.get(r, 0) for r in _PT_REGS_X86_64))
+    return trace_from_registers(prog, saved)
+
+
+def trace_from_registers(prog: drgn.Program, saved: dict[str, int]) -> drgn.StackTrace | None:
+    """drgn's stack trace starting from the x86-64 registers ``saved`` (others read as 0)."""
+    values = {**saved, **_USER_SEGMENTS}
+    regs = struct.pack(f"<{len(_PT_REGS_X86_64)}Q", *(values.get(r, 0) for r in _PT_REGS_X86_64))
     try:
         pt_regs = drgn.Object.from_bytes_(prog, prog.struct_type("pt_regs", len(regs), []), regs)
         return prog.stack_trace(pt_regs)

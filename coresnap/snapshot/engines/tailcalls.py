@@ -7,7 +7,9 @@ return address names the function it called; when that is not the callee we unwo
 that function contains exactly one ``jmp rel32`` to the callee, the chain is known and unique
 (depth one, the common case: glibc's ``__futex_abstimed_wait_cancelable64``). Like gdb, only
 modules with debug info get such frames, each named by the innermost scope at its pc (gdb
-does not expand a tail-call frame into inline frames).
+does not expand a tail-call frame into inline frames). A function that jumps to its namesake
+is an ABI wrapper (Go's ``runtime.mstart0.abi0`` → ``runtime.mstart0``, cmd/link's
+``.abi0`` suffix): Go writes no call-site DWARF, so gdb shows no frame for it, nor do we.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def tail_call_frames(
         ):
             return []
         body = prog.read(target, sym.size)
+        if prog.symbol(callee_start).name == sym.name.removesuffix(".abi0"):
+            return []
     except (drgn.FaultError, LookupError, ValueError, OverflowError):
         return []
     jumps = _jumps_to(body, target, callee_start)
