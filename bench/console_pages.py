@@ -26,9 +26,9 @@ import httpx
 from sqlalchemy import func, insert, select, update
 
 from bench._databases import on_both
-from coresnap.console import users
 from coresnap.store import auth, config, ingest
 from coresnap.store.blobs import LocalBlobs
+from coresnap.store.console import users
 from coresnap.store.db.engine import make_engine, upgrade, writing
 from coresnap.store.db.models import attributes, groups, objects
 

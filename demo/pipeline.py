@@ -26,8 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from coresnap.alerts import listen
 from coresnap.cli.coresnap import main as coresnap_main
+from coresnap.store.alerts import listen
 
 BIN = Path(sys.executable).parent
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -154,9 +154,11 @@ def run(programs: list[Path]) -> int:
 
 
 def _alerts(received: io.StringIO, groups: int) -> None:
-    """Show what the local receiver (``python -m coresnap.alerts.listen``) printed: one
+    """Show what the local receiver (``python -m coresnap.store.alerts.listen``) printed: one
     message per new group, with its console link."""
-    _say("alerts: what the local receiver got (python -m coresnap.alerts.listen; docs/alerts.md)")
+    _say(
+        "alerts: what the local receiver got (python -m coresnap.store.alerts.listen; docs/alerts.md)"
+    )
     _wait(lambda: received.getvalue().count("\n") >= groups, 60, "an alert per new group")
     print(received.getvalue(), end="", flush=True)
 

@@ -157,7 +157,7 @@ def _progress() -> Iterator[regroup_progress]:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from coresnap.console import cli
+    from coresnap.store.console import cli
 
     return cli.run(args, make_engine(_config(args).database_url))
 

@@ -87,7 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 # The array of tables ``[[alerts]]`` (alert targets) is not a fixed key: load() keeps it raw
-# in StoreConfig.alerts and coresnap.alerts.targets checks it (docs/alerts.md).
+# in StoreConfig.alerts and coresnap.store.alerts.targets checks it (docs/alerts.md).
 ALERTS = "alerts"
 
 

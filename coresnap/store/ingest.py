@@ -37,9 +37,9 @@ import zstandard
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from coresnap.alerts import outbox
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge
 from coresnap.store import aliases, fingerprints, grouping, learned, symbols
+from coresnap.store.alerts import outbox
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import reading, write_lock, writing

@@ -1,7 +1,7 @@
 """coronerd's Prometheus metrics, served as text at ``GET /metrics`` (no token: see docs/store.md).
 
 Everything lives on prometheus-client's default registry, so the metrics other modules define
-there (``coronerd_alert_deliveries_total`` of coresnap/alerts/metrics.py) are served too.
+there (``coronerd_alert_deliveries_total`` of coresnap/store/alerts/metrics.py) are served too.
 Counts are per process: several coronerd processes in front of one database each report their
 own share (sum them). :func:`install` adds one ASGI middleware (latency, errors, rejected
 uploads) and the route; the upload route calls :func:`ingested` with what it stored.

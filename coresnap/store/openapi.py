@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.openapi.utils import get_openapi
 
 from coresnap import __version__
-from coresnap.alerts import api as alerts
+from coresnap.store.alerts import api as alerts
 from coresnap.store.routes import groups, health, objects, query
 
 DESCRIPTION = "The coresnap object store: snapshots in, groups and queries out."

@@ -1,4 +1,4 @@
-"""``python -m coresnap.alerts.listen``: a real process printing the alerts coronerd sends it."""
+"""``python -m coresnap.store.alerts.listen``: a real process printing the alerts coronerd sends it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ FPS = ("1a" * 32, "2b" * 32)
 
 def test_listen_prints_one_line_per_alert_and_checks_signatures(alerting: Server) -> None:
     port = free_port()
-    run = [sys.executable, "-m", "coresnap.alerts.listen", "--port", str(port), "--secret", "k"]
+    run = [
+        sys.executable,
+        "-m",
+        "coresnap.store.alerts.listen",
+        "--port",
+        str(port),
+        "--secret",
+        "k",
+    ]
     proc = subprocess.Popen(run, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

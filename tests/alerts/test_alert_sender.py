@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 from store_snapshots import compress, make_snapshot
 
-from coresnap.alerts import sender, targets
 from coresnap.store import auth, ingest
+from coresnap.store.alerts import sender, targets
 from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig, defaults
 from coresnap.store.db.engine import make_engine, upgrade, writing

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 from coronerd_server import Project, Server  # noqa: E402
 from store_snapshots import compress, make_snapshot  # noqa: E402
 
-from coresnap.console import users  # noqa: E402
+from coresnap.store.console import users  # noqa: E402
 from coresnap.store.db.engine import make_engine, writing  # noqa: E402
 
 PASSWORD = "correct horse battery"

@@ -22,7 +22,7 @@ from alert_receivers import HttpReceiver  # noqa: E402
 from alert_store import ALERTING, admin_project  # noqa: E402
 from coronerd_server import Project, fresh_pg_database, make_server  # noqa: E402
 
-from coresnap.alerts.kinds.webhook import SIGNATURE, sign  # noqa: E402
+from coresnap.store.alerts.kinds.webhook import SIGNATURE, sign  # noqa: E402
 from coresnap.store.db.engine import make_engine, upgrade  # noqa: E402
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import insert, select
 from store_snapshots import group_key
 
 from coresnap.client import cf, put_snapshot
-from coresnap.console import users
 from coresnap.store import auth
+from coresnap.store.console import users
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import alert_deliveries, alert_targets, groups
 

@@ -16,12 +16,14 @@ signal and gdb's innermost frames: the check to make when adding a case.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +37,10 @@ from crashes import crash  # noqa: E402
 from run_cli import coresnap  # noqa: E402
 from truth import Case, Corpus, load  # noqa: E402
 
-PACKAGE = HERE.parents[1] / "coresnap"
+# The coresnap package the snapshot command imports (PYTHONPATH can put another first: a bench
+# of an older version extracts it with git archive and runs with PYTHONPATH pointing there).
+_SPEC = importlib.util.find_spec("coresnap")
+PACKAGE = Path(_SPEC.origin).parent if _SPEC and _SPEC.origin else HERE.parents[1] / "coresnap"
 # The runtimes need these to dump core at all: Go exits 2 on a panic unless told to crash.
 _RUNTIME_ENV = {"go": {"GOTRACEBACK": "crash"}}
 # "#3  0x00007f... in parse_cookie (header=..., r=...) at cookie.c:19"
@@ -131,15 +136,21 @@ def run_case(corpus: Corpus, case: Case, code: str) -> Crashed:
 
 
 def _snapshot(case: Case, core: Path, exe: Path, snap: Path, code: str) -> Path:
-    """``coresnap snapshot CORE EXE -o FILE`` into the cache as ``snap``. If coresnap's code
-    changed while it ran (others edit the same checkout), the snapshot is this run's only:
-    it was made by no code the digest names."""
+    """``coresnap snapshot CORE EXE -o FILE`` into the cache as ``snap`` (raises CorpusError).
+
+    Others edit coresnap in this checkout: a snapshot that failed while the code changed is made
+    once more, and one made while it changed is this run's only (no digest names its code).
+    """
     snap.parent.mkdir(parents=True, exist_ok=True)
     tmp = snap.with_name(snap.name + f".tmp{os.getpid()}")
-    done = coresnap("snapshot", str(core), str(exe), "-o", str(tmp))
+    for _ in range(2):
+        done = coresnap("snapshot", str(core), str(exe), "-o", str(tmp))
+        stable = code_digest() == code
+        if done.returncode == 0 or stable:
+            break
     if done.returncode != 0:
         raise CorpusError(case.id, f"coresnap snapshot failed: {done.stderr[-2000:]}")
-    if code_digest() != code:
+    if not stable:
         snap = snap.with_name(snap.name.replace(".snap", f".unstable{os.getpid()}.snap"))
     os.replace(tmp, snap)
     return snap
@@ -152,6 +163,9 @@ def run(cases: Iterable[Case], corpus: Corpus | None = None, jobs: int = 2) -> l
     """
     corpus = corpus or load()
     code = code_digest()
+    for stale in (CACHE / "snaps").glob("*.unstable*.snap"):
+        if time.time() - stale.stat().st_mtime > 3600:  # a run that used it is long over
+            stale.unlink(missing_ok=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(lambda c: run_case(corpus, c, code), cases))
 

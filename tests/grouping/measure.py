@@ -36,17 +36,36 @@ from coresnap.snapshot import load
 fp = importlib.import_module("coresnap.analysis.fingerprint")
 
 
+# Each grouping's key and what the report calls it ({v}: the fingerprint's version).
+NAMES = {
+    "recomputed": "fingerprint v{v}, recomputed",
+    "made": "fingerprint v{v}, made with the core",
+    "baseline": "ABRT-style top-3 baseline",
+    "coronerd": "coronerd groups (put, then API)",
+}
+
+
 @dataclass(frozen=True)
 class Measured:
-    """The corpus's figures: one Pairwise per grouping (in print order), classes and blames."""
+    """The corpus's figures: each grouping's case -> group and its Pairwise (keys of NAMES, in
+    print order), class accuracy and confusion, blame accuracy."""
 
     cases: int
     bugs: int
+    version: str
     languages: Counter[str]
+    assigned: dict[str, dict[str, str]]
     groupings: dict[str, Pairwise]
     classes: Accuracy
     confusion: Counter[tuple[str, str]]
     blame: Accuracy | None  # None: the fingerprint names no blamed function yet
+
+    def partition(self, grouping: str) -> set[frozenset[str]]:
+        """The cases of each group of ``grouping``, whatever the groups are called."""
+        groups: dict[str, set[str]] = {}
+        for case, group in self.assigned[grouping].items():
+            groups.setdefault(group, set()).add(case)
+        return {frozenset(cases) for cases in groups.values()}
 
 
 def _crashed_frames(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,21 +95,14 @@ def measure(
     groups of a fresh coronerd there (raises what product.store_groups raises)."""
     snaps = {c.case.id: load(c.snapshot) for c in crashed}
     bug = {c.case.id: c.case.bug for c in crashed}
-    version = next((fp.fingerprint(s).get("version") for s in snaps.values()), "?")
-    groupings = {
-        f"fingerprint v{version} (recomputed)": pairwise(
-            bug, {c: fp.fingerprint(s)["hash"] for c, s in snaps.items()}
-        ),
-        f"fingerprint v{version} (made with the core)": pairwise(
-            bug, {c: (s.get("fingerprint") or {}).get("hash") or "" for c, s in snaps.items()}
-        ),
-        "ABRT-style top-3 baseline": pairwise(
-            bug, {c: baseline_hash(_crashed_frames(s)) for c, s in snaps.items()}
-        ),
+    version = next((str(fp.fingerprint(s).get("version")) for s in snaps.values()), "?")
+    assigned = {
+        "recomputed": {c: str(fp.fingerprint(s)["hash"]) for c, s in snaps.items()},
+        "made": {c: str((s.get("fingerprint") or {}).get("hash")) for c, s in snaps.items()},
+        "baseline": {c: baseline_hash(_crashed_frames(s)) for c, s in snaps.items()},
     }
     if store_dir is not None:
-        groups = store_groups({c.case.id: c.snapshot for c in crashed}, store_dir)
-        groupings["coronerd groups (put, then API)"] = pairwise(bug, groups)
+        assigned["coronerd"] = store_groups({c.case.id: c.snapshot for c in crashed}, store_dir)
     expected_class = {c.case.id: c.case.cls for c in crashed}
     found_class = {
         c: ((s.get("classification") or {}).get("labels") or [None])[0] for c, s in snaps.items()
@@ -98,8 +110,10 @@ def measure(
     return Measured(
         cases=len(crashed),
         bugs=len(set(bug.values())),
+        version=version,
         languages=Counter(languages[c.case.program] for c in crashed),
-        groupings=groupings,
+        assigned=assigned,
+        groupings={name: pairwise(bug, groups) for name, groups in assigned.items()},
         classes=accuracy(expected_class, found_class),
         confusion=confusion(expected_class, found_class),
         blame=_blame_accuracy(crashed, snaps),
@@ -139,8 +153,8 @@ def report(m: Measured) -> str:
     langs = ", ".join(f"{lang} {n}" for lang, n in sorted(m.languages.items()))
     out = [f"   {m.cases} crashes of {m.bugs} bugs ({langs})", ""]
     out.append(f"   {'grouping':<38} {'precision':>9} {'recall':>7} {'F1':>6} {'groups/bugs':>12}")
-    for name, p in m.groupings.items():
-        ratio = f"{p.groups}/{p.bugs}"
+    for key, p in m.groupings.items():
+        ratio, name = f"{p.groups}/{p.bugs}", NAMES[key].format(v=m.version)
         out.append(f"   {name:<38} {p.precision:9.3f} {p.recall:7.3f} {p.f1:6.3f} {ratio:>12}")
     out += ["", f"   class accuracy {m.classes.ratio:.3f} ({m.classes.correct}/{m.classes.total})"]
     out.append(render_confusion(m.confusion))
@@ -149,8 +163,8 @@ def report(m: Measured) -> str:
     else:
         out.append(f"   blame accuracy {m.blame.ratio:.3f} ({m.blame.correct}/{m.blame.total})")
     out += ["", "   misses:"]
-    for name, p in m.groupings.items():
-        out += _misses(name, p)
+    for key, p in m.groupings.items():
+        out += _misses(NAMES[key].format(v=m.version), p)
     out += [f"   class: {c}: {e} -> {f}" for c, e, f in m.classes.misses]
     out += [f"   blame: {c}: {e} -> {f}" for c, e, f in (m.blame.misses if m.blame else [])]
     return "\n".join(out)

@@ -7,6 +7,7 @@ its language matches both, ids are unique, and a bug belongs to one program.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,3 +159,17 @@ def load(path: Path = TRUTH) -> Corpus:
         seen.add(case.id)
         corpus.cases.append(case)
     return corpus
+
+
+def bug_table(corpus: Corpus) -> str:
+    """The corpus as a Markdown table, one row per bug (docs/grouping-corpus.md shows it)."""
+    rows = ["| bug | class | blame | crashes: builds |", "| --- | --- | --- | --- |"]
+    for bug, cases in corpus.bugs().items():
+        classes = ", ".join(dict.fromkeys(c.cls for c in cases))
+        builds = ", ".join(c.build + (" (rerun)" if c.rerun else "") for c in cases)
+        rows.append(f"| `{bug}` | {classes} | `{cases[0].blame}` | {len(cases)}: {builds} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(bug_table(load()))

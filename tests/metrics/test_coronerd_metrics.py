@@ -63,7 +63,7 @@ def test_uploads_groups_queries_and_errors(server: Server) -> None:
     assert m.value("coronerd_http_errors_total", status="404", route="unmatched") == 1
     assert m.value("coronerd_http_errors_total") == 3
     assert "python_info" in m.types  # the default registry: other modules' metrics show too
-    assert m.types["coronerd_alert_deliveries"] == "counter"  # coresnap/alerts/metrics.py
+    assert m.types["coronerd_alert_deliveries"] == "counter"  # coresnap/store/alerts/metrics.py
 
 
 def test_unknown_project_names_stay_out_of_labels(server: Server) -> None:

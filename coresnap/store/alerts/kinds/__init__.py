@@ -61,6 +61,6 @@ def post_json(
 
 def senders() -> dict[str, Callable[[Outgoing], None]]:
     """The send function of each kind."""
-    from coresnap.alerts.kinds import jira, slack, smtp, webhook
+    from coresnap.store.alerts.kinds import jira, slack, smtp, webhook
 
     return {"slack": slack.send, "jira": jira.send, "webhook": webhook.send, "email": smtp.send}

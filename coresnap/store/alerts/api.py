@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from coresnap.alerts import targets
+from coresnap.store.alerts import targets
 from coresnap.store.db.engine import writing
 from coresnap.store.routes import API, Ctx, grant
 

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, func, insert, select
 
-from coresnap.alerts.targets import spec_of
 from coresnap.errors import QueryError
+from coresnap.store.alerts.targets import spec_of
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.models import alert_deliveries, alert_targets, groups, objects, projects
 from coresnap.store.grouping import Observation

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from coresnap.console import users
 from coresnap.errors import StoreError
+from coresnap.store.console import users
 from coresnap.store.db.engine import upgrade, writing
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from coresnap.alerts import message
-from coresnap.alerts.kinds import Outgoing, post_json
+from coresnap.store.alerts import message
+from coresnap.store.alerts.kinds import Outgoing, post_json
 
 
 def body(payload: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from coresnap.console import charts, data, web
 from coresnap.errors import QueryError
+from coresnap.store.console import charts, data, web
 from coresnap.store.query import OPERATORS
 
 router = APIRouter()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from coresnap.console import users, web
+from coresnap.store.console import users, web
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups, objects
 

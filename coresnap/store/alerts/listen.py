@@ -1,7 +1,7 @@
 """A local webhook receiver that prints one line per alert: try a target before pointing it at a
 real service, or watch alerts on a laptop (``make run`` style demos).
 
-    python -m coresnap.alerts.listen [--host 127.0.0.1] [--port 9000] [--secret S]
+    python -m coresnap.store.alerts.listen [--host 127.0.0.1] [--port 9000] [--secret S]
 
 Each POST answers 200 and prints ``[event] project fingerprint: title -> console link``; with
 ``--secret`` the ``X-Coresnap-Signature`` header is checked and a bad one is answered 401.
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from coresnap.alerts import message
-from coresnap.alerts.kinds.webhook import SIGNATURE, sign
+from coresnap.store.alerts import message
+from coresnap.store.alerts.kinds.webhook import SIGNATURE, sign
 
 MAX_BODY = 1 << 20
 
@@ -65,7 +65,7 @@ def server(host: str, port: int, out: TextIO, secret: str | None = None) -> Thre
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m coresnap.alerts.listen", description="Print coresnap webhook alerts."
+        prog="python -m coresnap.store.alerts.listen", description="Print coresnap webhook alerts."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)

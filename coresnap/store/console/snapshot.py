@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from coresnap.console import data, web
 from coresnap.errors import ObjectNotFound, StoreError
 from coresnap.store import catalog, ingest
+from coresnap.store.console import data, web
 
 router = APIRouter()
 

@@ -10,8 +10,8 @@ import ssl
 from email.message import EmailMessage
 from typing import Any
 
-from coresnap.alerts import message
-from coresnap.alerts.kinds import DeliveryFailed, Outgoing
+from coresnap.store.alerts import message
+from coresnap.store.alerts.kinds import DeliveryFailed, Outgoing
 
 
 def build(payload: dict[str, Any], settings: dict[str, Any]) -> EmailMessage:

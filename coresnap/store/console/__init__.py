@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from coresnap.console import alerts_pages, group, project, signin, snapshot, web
+from coresnap.store.console import alerts_pages, group, project, signin, snapshot, web
 
 
 def mount(app: FastAPI) -> None:

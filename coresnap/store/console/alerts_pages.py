@@ -2,7 +2,7 @@
 
 Everyone who may see the project reads the page (secrets redacted as the API does); only console
 admins change targets, as the API asks an ``admin`` token: a target holds credentials and
-decides where crash data goes. Every change goes through coresnap.alerts.targets (create,
+decides where crash data goes. Every change goes through coresnap.store.alerts.targets (create,
 update_target, delete_target), so the form and the API refuse the same specs with the same
 InvalidTarget, shown next to the field it names; nothing is saved then.
 """
@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from coresnap.alerts import targets
-from coresnap.console import data, users, web
+from coresnap.store.alerts import targets
+from coresnap.store.console import data, users, web
 from coresnap.store.db.engine import writing
 
 router = APIRouter()

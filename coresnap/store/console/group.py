@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from coresnap.console import charts, data, snapshot, web
 from coresnap.errors import StoreError
 from coresnap.store import grouping
+from coresnap.store.console import charts, data, snapshot, web
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups
 

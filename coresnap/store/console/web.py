@@ -14,9 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from coresnap.console import charts, users
 from coresnap.errors import StoreError
 from coresnap.snapshot.view_values import render_value
+from coresnap.store.console import charts, users
 from coresnap.store.routes import Context
 
 HERE = Path(__file__).parent
