@@ -18,7 +18,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vmcore", help="the dump file, recorded as analysis.core_path")
     p.add_argument("-o", "--output", metavar="FILE", help="write the compressed snapshot here")
     p.add_argument("--json", action="store_true", help="write plain JSON to stdout")
-    p.add_argument("--kv", metavar="K:V,K:V", help="attributes to add (coresnap.object:<id>)")
+    p.add_argument(
+        "--kv",
+        metavar="K:V,K:V",
+        action="append",
+        help="attributes to add (coresnap.object:<id>); repeatable, every one counts",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         vmcore = vmcore or (str(dumps[-1].vmcore) if dumps[-1].vmcore else None)
     else:
         texts = reader.texts_from_assets(source)
-    snap = build_kernel_snapshot(reader.read_dump(texts), kv=parse_kv(args.kv), vmcore=vmcore,
+    snap = build_kernel_snapshot(reader.read_dump(texts), kv=parse_kv(",".join(args.kv or [])), vmcore=vmcore,
                                  started=started)  # fmt: skip
     validate(snap)
     if args.output:

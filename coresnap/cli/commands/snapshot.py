@@ -16,7 +16,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resource", metavar="DIR|TAR", help="assets captured at crash time (system facts)"
     )
-    p.add_argument("--kv", metavar="K:V,K:V", help="attributes to add (coresnap.object:<id>)")
+    p.add_argument(
+        "--kv",
+        metavar="K:V,K:V",
+        action="append",
+        help="attributes to add (coresnap.object:<id>); repeatable, every one counts",
+    )
     p.add_argument("--engine", choices=("auto", "drgn", "corefile"), default="auto")
     p.add_argument("--isolate", action="store_true", help="run in a child with resource limits")
     p.add_argument(
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.output and not args.json:
         print("coresnap snapshot: give -o FILE or --json", file=sys.stderr)
         return 2
-    kv = parse_kv(args.kv)
+    kv = parse_kv(",".join(args.kv or []))
     started = None if args.isolate else start_drgn(args.core, args.exe, args.engine)
     from coresnap.snapshot.bounds import DEFAULT_BOUNDS
     from coresnap.snapshot.build import build_snapshot
