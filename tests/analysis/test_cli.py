@@ -88,3 +88,40 @@ def test_docs_example_matches_the_steps(store: Path, capsys: pytest.CaptureFixtu
         "    #0  server!parse_port" in example
         and "    #0  cls_uncaught_exception!parse_port" in out
     )
+
+
+def test_reclassify_finds_a_spool_s_snapshots(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dump root keeps snapshots as committed/<id> and sending/<id> (no suffix); kept cores
+    (committed/<id>.core) and failure reasons are not snapshots."""
+    root = tmp_path / "root"
+    for stage in ("committed", "sending", "failed"):
+        (root / stage).mkdir(parents=True)
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    (store / "0-simple.snap").rename(root / "committed" / ids[0])
+    (root / "committed" / f"{ids[0]}.core").write_bytes(b"\x7fELF core")
+    (store / "1-cls_assert.snap").rename(root / "sending" / ids[1])
+    (store / "3-cls_bad_jump.snap").rename(root / "failed" / f"{ids[2]}.snap")
+    (root / "failed" / f"{ids[2]}.reason").write_text("put: exit status 1")
+    assert main(["reclassify", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "3 snapshots, 0 changed, 0 unreadable"
+    assert any(line.startswith(f"  {root / 'committed' / ids[0]}: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("source", "site"),
+    [("cls_uncaught_exception.cc", "parse_port"), ("cls_assert.c", None)],
+)
+def test_crash_site_annotation_is_the_blamed_frame(
+    analyzed: Factory, source: str, site: str | None
+) -> None:
+    """Past libstdc++'s throw path and libc's abort path: the frame the fingerprint blames."""
+    snapshot = analyzed(source).snapshot
+    blamed = snapshot["fingerprint"]["blame"]
+    first = snapshot["annotations"][0]
+    assert first["kind"] == "frame"
+    assert first["text"].startswith(f"crash site: {site or blamed['function']}")
+    assert blamed["function"].endswith(site or blamed["function"])
+    assert blamed["role"] == "own"

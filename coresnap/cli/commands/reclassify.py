@@ -17,10 +17,20 @@ from coresnap.analysis import analyze
 from coresnap.cli.commands import Command
 from coresnap.errors import CoresnapError
 from coresnap.snapshot.format import load
+from coresnap.spool.inventory import FILES
+
+# The (stage directory, suffix) pairs that hold a snapshot in a dump root: committed/<id>, ...
+_SPOOL_SNAPSHOTS = {
+    (stage.value, suffix) for (stage, suffix), kind in FILES.items() if kind == "snapshot"
+}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", metavar="DIR", help="a directory searched for *.snap files")
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        help="a directory searched for *.snap files and a dump root's snapshots",
+    )
     p.add_argument("--diff", action="store_true", help="show only snapshots whose result changes")
 
 
@@ -45,11 +55,19 @@ def _compare(path: Path) -> tuple[str, bool]:
     return f"* {path}: " + "; ".join(parts), True
 
 
+def _is_snapshot(path: Path) -> bool:
+    if path.suffix == ".snap":
+        return path.is_file()
+    dump_id, dot, rest = path.name.partition(".")
+    in_spool = (path.parent.name, dot + rest) in _SPOOL_SNAPSHOTS and len(dump_id) == 32
+    return in_spool and path.is_file()
+
+
 def run(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     if not root.is_dir():
         raise CoresnapError(f"{root}: not a directory")
-    files = sorted(root.rglob("*.snap"))
+    files = sorted(p for p in root.rglob("*") if _is_snapshot(p))
     changed = failed = 0
     for path in files:
         try:
