@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from coresnap.analysis.blame import find_blame
 from coresnap.analysis.context import DRGN_ERRORS, NULL_PAGE_LIMIT, Context
-from coresnap.analysis.fingerprint import UNKNOWN, frame_name, is_noise
+from coresnap.analysis.fingerprint import UNKNOWN, family, frame_name, is_noise
 from coresnap.analysis.heap import free_chunks, heap_state
 
 _NO_FRAME: tuple[type[Exception], ...] = (AttributeError, *DRGN_ERRORS)
@@ -119,6 +120,19 @@ def _freed(value: int, ranges: list[tuple[int, int, str]]) -> str | None:
     return next((where for start, end, where in ranges if start <= value < end), None)
 
 
+def _crash_site(snapshot: dict[str, Any], frames: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The frame the fingerprint blames (the first frame of the program's own code, see
+    ``blame.py``); else the first named frame that is not noise. Only a frame of the crashed
+    thread's own list is named (a caller read from the stack is not one of them)."""
+    fam, _ = family(snapshot)
+    blamed = find_blame(snapshot, stack_overflow=fam == "stack-overflow").frame
+    if blamed is not None and blamed in frames:
+        return blamed
+    return next(
+        (f for f in frames if frame_name(f) not in (UNKNOWN,) and not is_noise(frame_name(f))), None
+    )
+
+
 def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any]]:
     """Annotations for the crashed thread, most important first."""
     thread = ctx.crashed_thread
@@ -126,9 +140,7 @@ def annotate(ctx: Context, classification: dict[str, Any]) -> list[dict[str, Any
         return []
     tid, out = thread.get("tid"), []
     frames = ctx.frames
-    site = next(
-        (f for f in frames if frame_name(f) not in (UNKNOWN,) and not is_noise(frame_name(f))), None
-    )
+    site = _crash_site(ctx.snapshot, frames)
     if site is not None:
         where = f" ({site.get('file')}:{site.get('line')})" if site.get("file") else ""
         out.append(
