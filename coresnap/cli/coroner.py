@@ -3,7 +3,7 @@
 coroner [-c coroner.cf] put <project> <token-name> <file>
 coroner list <project> [--filter=attr=value | --filter=attr,operator,value]… [--factor=attr]
              [--age=1w] [-R] [-H N] [-i N] [--json]
-coroner get <project> <object> [-o FILE]
+coroner get <project> <object> [-o FILE]     (shows it; -o saves it)
 coroner view <project> <object>
 coroner summary <project>
 coroner describe <project>
@@ -68,22 +68,27 @@ def _list(args: argparse.Namespace, conf: cf.CoronerConfig) -> int:
 
 
 def _get(args: argparse.Namespace, conf: cf.CoronerConfig) -> int:
+    """Save the snapshot with ``--output FILE``; else show it (the seed opens it in a viewer)."""
     data = api.get_object(conf, args.project, args.object, args.token)
-    out = Path(args.output or f"{args.object}.snap")
+    if not args.output:
+        return _show(data)
+    out = Path(args.output)
     out.write_bytes(data)
     print(f"{out} ({len(data)} bytes)")
     return 0
 
 
 def _view(args: argparse.Namespace, conf: cf.CoronerConfig) -> int:
-    from coresnap import snapshot
+    return _show(api.get_object(conf, args.project, args.object, args.token))
 
-    snap = snapshot.load(api.get_object(conf, args.project, args.object, args.token))
-    viewer = getattr(snapshot, "view", None)
-    if viewer is not None and callable(getattr(viewer, "render", None)):
-        sys.stdout.write(viewer.render(snap))
-    else:
-        print(snapshot.to_json(snap, indent=2))
+
+def _show(data: bytes) -> int:
+    from rich.console import Console
+
+    from coresnap.snapshot.format import load
+    from coresnap.snapshot.view import show
+
+    show(load(data), Console(highlight=False, soft_wrap=False))
     return 0
 
 
@@ -130,12 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", type=int, default=3, metavar="N", help="objects to show per group")
     p.add_argument("--json", action="store_true", help="print the store's JSON answer")
     p.set_defaults(run=_list)
-    for name, run, text in (("get", _get, "download a snapshot"), ("view", _view, "view one")):
+    for name, run, text in (
+        ("get", _get, "show a snapshot (-o FILE: save it)"),
+        ("view", _view, "show a snapshot"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("project")
         p.add_argument("object")
         if name == "get":
-            p.add_argument("-o", "--output", help="file to write (default <object>.snap)")
+            p.add_argument("-o", "--output", metavar="FILE", help="save it here (default: show it)")
         p.set_defaults(run=run)
     for name, run, text in (
         ("summary", _summary, "project totals"),
