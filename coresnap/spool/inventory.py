@@ -105,10 +105,20 @@ def human_size(n: float) -> str:
     return f"{n:.2f}tB"
 
 
-def line(item: Item) -> str:
-    """One ``coresnap list`` line, in the seed's columns."""
+EXE_WIDTH = (8, 32)  # the seed's 8 columns at least; longer names are cut with … past 32
+
+
+def exe_width(items: list[Item]) -> int:
+    """The executable column's width for ``items``: every name fits, within EXE_WIDTH."""
+    low, high = EXE_WIDTH
+    return max([low, *(min(len(i.exe), high) for i in items)])
+
+
+def line(item: Item, width: int = EXE_WIDTH[0]) -> str:
+    """One ``coresnap list`` line, in the seed's columns (``width``: the executable column)."""
     when = time.ctime(item.time)
-    return (f"{item.stage.value:>10}/{item.id[:12]}... {item.flags} {item.exe:<8} {when}"
+    exe = item.exe if len(item.exe) <= width else item.exe[: width - 1] + "…"
+    return (f"{item.stage.value:>10}/{item.id[:12]}... {item.flags} {exe:<{width}} {when}"
             f"{human_size(item.size):>11}")  # fmt: skip
 
 

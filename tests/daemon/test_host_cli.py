@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -69,7 +70,53 @@ def test_list_in_the_seeds_format(root: Path, capsys: pytest.CaptureFixture[str]
     everything = cli(capsys, "list", "-a", "-r", str(root))
     assert f" committed/{committed[:12]}... cs- capture_" not in everything  # assets kept
     assert f" committed/{committed[:12]}... csa capture_" in everything
-    assert cli(capsys, "list", "-r", str(root), "nosuchexe").splitlines()[-1] == ""
+    assert coresnap_main(["list", "-r", str(root), "nosuchexe"]) == 1
+    assert capsys.readouterr().err == f"coresnap list: no dumps match under {root}\n"
+
+
+def test_list_says_why_it_shows_nothing(
+    tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert coresnap_main(["list", "-r", str(tmp_path / "nowhere")]) == 1
+    assert "no dump root" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert coresnap_main(["list", "-r", str(tmp_path / "empty")]) == 1
+    assert capsys.readouterr().err == f"coresnap list: no dumps under {tmp_path / 'empty'}\n"
+    assert coresnap_main(["list", "-r", str(root), "--until", "2001-01-01"]) == 1
+
+
+def test_list_matches_like_coredumpctl(
+    root: Path, crash: crashes.Crash, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pending, sending, _committed, failed = (root / "ids").read_text().split()
+    shown = {pending[:12], sending[:12], failed[:12]}
+    for match in (str(crash.pid), str(crash.exe), crash.exe.name):
+        out = cli(capsys, "list", "-r", str(root), match)
+        assert {line.split("/")[1][:12] for line in out.splitlines()[:-2]} == shown, match
+    assert coresnap_main(["list", "-r", str(root), str(crash.pid + 1)]) == 1
+    assert coresnap_main(["list", "-r", str(root), "/elsewhere/" + crash.exe.name]) == 1
+    latest = cli(capsys, "list", "-r", str(root), "-1").splitlines()
+    assert len(latest) == 3 and latest[0].split("/")[1][:12] in shown | {_committed[:12]}
+    assert len(cli(capsys, "list", "-r", str(root), "--since", "1h").splitlines()) == 5
+    assert (
+        len(cli(capsys, "list", "-r", str(root), "-a", "--until", "@9999999999").splitlines()) == 6
+    )
+    assert coresnap_main(["list", "-r", str(root), "--since", "@9999999999"]) == 1
+    dumps = json.loads(cli(capsys, "list", "-r", str(root), "--json", crash.exe.name))
+    assert [d["id"] for d in dumps] == [pending, sending, failed]
+    assert dumps[0]["pid"] == crash.pid and dumps[0]["exe_path"] == str(crash.exe)
+    assert dumps[0]["flags"] == "c-a" and dumps[0]["stage"] == "pending"
+
+
+def test_list_columns_fit_long_names(tmp_path: Path, crash: crashes.Crash,
+                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    root = tmp_path / "root"
+    for comm in ("a_rather_long_server_name", "short"):
+        exe = f"/opt/{comm}"
+        assert replay(root, crash.core.read_bytes(), crash.pid, comm, exe=exe) == 0
+    lines = cli(capsys, "list", "-r", str(root)).splitlines()[:2]
+    assert len({len(line) for line in lines}) == 1, lines  # the date and size columns align
+    assert all(LINE.match(line) for line in lines), lines
 
 
 def test_info_retry_purge(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,10 +130,13 @@ def test_info_retry_purge(root: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert coresnap_main(["retry", "-r", str(root), pending]) == 1  # not failed
     assert coresnap_main(["info", "-r", str(root), "ffffffffff"]) == 1
     out = cli(capsys, "purge", "-r", str(root), sending)
-    assert out == f"removed sending/{sending}\n"
+    assert out == f"removed sending/{sending}\nremoved 1 dumps (14.00B) from {root}\n"
     assert sending not in names(root / "assets")
-    cli(capsys, "purge", "-r", str(root), "--committed")
+    assert "removed 1 dumps" in cli(capsys, "purge", "-r", str(root), "--committed")
     assert names(root / "committed") == []
+    assert cli(capsys, "purge", "-r", str(root), "--committed") == (
+        f"removed 0 dumps (0.00B) from {root}\n"
+    )
 
 
 def test_gdb_on_a_kept_core(root: Path, crash: crashes.Crash) -> None:

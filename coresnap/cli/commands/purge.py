@@ -34,10 +34,14 @@ def run(args: argparse.Namespace) -> int:
             args.committed and item.stage is Stage.COMMITTED
         ):
             doomed.append(item)
+    freed = 0
     for item in doomed:
+        freed += item.size
         _remove(item)
         print(f"removed {item.stage.value}/{item.id}")
-    if not (args.id or args.failed or args.committed):
+    if args.id or args.failed or args.committed:
+        print(f"removed {len(doomed)} dumps ({inventory.human_size(freed)}) from {root}")
+    else:
         removed = Retention(Spool(root), cfg).purge()
         print(f"purged {len(removed)} dumps (purge.age {cfg['purge.age']:.0f}s, "
               f"purge.total {cfg['purge.total']} bytes)")  # fmt: skip
