@@ -169,6 +169,19 @@ class QueryError(StoreError):
         super().__init__(f"invalid query: {what}")
 
 
+class QueryTimeout(StoreError):
+    """A query ran past the statement timeout (``limits.statement_timeout``) and was stopped."""
+
+    status = 503
+    code = "query-timeout"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "query stopped at the statement timeout: narrow it (a time window, fewer or "
+            "simpler regular expressions)"
+        )
+
+
 class StoreUnavailable(StoreError):
     """The client could not reach coronerd at ``url`` after its retries."""
 

@@ -16,37 +16,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from coresnap.client import api, cf, render
-from coresnap.errors import CoresnapError, QueryError
-
-OPERATORS = (
-    "equal",
-    "not-equal",
-    "contains",
-    "not-contains",
-    "regular-expression",
-    "inverse-regular-expression",
-    "greater-than",
-    "less-than",
-    "at-least",
-    "at-most",
-    "is-set",
-    "is-not-set",
-)
-
-
-def parse_filter(text: str) -> dict[str, Any]:
-    """``attr=value`` (equal) or ``attr,operator[,value]`` → the JSON filter; raises QueryError."""
-    parts = text.split(",", 2)
-    if len(parts) >= 2 and parts[1] in OPERATORS:
-        value = parts[2] if len(parts) == 3 else None
-        return {"attribute": parts[0], "op": parts[1], "value": value}
-    attr, sep, value = text.partition("=")
-    if not sep or not attr:
-        raise QueryError(f"filter {text!r}: use attr=value or attr,operator,value")
-    return {"attribute": attr, "op": "equal", "value": value}
+from coresnap.errors import CoresnapError
+from coresnap.querylang import parse_filter
 
 
 def _put(args: argparse.Namespace, conf: cf.CoronerConfig) -> int:

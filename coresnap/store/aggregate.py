@@ -96,8 +96,6 @@ def run(engine: Engine, project_id: int, q: Query) -> dict[str, Any]:
         raise QueryError("limit must be 1..1000, offset >= 0, objects 0..100")
     base = _base(project_id, q, now)
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET statement_timeout = 20000")
         total, factors, lo, hi = conn.execute(
             select(
                 func.count(),

@@ -36,7 +36,7 @@ def _retention_loop(ctx: Context, stop: threading.Event) -> None:
 
 def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     """The app serving ``config``'s store; upgrades the schema first unless ``migrate`` is off."""
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, statement_timeout=config["limits.statement_timeout"])
     if migrate:
         upgrade(engine)
     context = Context(config, engine, open_blobs(config))

@@ -55,6 +55,13 @@ SETTINGS: tuple[Setting, ...] = (
         "largest decompressed snapshot, bytes (413 above: stops zstd bombs)",
     ),
     Setting("limits", "max_attachment", int, 16 << 20, "largest attachment, bytes"),
+    Setting(
+        "limits",
+        "statement_timeout",
+        int,
+        10,
+        "seconds a query statement may run before it is stopped (503 query-timeout; 0: none)",
+    ),
     Setting("sampling", "first", int, 2, "blobs always kept per group and period"),
     Setting("sampling", "per_minute", int, 4, "after `first`: blobs kept per group per minute"),
     Setting("sampling", "per_hour", int, 8, "after `first`: blobs kept per group per hour"),

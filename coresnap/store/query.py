@@ -4,8 +4,10 @@ A query is data (:class:`Query`, built from the HTTP JSON form by :func:`parse`)
 turns its parts into SQLAlchemy Core expressions over ``objects`` and ``attributes`` and
 ``aggregate.run`` executes them. Nothing here loads objects into Python. Values are always bound
 parameters; attribute names are checked against a strict pattern; regular expressions pass
-:func:`check_regex` first (length limit, no nested unbounded quantifiers, no backreferences),
-because SQLite runs them in Python's backtracking engine.
+:func:`coresnap.querylang.check_regex` first (RE2 syntax, at most 256 characters): SQLite runs
+them in RE2 (linear time), PostgreSQL in its own engine under the statement timeout
+(``limits.statement_timeout``, see ``db/engine.py``). The operators are declared in
+:mod:`coresnap.querylang`.
 """
 
 from __future__ import annotations
@@ -13,36 +15,15 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement as Col
 
 from coresnap.errors import QueryError
+from coresnap.querylang import NEGATED, NUMERIC, OPERATORS, check_regex, number
 from coresnap.store.db.models import attributes, groups, objects
 
-OPERATORS = (
-    "equal",
-    "not-equal",
-    "contains",
-    "not-contains",
-    "regular-expression",
-    "inverse-regular-expression",
-    "greater-than",
-    "less-than",
-    "at-least",
-    "at-most",
-    "is-set",
-    "is-not-set",
-)
-_NEGATED = {
-    "not-equal": "equal",
-    "not-contains": "contains",
-    "inverse-regular-expression": "regular-expression",
-    "is-not-set": "is-set",
-}
-_NUMERIC = {"greater-than", "less-than", "at-least", "at-most"}
 # Attributes that are columns (indexed with the project); "fingerprint" is the object's group.
 NUMERIC_COLUMNS = {"timestamp": objects.c.timestamp, "received": objects.c.received}
 TEXT_COLUMNS = {
@@ -54,9 +35,7 @@ TEXT_COLUMNS = {
     "state": groups.c.state,
 }
 NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-MAX_REGEX = 256
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-AGGREGATES = ("count", "unique", "range", "histogram", "distribution", "head", "tail")
 
 
 @dataclass(frozen=True)
@@ -106,57 +85,8 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_regex(pattern: str) -> str:
-    """``pattern`` if it is safe to run on any value; raises QueryError otherwise.
-
-    Refuses patterns longer than MAX_REGEX, backreferences, and a repeat or an alternation
-    nested inside an unbounded repeat (``(a+)+``, ``(a|aa)+``): the classic shapes of
-    catastrophic backtracking. Character classes under a repeat (``[ab]+``) stay allowed.
-    """
-    if len(pattern) > MAX_REGEX:
-        raise QueryError(f"regular expression longer than {MAX_REGEX} characters")
-    try:
-        tree = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError) as e:
-        raise QueryError(f"bad regular expression: {e}") from e
-    _walk_regex(tree, inside_repeat=False)
-    return pattern
-
-
-def _walk_regex(tree: Any, inside_repeat: bool) -> None:
-    for op, arg in tree:
-        name = str(op)
-        if name in ("GROUPREF", "GROUPREF_EXISTS"):
-            raise QueryError("backreferences are not allowed in regular expressions")
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            lo, hi, sub = arg
-            unbounded = hi is sre_parse.MAXREPEAT or hi > 100
-            if inside_repeat and unbounded or (inside_repeat and _has_repeat(sub)):
-                raise QueryError("nested repetition in a regular expression (catastrophic)")
-            _walk_regex(sub, inside_repeat or unbounded)
-        elif name == "SUBPATTERN":
-            _walk_regex(arg[-1], inside_repeat)
-        elif name == "BRANCH":
-            if inside_repeat:  # (a|aa)+: overlapping alternatives under repetition blow up
-                raise QueryError("alternation inside a repetition in a regular expression")
-            for branch in arg[1]:
-                _walk_regex(branch, inside_repeat)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            _walk_regex(arg[1], inside_repeat)
-
-
-def _has_repeat(tree: Any) -> bool:
-    return any(str(op) in ("MAX_REPEAT", "MIN_REPEAT") for op, _ in tree) or any(
-        str(op) == "SUBPATTERN" and _has_repeat(arg[-1]) for op, arg in tree
-    )
-
-
 def _number(f: Filter) -> float:
-    try:
-        return float(str(f.value))
-    except ValueError as e:
-        what = f"{f.op} on {f.attribute} needs a number, not {str(f.value)[:40]!r}"
-        raise QueryError(what) from e
+    return number(f.value, f"{f.op} on {f.attribute}")
 
 
 def _condition(col: Col[Any], op: str, f: Filter, numeric: bool) -> ColumnElement[bool]:
@@ -165,7 +95,7 @@ def _condition(col: Col[Any], op: str, f: Filter, numeric: bool) -> ColumnElemen
         return col.is_not(None)
     if f.value is None:
         raise QueryError(f"{op} on {f.attribute} needs a value")
-    value: Any = _number(f) if numeric and (op in _NUMERIC or op == "equal") else f.value
+    value: Any = _number(f) if numeric and (op in NUMERIC or op == "equal") else f.value
     match op:
         case "equal":
             return col == value
@@ -189,8 +119,8 @@ def condition(f: Filter) -> ColumnElement[bool]:
     check_name(f.attribute)
     if f.op not in OPERATORS:
         raise QueryError(f"unknown operator {f.op!r} (one of {', '.join(OPERATORS)})")
-    negated = f.op in _NEGATED
-    op = _NEGATED.get(f.op, f.op)
+    negated = f.op in NEGATED
+    op = NEGATED.get(f.op, f.op)
     if f.attribute in NUMERIC_COLUMNS or f.attribute in TEXT_COLUMNS:
         numeric = f.attribute in NUMERIC_COLUMNS
         col = NUMERIC_COLUMNS.get(f.attribute, TEXT_COLUMNS.get(f.attribute))
@@ -202,7 +132,7 @@ def condition(f: Filter) -> ColumnElement[bool]:
             else (not_(positive) if negated else positive)
         )
     a = attributes.alias()
-    numeric = op in _NUMERIC
+    numeric = op in NUMERIC
     inner = _condition(a.c.value_num if numeric else a.c.value_text, op, f, numeric)
     # A semi-join driven by the (key, value) indexes, not a correlated EXISTS per object.
     matching = select(a.c.object_id).where(a.c.key == f.attribute, inner)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from coresnap import querylang
 from coresnap.errors import ConfigError, CoresnapError, QueryError, StoreError
 from coresnap.store import auth
 from coresnap.store.config import StoreConfig
@@ -108,15 +109,10 @@ def parse_filter(item: object) -> dict[str, Any]:
     """One filter: ``{"attribute", "op", "value"}``, or the ``coroner list --filter`` text form
     ``attr=value`` / ``attr,op[,value]``; raises InvalidTarget."""
     if isinstance(item, str):
-        parts = item.split(",", 2)
-        if len(parts) >= 2 and not parts[0].count("="):
-            spec: dict[str, Any] = {"attribute": parts[0], "op": parts[1]}
-            spec["value"] = parts[2] if len(parts) == 3 else None
-        else:
-            attr, sep, value = item.partition("=")
-            if not sep:
-                raise InvalidTarget("filter", f"{item!r}: use attr=value or attr,op,value")
-            spec = {"attribute": attr, "op": "equal", "value": value}
+        try:
+            spec = querylang.parse_filter(item)
+        except QueryError as e:
+            raise InvalidTarget("filter", str(e)) from e
     elif isinstance(item, dict) and "attribute" in item:
         given = item.get("value")
         spec = {

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, literal, select, union_all
 
-from coresnap.cli.coroner import parse_filter
 from coresnap.errors import QueryError
+from coresnap.querylang import parse_filter
 from coresnap.store import aggregate, ingest
 from coresnap.store.alerts import targets
 from coresnap.store.blobs import BlobStore

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from coresnap.errors import QueryError
+from coresnap.querylang import OPERATORS
 from coresnap.store.console import charts, data, web
-from coresnap.store.query import OPERATORS
 
 router = APIRouter()
 

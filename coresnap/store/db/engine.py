@@ -2,24 +2,35 @@
 
 SQLite runs in WAL mode with a busy timeout, foreign keys on, and write transactions opened
 with ``BEGIN IMMEDIATE`` (a deferred transaction that later writes can fail with SQLITE_BUSY
-without waiting: the busy handler is not called for a lock upgrade). A Python ``regexp`` function
-backs ``REGEXP``; patterns reach it only after :func:`coresnap.store.query.check_regex`.
+without waiting: the busy handler is not called for a lock upgrade). An RE2 ``regexp`` function
+backs ``REGEXP`` (linear time in the value: no pattern can backtrack for minutes); patterns reach
+it only after :func:`coresnap.querylang.check_regex`.
 PostgreSQL uses psycopg 3; its migrations take an advisory lock so that several coronerd
 processes starting together upgrade the schema once.
+
+``statement_timeout`` bounds every statement that is not part of a write transaction: SQLite
+through a progress handler that interrupts a statement past its deadline, PostgreSQL through its
+``statement_timeout`` (set for the session, lifted with ``SET LOCAL`` inside write transactions
+and for migrations). A query past it fails with :class:`~coresnap.errors.QueryTimeout`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import re
+import math
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from coresnap.errors import QueryTimeout
+from coresnap.querylang import compile_regex
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary constant naming the lock "coronerd schema migration" for pg_advisory_lock.
@@ -28,16 +39,33 @@ _BUSY_TIMEOUT_MS = 30_000
 # One writer lock per SQLite database of this process (see write_lock).
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+# SQLite calls the progress handler every this many virtual machine instructions.
+_PROGRESS_STEPS = 10_000
+# The execution option that exempts a connection's statements from the statement timeout.
+UNBOUNDED = "coresnap_unbounded"
 
 
-def make_engine(url: str, pool_size: int = 8) -> Engine:
-    """An engine for ``url`` (sqlite:///… or postgresql+psycopg://…), configured as above."""
+def make_engine(url: str, pool_size: int = 8, statement_timeout: float = 0) -> Engine:
+    """An engine for ``url`` (sqlite:///… or postgresql+psycopg://…), configured as above;
+    ``statement_timeout`` seconds bound each read statement (0: no bound)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+        if statement_timeout > 0:
+            bound = functools.partial(_sqlite_deadline, seconds=statement_timeout)
+            event.listen(engine, "before_cursor_execute", bound)
+    else:
+        args = {}
+        if statement_timeout > 0:
+            args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, connect_args=args
+        )
+        event.listen(engine, "begin", _pg_begin)
+    if statement_timeout > 0:
+        event.listen(engine, "handle_error", _timed_out)
+    return engine
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -54,6 +82,28 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
     dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
+    deadline = _Deadline()
+    _record.info["deadline"] = deadline
+    dbapi_conn.set_progress_handler(deadline.passed, _PROGRESS_STEPS)
+
+
+class _Deadline:
+    """When the running statement of one SQLite connection is to be interrupted."""
+
+    def __init__(self) -> None:
+        self.at = math.inf
+
+    def passed(self) -> int:
+        return 1 if time.monotonic() > self.at else 0  # non-zero: SQLite interrupts
+
+
+def _sqlite_deadline(
+    conn: Connection, _cursor: Any, _stmt: str, _params: Any, _ctx: Any, _many: bool, seconds: float
+) -> None:
+    deadline = conn.info.get("deadline")
+    if isinstance(deadline, _Deadline):
+        unbounded = conn.get_execution_options().get(UNBOUNDED)
+        deadline.at = math.inf if unbounded else time.monotonic() + seconds
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -61,9 +111,24 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _pg_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(UNBOUNDED):
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
+def _timed_out(context: Any) -> None:
+    # SQLite's "interrupted" (the progress handler) and PostgreSQL's query_canceled (57014).
+    error = context.original_exception
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate == "57014" or (
+        isinstance(context.sqlalchemy_exception, OperationalError) and "interrupted" in str(error)
+    ):
+        raise QueryTimeout() from error
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled(pattern: str) -> Any:
+    return compile_regex(pattern)
 
 
 def _regexp(pattern: str | None, value: str | None) -> bool:
@@ -74,8 +139,11 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
 
 
 def writing(conn: Connection) -> Connection:
-    """``conn`` set to open its next transaction for writing (BEGIN IMMEDIATE on SQLite)."""
-    return conn.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(conn) else conn
+    """``conn`` set to open its next transaction for writing (BEGIN IMMEDIATE on SQLite), its
+    statements exempt from the statement timeout (a write is never cut half-way by it)."""
+    if is_sqlite(conn):
+        return conn.execution_options(sqlite_begin="IMMEDIATE", **{UNBOUNDED: True})
+    return conn.execution_options(**{UNBOUNDED: True})
 
 
 def reading(conn: Connection) -> Connection:
@@ -107,8 +175,9 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (run by coronerd at start-up)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{UNBOUNDED: True}) as conn:
         if not is_sqlite(engine):
+            conn.execute(text("SET statement_timeout = 0"))  # a migration takes what it takes
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
             conn.commit()
         try:
@@ -118,4 +187,5 @@ def upgrade(engine: Engine) -> None:
         finally:
             if not is_sqlite(engine):
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.execute(text("RESET statement_timeout"))
                 conn.commit()

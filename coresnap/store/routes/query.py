@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from coresnap.querylang import AggregateOp, Operator
 from coresnap.store import aggregate
 from coresnap.store.db.models import attributes, groups, objects
 from coresnap.store.query import Aggregate, Filter, Query, parse_age
@@ -15,30 +16,15 @@ from coresnap.store.routes import API, Ctx, grant
 
 router = APIRouter(prefix=API + "/projects/{project}", tags=["query"])
 
-Operator = Literal[
-    "equal",
-    "not-equal",
-    "contains",
-    "not-contains",
-    "regular-expression",
-    "inverse-regular-expression",
-    "greater-than",
-    "less-than",
-    "at-least",
-    "at-most",
-    "is-set",
-    "is-not-set",
-]
-
 
 class FilterIn(BaseModel):
     attribute: str = Field(max_length=128)
-    op: Operator = "equal"
+    op: Operator = Operator.EQUAL
     value: str | float | None = Field(default=None)
 
 
 class AggregateIn(BaseModel):
-    op: Literal["count", "unique", "range", "histogram", "distribution", "head", "tail"]
+    op: AggregateOp
     attribute: str | None = Field(default=None, max_length=128)
     limit: int = Field(default=5, ge=1, le=100)
 
@@ -59,12 +45,12 @@ class QueryIn(BaseModel):
     def to_query(self) -> Query:
         return Query(
             filters=[
-                Filter(f.attribute, f.op, None if f.value is None else _text(f.value))
+                Filter(f.attribute, f.op.value, None if f.value is None else _text(f.value))
                 for f in self.filters
             ],
             age=None if self.age is None else parse_age(self.age),
             factor=self.factor,
-            aggregates=[Aggregate(a.op, a.attribute, a.limit) for a in self.aggregates],
+            aggregates=[Aggregate(a.op.value, a.attribute, a.limit) for a in self.aggregates],
             sort=self.sort,
             limit=self.limit,
             offset=self.offset,
