@@ -14,6 +14,8 @@ rule}], more}``; ``where`` is the JSON path of the value (``process.cmdline[1]``
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -28,7 +30,7 @@ __all__ = ["MARK", "apply", "process_strings", "scrubbed_paths"]
 
 # Keys of a variable record that carry what the program held (an address in ``value`` of a
 # pointer, one with ``points_to``, is where it was, not what: it stays).
-_CONTENT = ("value", "string", "deref")
+_CONTENT = ("value", "string", "deref", "strings")
 _SKIP = frozenset({"privacy"})  # the record itself is not swept
 MAX_STRINGS = 1 << 20  # bytes of argv + environ read from the core (ARG_MAX is often 2 MiB)
 
@@ -127,6 +129,7 @@ def _variable(scrub: Scrub, variable: dict[str, Any], where: str) -> None:
     if rule is None:
         for key in ("value", "deref"):
             _members(scrub, variable.get(key), f"{where}.{key}")
+        _member_strings(scrub, variable.get("strings"), f"{where}.strings")
         return
     for key in _CONTENT:
         old = variable.get(key)
@@ -154,6 +157,19 @@ def _members(scrub: Scrub, value: Any, where: str) -> None:
             for text in _strings(member):
                 scrub.note(f"{where}.{name}", "variables", rule.label, text)
             scrub.note(f"{where}.{name}", "variables", rule.label)
+
+
+def _member_strings(scrub: Scrub, strings: Any, where: str) -> None:
+    """The strings of ``char *`` members (by path: ``.user.password``, ``->token``) whose path
+    names a secret anywhere: the member itself, or the struct holding it."""
+    if not isinstance(strings, dict):
+        return
+    for path, text in strings.items():
+        names = re.split(r"->|\.|\[\d+\]", str(path))
+        rule = next(filter(None, map(scrub.secret_name, filter(None, names))), None)
+        if rule is not None and text != MARK:
+            strings[path] = MARK
+            scrub.note(f"{where}[{json.dumps(path)}]", "variables", rule.label, str(text))
 
 
 def _strings(value: Any) -> Iterator[str]:

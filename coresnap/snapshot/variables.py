@@ -3,7 +3,8 @@
 A variable becomes ``{name, kind, type, value, address, location, cut, ...}``: ints, bools,
 enums and floats as JSON numbers (enums also get ``display``: the enumerator), pointers as their
 address plus ``points_to`` (symbol or mapping) and ``string`` for ``char *``, char arrays as
-text, structs/unions/arrays as nested JSON down to :class:`Bounds` limits. "Optimized out"
+text, structs/unions/arrays as nested JSON down to :class:`Bounds` limits; the C strings that
+``char *`` members point to go in ``strings``, by their path (``.name``, ``->file.path``). "Optimized out"
 stays ``optimized_out: true`` with a null value. Every bound that bites is named in ``cut``.
 """
 
@@ -20,6 +21,7 @@ from coresnap.snapshot.bounds import Bounds
 
 Describe = Callable[[int], str | None]
 _AGGREGATES = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
+MAX_MEMBER_STRINGS = 16  # ``char *`` members read per variable (each is a read of the core)
 # drgn raises these for unreadable memory, absent values and DWARF it does not support (C++
 # reference types in 0.3.0 are BadDataError); one bad variable must never cost the stack.
 _READ_ERRORS = (
@@ -47,6 +49,7 @@ class Renderer:
         self.bounds = bounds
         self.describe = describe
         self.cut_count = 0
+        self._strings: dict[str, str] = {}
 
     def variable(self, obj: Object, name: str, kind: str, follow: int) -> dict[str, Any]:
         """One variable record; never raises for unreadable or absent values."""
@@ -69,13 +72,16 @@ class Renderer:
         t = typ.unaliased()
         type_kind = t.kind
         cuts: list[str] = []
+        self._strings = {}
         try:
-            var["value"] = self._value(obj, t, type_kind, 0, cuts)
+            var["value"] = self._value(obj, t, type_kind, 0, cuts, "")
             if type_kind == TypeKind.POINTER:
                 self._pointer_extras(obj, t, var, follow, cuts)
         except _READ_ERRORS as e:
             var["value"] = None
             cuts.append(f"unreadable: {type(e).__name__}: {e}")
+        if self._strings:
+            var["strings"] = self._strings
         if type_kind == TypeKind.ENUM and isinstance(var["value"], int):
             var["display"] = _enumerator(t, var["value"])
         if cuts:
@@ -83,29 +89,39 @@ class Renderer:
             self.cut_count += 1
         return var
 
-    def value(self, obj: Object, depth: int, cuts: list[str]) -> Any:
-        """The JSON value of ``obj`` (raises drgn read errors for the caller to record)."""
+    def value(self, obj: Object, depth: int, cuts: list[str], path: str) -> Any:
+        """The JSON value of ``obj`` at ``path`` in its variable (raises drgn read errors for the
+        caller to record)."""
         if obj.absent_:
             return None
         t = obj.type_.unaliased()
-        return self._value(obj, t, t.kind, depth, cuts)
+        return self._value(obj, t, t.kind, depth, cuts, path)
 
-    def _value(self, obj: Object, t: drgn.Type, kind: TypeKind, depth: int, cuts: list[str]) -> Any:
+    def _value(
+        self, obj: Object, t: drgn.Type, kind: TypeKind, depth: int, cuts: list[str], path: str
+    ) -> Any:
         """``value`` of a present ``obj`` whose unaliased type ``t`` is of ``kind``."""
         if kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM):
             return int(obj.value_())
         if kind == TypeKind.FLOAT:
             f = float(obj.value_())
             return f if math.isfinite(f) else repr(f)
-        if kind in (TypeKind.POINTER, TypeKind.FUNCTION):
-            return int(obj.value_()) if kind == TypeKind.POINTER else obj.address_
+        if kind == TypeKind.POINTER:
+            address = int(obj.value_())
+            if path and address and _is_char(t.type) and len(self._strings) < MAX_MEMBER_STRINGS:
+                text = self._c_string(address, cuts)
+                if text is not None:
+                    self._strings[path] = text
+            return address
+        if kind == TypeKind.FUNCTION:
+            return obj.address_
         if kind == TypeKind.ARRAY:
-            return self._array(obj, t, depth, cuts)
+            return self._array(obj, t, depth, cuts, path)
         if kind in _AGGREGATES:
-            return self._aggregate(obj, t, depth, cuts)
+            return self._aggregate(obj, t, depth, cuts, path)
         return None
 
-    def _array(self, obj: Object, t: drgn.Type, depth: int, cuts: list[str]) -> Any:
+    def _array(self, obj: Object, t: drgn.Type, depth: int, cuts: list[str], path: str) -> Any:
         length = t.length or 0
         if _is_char(t.type):
             raw = obj.to_bytes_()
@@ -120,9 +136,9 @@ class Renderer:
         n = min(length, self.bounds.max_array)
         if n < length:
             cuts.append(f"array: {n} of {length} elements")
-        return [self._safe(obj[i], depth + 1, cuts) for i in range(n)]
+        return [self._safe(obj[i], depth + 1, cuts, f"{path}[{i}]") for i in range(n)]
 
-    def _aggregate(self, obj: Object, t: drgn.Type, depth: int, cuts: list[str]) -> Any:
+    def _aggregate(self, obj: Object, t: drgn.Type, depth: int, cuts: list[str], path: str) -> Any:
         if depth >= self.bounds.max_depth:
             cuts.append(f"depth: struct below depth {self.bounds.max_depth}")
             return None
@@ -139,12 +155,12 @@ class Renderer:
             else:
                 sub = obj.member_(m.name)
                 key = m.name
-            out[key] = self._safe(sub, depth + 1, cuts)
+            out[key] = self._safe(sub, depth + 1, cuts, _member_path(path, key))
         return out
 
-    def _safe(self, obj: Object, depth: int, cuts: list[str]) -> Any:
+    def _safe(self, obj: Object, depth: int, cuts: list[str], path: str) -> Any:
         try:
-            return self.value(obj, depth, cuts)
+            return self.value(obj, depth, cuts, path)
         except _READ_ERRORS as e:
             cuts.append(f"unreadable: {e}")
             return None
@@ -165,7 +181,7 @@ class Renderer:
             var["string"] = self._c_string(address, cuts)
         elif follow > 0 and target.kind in (*_AGGREGATES, TypeKind.INT, TypeKind.FLOAT):
             try:
-                var["deref"] = self.value(obj[0], 1, cuts)
+                var["deref"] = self.value(obj[0], 1, cuts, "->")
             except _READ_ERRORS as e:
                 cuts.append(f"deref unreadable: {e}")
 
@@ -180,6 +196,10 @@ class Renderer:
             cuts.append(f"string: first {limit} bytes")
             raw = raw[:limit]
         return raw.decode("utf-8", errors="backslashreplace")
+
+
+def _member_path(path: str, key: str) -> str:
+    return f"{path}{key}" if path.endswith("->") else f"{path}.{key}"
 
 
 def _type_name(t: drgn.Type) -> str | None:

@@ -29,10 +29,12 @@ def frame_line(f: dict[str, Any]) -> str:
 
 
 def render_value(v: dict[str, Any]) -> str:
-    """A variable's value as gdb would print it, plus where pointers point and what was cut."""
+    """A variable's value as gdb would print it, plus where pointers point and what was cut
+    (``char *`` members with the strings they point to: ``"name": 0x55… "alice"``)."""
     if v.get("optimized_out"):
         return "<optimized out>"
     value = v["value"]
+    strings = v.get("strings") if isinstance(v.get("strings"), dict) else {}
     if value == MARK:  # the privacy policy removed it on the host (docs/privacy.md)
         text = MARK
     elif "string" in v or "points_to" in v:
@@ -42,23 +44,56 @@ def render_value(v: dict[str, Any]) -> str:
         elif v.get("points_to") and v["points_to"] != "NULL":
             text += f" <{v['points_to']}>"
         if v.get("deref") is not None:
-            text += " → " + _compact(v["deref"])
+            text += " → " + _compact(v["deref"], strings, "->")
     elif v.get("display"):
         text = f"{v['display']} ({value})"
     elif isinstance(value, str) and (v.get("type") or "").startswith("char"):
         text = quoted(value)
     else:
-        text = _compact(value)
+        text = _compact(value, strings, "")
     if v.get("cut"):
         text += f"  [cut: {v['cut']}]"
     return text
 
 
+# Escapes of the characters a terminal would act on (C's spelling); a backslash is left as it
+# is: the snapshot already spells the bytes it could not decode as \xNN, once.
+_ESCAPES = {'"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def quoted(text: str) -> str:
-    """A string as JSON, except a value the privacy policy removed: bare ``<scrubbed>``."""
-    return MARK if text == MARK else json.dumps(text)
+    """A string in double quotes, escaped once (C's ``\\n``, ``\\"``, ``\\xNN`` for other control
+    characters; other text as it is, accents included); a value the privacy policy removed:
+    bare ``<scrubbed>``."""
+    if text == MARK:
+        return MARK
+    out = (_ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+           for c in text)  # fmt: skip
+    return '"' + "".join(out) + '"'
 
 
-def _compact(value: Any) -> str:
-    text = json.dumps(value, separators=(", ", ": "))
+def _compact(value: Any, strings: dict[str, str] | None = None, path: str = "") -> str:
+    text = _literal(value, strings or {}, path)
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+def _literal(value: Any, strings: dict[str, str], path: str) -> str:
+    """``value`` as JSON would spell it, but strings quoted as the terminal shows them and the
+    ``char *`` members at a path of ``strings`` followed by their string."""
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, dict):
+        members = (f"{quoted(str(k))}: {_literal(v, strings, _join(path, str(k)))}"
+                   for k, v in value.items())  # fmt: skip
+        return "{" + ", ".join(members) + "}"
+    if isinstance(value, list):
+        return (
+            "[" + ", ".join(_literal(v, strings, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
+        )
+    if isinstance(value, int) and not isinstance(value, bool) and path in strings:
+        return f"{value:#x} {quoted(strings[path])}"
+    return json.dumps(value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}{key}" if path.endswith("->") else f"{path}.{key}"
