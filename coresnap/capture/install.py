@@ -4,9 +4,10 @@
 root (``previous-core-pattern.json``, written once: installing twice keeps the original), sets
 ours, and writes a sysctl.d drop-in so it survives a reboot (``50-coresnap.conf`` sorts after
 systemd's ``50-coredump.conf``, so ours wins). ``uninstall`` restores the remembered values if
-the pattern is still ours. Another crash reporter owning the pattern is named with the way
-to disable it (seed 001). On FreeBSD (:func:`host_os`) the same commands set kern.corefile
-and the devd event instead (capture/freebsd_install.py).
+the pattern is still ours, and removes the drop-in it wrote (where it wrote it). Another crash
+reporter owning the pattern is named with the way to disable it (seed 001). On FreeBSD
+(:func:`host_os`) the same commands set kern.corefile and the devd event instead
+(capture/freebsd_install.py, which the commands call: this module does not import it).
 """
 
 from __future__ import annotations
@@ -87,22 +88,12 @@ def install(
     pipe_limit: int = PIPE_LIMIT,
     sysctl_file: Path | None = SYSCTL_FILE,
     root_option: bool = True,
-    incoming: str | None = None,
-    sugid_coredump: bool = False,
     socket: str | None = None,
 ) -> Report:
     """Pipe every core to coresnap-archive into ``root`` (named in the pattern unless
     ``root_option`` is False: then ``config``'s dump.root); with ``socket``, send them to
-    coresnapd's coredump socket there instead (request mode), or say why the pipe is used. On
-    FreeBSD, point kern.corefile at ``incoming`` for devd's companion instead
-    (capture/freebsd_install.py; ``sugid_coredump`` sets kern.sugid_coredump).
-    Raises InstallError, OSError."""
-    if host_os() == "freebsd":
-        from coresnap.capture import freebsd_install
-
-        conf = None if sysctl_file is None else freebsd_install.SYSCTL_CONF
-        return Report(freebsd_install.install(root, incoming or freebsd_install.INCOMING,
-                                              sugid_coredump, sysctl_conf=conf))  # fmt: skip
+    coresnapd's coredump socket there instead (request mode), or say why the pipe is used.
+    Linux only (FreeBSD: capture/freebsd_install.py). Raises InstallError, OSError."""
     lines: list[str] = []
     pattern = _socket_pattern(socket, lines) if socket else None
     if pattern is None:
@@ -123,6 +114,10 @@ def install(
         saved.write_text(json.dumps({"core_pattern": current, "core_pipe_limit": limit,
                                      "saved_at": time.time(), "socket": socket}) + "\n")  # fmt: skip
         lines.append(f"saved the previous core_pattern {current!r} in {saved}")
+    if sysctl_file and saved.exists():  # uninstall removes the drop-in from where it was written
+        state = json.loads(saved.read_text())
+        state["sysctl_files"] = sorted({*state.get("sysctl_files", []), str(sysctl_file)})
+        saved.write_text(json.dumps(state) + "\n")
     CORE_PATTERN.write_text(pattern + "\n")
     CORE_PIPE_LIMIT.write_text(f"{pipe_limit}\n")
     lines.append(f"kernel.core_pattern = {pattern}")
@@ -164,13 +159,8 @@ def is_ours(pattern: str, socket: str | None = None) -> bool:
 
 
 def uninstall(root: str, sysctl_file: Path | None = SYSCTL_FILE, force: bool = False) -> Report:
-    """Restore the core_pattern (FreeBSD: the sysctls) saved by :func:`install`.
-    Raises InstallError, OSError."""
-    if host_os() == "freebsd":
-        from coresnap.capture import freebsd_install
-
-        conf = None if sysctl_file is None else freebsd_install.SYSCTL_CONF
-        return Report(freebsd_install.uninstall(root, sysctl_conf=conf, force=force))
+    """Restore the core_pattern saved by :func:`install`, and remove the drop-ins it wrote
+    (``sysctl_file`` too, if it is ours). Linux only. Raises InstallError, OSError."""
     lines = []
     saved = Path(root) / SAVED
     current = CORE_PATTERN.read_text().rstrip("\n")
@@ -184,8 +174,10 @@ def uninstall(root: str, sysctl_file: Path | None = SYSCTL_FILE, force: bool = F
         lines.append(f"kernel.core_pipe_limit = {previous['core_pipe_limit']} (restored)")
     else:
         lines.append(f"core_pattern is {current!r}, not coresnap's: left alone (--force restores)")
-    if sysctl_file and sysctl_file.exists() and sysctl_file.read_text().startswith(MARKER):
-        sysctl_file.unlink()
-        lines.append(f"removed {sysctl_file}")
+    written = {Path(p) for p in previous.get("sysctl_files", [])} | ({sysctl_file} - {None})
+    for drop_in in sorted(p for p in written if p is not None):
+        if drop_in.exists() and drop_in.read_text().startswith(MARKER):
+            drop_in.unlink()
+            lines.append(f"removed {drop_in}")
     saved.unlink()
     return Report(lines)

@@ -78,3 +78,18 @@ def test_uninstall_leaves_a_foreign_pattern_alone(root: Path) -> None:
             assert crashes.read_core_pattern() == "core.%p"
         finally:
             install.CORE_PATTERN.write_text(original + "\n")
+
+
+def test_uninstall_removes_the_drop_in_where_install_wrote_it(root: Path) -> None:
+    """A drop-in written to a custom path goes away without naming it again (issue 14)."""
+    custom = root / "sysctl" / "60-custom.conf"
+    dumps = root / "d"
+    with crashes.core_pattern(None) as original, pipe_limit(None):
+        try:
+            assert coresnap_main(["install", "-r", str(dumps), "--sysctl-file", str(custom)]) == 0
+            assert custom.read_text().startswith(install.MARKER)
+            assert coresnap_main(["uninstall", "-r", str(dumps)]) == 0
+            assert not custom.exists()
+            assert crashes.read_core_pattern() == original
+        finally:
+            install.CORE_PATTERN.write_text(original + "\n")

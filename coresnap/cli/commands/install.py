@@ -29,6 +29,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg, root = hostopts.load(args)
+    if install.host_os() == "freebsd":
+        from coresnap.capture import freebsd_install
+
+        conf = None if args.no_sysctl_file else freebsd_install.SYSCTL_CONF
+        lines = freebsd_install.install(root, args.incoming or freebsd_install.INCOMING,
+                                        args.sugid_coredump, sysctl_conf=conf)  # fmt: skip
+        print("\n".join(lines))
+        return 0
     if args.socket and not cfg["capture.socket"]:
         raise install.InstallError(f"--socket: set capture.socket in {cfg.source} (where "
                                    "coresnapd listens, e.g. /run/coresnap/coredump.socket)")  # fmt: skip
@@ -39,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
         pipe_limit=args.pipe_limit,
         sysctl_file=None if args.no_sysctl_file else args.sysctl_file,
         root_option=bool(args.dump_root) or not args.config,
-        incoming=args.incoming,
-        sugid_coredump=args.sugid_coredump,
         socket=cfg["capture.socket"] if args.socket else None,
     )
     for line in report.lines:

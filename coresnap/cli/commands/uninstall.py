@@ -13,12 +13,18 @@ from coresnap.cli.commands import Command
 def configure(p: argparse.ArgumentParser) -> None:
     hostopts.add(p)
     p.add_argument("--sysctl-file", type=Path, default=install.SYSCTL_FILE,
-                   help="sysctl.d drop-in to remove (default %(default)s)")  # fmt: skip
+                   help="sysctl.d drop-in to remove (default %(default)s; the one install "
+                   "wrote is removed wherever it is)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="restore even if the pattern changed")
 
 
 def run(args: argparse.Namespace) -> int:
     _cfg, root = hostopts.load(args)
+    if install.host_os() == "freebsd":
+        from coresnap.capture import freebsd_install
+
+        print("\n".join(freebsd_install.uninstall(root, force=args.force)))
+        return 0
     for line in install.uninstall(root, args.sysctl_file, force=args.force).lines:
         print(line)
     return 0
