@@ -23,6 +23,7 @@ from typing import Any
 
 from coresnap.analysis.names import patterns
 from coresnap.analysis.roles import FrameRole, Role, role
+from coresnap.snapshot.document import crashed_frames
 
 MAX_HELPERS = 3
 
@@ -51,17 +52,6 @@ class Blame:
         return [] if self.index is None else [self.index, *self.callers]
 
 
-def crashed_thread(snapshot: dict[str, Any]) -> dict[str, Any] | None:
-    """The crashed thread's record: marked ``crashed``, else the one whose tid is
-    ``crashed_thread`` (a tid of 0 is a tid)."""
-    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
-    marked = next((t for t in threads if t.get("crashed") is True), None)
-    if marked is not None:
-        return marked
-    tid = snapshot.get("crashed_thread")
-    return next((t for t in threads if tid is not None and t.get("tid") == tid), None)
-
-
 # Labels whose evidence carries ``caller``: the return address at sp of a jump to a bad pc.
 _CALLER_LABELS = ("bad-jump", "exec-nonexec", "security", "use-after-free")
 
@@ -82,8 +72,7 @@ def _caller(snapshot: dict[str, Any]) -> dict[str, Any] | None:
 
 def frames_of(snapshot: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     """Step 1: the crashed thread's frames, and whether a bad jump's caller was inserted."""
-    thread = crashed_thread(snapshot)
-    raw = [f for f in (thread or {}).get("frames") or [] if isinstance(f, dict)]
+    raw = crashed_frames(snapshot)
     caller = _caller(snapshot)
     lost = bool(raw) and not raw[0].get("function") and not raw[0].get("module")
     if caller is None or not lost:

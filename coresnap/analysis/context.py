@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import drgn
 
 from coresnap.errors import CoresnapError
+from coresnap.snapshot import document
 
 if TYPE_CHECKING:
     from coresnap.unwind.symbols import SymbolTable
@@ -166,8 +167,7 @@ class Context:
 
     @property
     def signal(self) -> dict[str, Any]:
-        sig = self.snapshot.get("signal")
-        return sig if isinstance(sig, dict) else {}
+        return document.signal(self.snapshot)
 
     @property
     def signo(self) -> int | None:
@@ -188,12 +188,7 @@ class Context:
 
     @property
     def crashed_thread(self) -> dict[str, Any] | None:
-        threads = [t for t in self.snapshot.get("threads") or [] if isinstance(t, dict)]
-        tid = self.snapshot.get("crashed_thread")
-        for t in threads:
-            if t.get("crashed") or (tid is not None and t.get("tid") == tid):
-                return t
-        return None
+        return document.crashed_thread(self.snapshot)
 
     @property
     def frames(self) -> list[dict[str, Any]]:

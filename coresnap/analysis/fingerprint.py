@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from coresnap.analysis.blame import Blame, crashed_thread, find_blame
+from coresnap.analysis.blame import Blame, find_blame
 from coresnap.analysis.names import module_name, normalize_function
 from coresnap.analysis.roles import UNKNOWN, Role, frame_key, frame_name, is_noise
+from coresnap.snapshot import document
 
 __all__ = [
     "UNKNOWN",
@@ -41,6 +42,7 @@ __all__ = [
 VERSION = 2
 _SALT = f"coresnap-fingerprint-v{VERSION}\n"
 _ALIAS_SALT = f"coresnap-fingerprint-v{VERSION}-address\n"
+_WEAK_SALT = f"coresnap-fingerprint-v{VERSION}-function\n"
 KERNEL_TOP_FRAMES = 3
 # Families and labels whose site says nothing: where a stack ran out, where a killed process
 # happened to be, the epilogue where the stack protector noticed an overflow that happened
@@ -63,12 +65,8 @@ def _families() -> dict[str, str]:
 
 
 def _classification(snapshot: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    c = snapshot.get("classification")
-    if not isinstance(c, dict):
-        return [], []
-    labels = [x for x in c.get("labels") or [] if isinstance(x, str)]
-    evidence = [e for e in c.get("evidence") or [] if isinstance(e, dict)]
-    return labels, evidence
+    evidence = document.classification(snapshot).get("evidence") or []
+    return document.labels(snapshot), [e for e in evidence if isinstance(e, dict)]
 
 
 def family(snapshot: dict[str, Any]) -> tuple[str, str | None]:
@@ -76,9 +74,7 @@ def family(snapshot: dict[str, Any]) -> tuple[str, str | None]:
     labels, _ = _classification(snapshot)
     faults = [x for x in labels if not x.startswith("memory.") and x != "unknown"]
     if not faults:
-        signal = snapshot.get("signal")
-        name = signal.get("name") if isinstance(signal, dict) else None
-        return f"signal {name or '?'}", None
+        return f"signal {document.signal(snapshot).get('name') or '?'}", None
     fam = _families().get(faults[0], faults[0])
     return fam, faults[0] if fam == "abort" else None
 
@@ -143,16 +139,22 @@ def _blame_record(blame: Blame) -> dict[str, Any] | None:
         "function_start": frame.get("function_start"),
         "module_offset": frame.get("module_offset"),
         "role": blame.roles[blame.index].role.value,
+        "container": _container_name(blame),
         "callers": [frame_key(blame.frames[i]) for i in blame.callers],
     }
+
+
+def _container_name(blame: Blame) -> str | None:
+    held = _container(blame)
+    if held is None or held == blame.index:
+        return None
+    return str(blame.frames[held].get("function") or frame_name(blame.frames[held]))
 
 
 def _kernel(snapshot: dict[str, Any], steps: list[Step]) -> dict[str, Any]:
     """A FreeBSD kernel panic: the top frames past the panic and trap path (no sites: textdumps
     have no lines), as in v1."""
-    thread = crashed_thread(snapshot) or {}
-    frames = [f for f in thread.get("frames") or [] if isinstance(f, dict)]
-    names = [frame_key(f) for f in frames]
+    names = [frame_key(f) for f in document.crashed_frames(snapshot)]
     steps.append(Step("1. crashed thread's frames", names))
     names = [n for n in names if n != UNKNOWN and not is_noise(n, kernel=True)]
     names = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n][:KERNEL_TOP_FRAMES]
@@ -161,7 +163,14 @@ def _kernel(snapshot: dict[str, Any], steps: list[Step]) -> dict[str, Any]:
         names = ["<no frames>", "kernel"]
     digest = _digest(_SALT, ["kernel", *names])
     steps.append(Step("3. sha256", [digest]))
-    return {"hash": digest, "version": VERSION, "frames": names, "aliases": [], "blame": None}
+    return {
+        "hash": digest,
+        "version": VERSION,
+        "frames": names,
+        "aliases": [],
+        "weak": [],
+        "blame": None,
+    }
 
 
 def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
@@ -195,7 +204,9 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
     steps.append(Step("5. site of each, class family, what the runtime said", parts))
     digest = _digest(_SALT, parts)
     aliases = _aliases(blame, keyed, rest) if sites and all(sites) else []
+    weak = _weak(blame, names, rest) if sites and all(sites) else []
     steps.append(Step("6. sha256, then the address aliases", [digest, *aliases]))
+    steps.append(Step("7. function keys (join a lined group when it is the only one)", weak))
     fp = {
         "hash": digest,
         "version": VERSION,
@@ -203,9 +214,38 @@ def explain(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[Step]]:
         "site": sites[0] if sites else None,
         "family": fam,
         "aliases": aliases,
+        "weak": weak,
         "blame": _blame_record(blame),
     }
     return fp, steps
+
+
+def _container(blame: Blame) -> int | None:
+    """The real (not inline) frame that holds the blamed frame: the blamed one itself, or the
+    first frame outward of an inline chain (they share one pc)."""
+    if blame.index is None:
+        return None
+    for i in range(blame.index, len(blame.frames)):
+        if not blame.frames[i].get("inline"):
+            return i
+    return None
+
+
+def _weak(blame: Blame, names: list[str], rest: list[str]) -> list[str]:
+    """The function keys: the keyed frames' names and the class, without the site. A build
+    without line tables (-O2 without -g) spells its site ``+0x..`` where its -g twin says
+    ``file.c:42``, and without inline frames it blames the function the inline code sits in:
+    so a crash with a line gives one key for its blamed function and one for the function
+    that holds it, a crash without a line one for its blamed function. The store joins a
+    crash without a line to the group with a line of the same key when that group is the only
+    one (``store/aliases.py``)."""
+    if not names:
+        return []
+    keys = [_digest(_WEAK_SALT, [*names, *rest])]
+    held = _container(blame)
+    if held is not None and held != blame.index:
+        keys.append(_digest(_WEAK_SALT, [frame_key(blame.frames[held]), *names[1:], *rest]))
+    return keys
 
 
 def _aliases(blame: Blame, keyed: list[int], rest: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coresnap.analysis.fingerprint import frame_name, is_noise
+from coresnap.snapshot.document import crashed_thread
 
 TOP = 3
 # Where a complete stack ends: the C runtime's entry points, and Go's (every goroutine returns
@@ -14,12 +15,6 @@ CLEAN_ENDS = {
     *("_start", "clone", "clone3", "start_thread", "__clone", "__clone3", "thread_start"),
     *("runtime.goexit", "runtime.clone", "runtime.mstart", "runtime.rt0_go"),
 }
-
-
-def _crashed(snapshot: dict[str, Any]) -> dict[str, Any] | None:
-    tid = snapshot.get("crashed_thread")
-    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
-    return next((t for t in threads if t.get("crashed") or (tid and t.get("tid") == tid)), None)
 
 
 def _executable(snapshot: dict[str, Any]) -> list[tuple[int, int]]:
@@ -95,7 +90,7 @@ def score(snapshot: dict[str, Any]) -> dict[str, Any]:
     found = snapshot.get("analysis")
     analysis: dict[str, Any] = found if isinstance(found, dict) else {}
     cuts: list[Any] = analysis["cuts"] if isinstance(analysis.get("cuts"), list) else []
-    thread = _crashed(snapshot)
+    thread = crashed_thread(snapshot)
     frames = [f for f in (thread or {}).get("frames") or [] if isinstance(f, dict)]
     if thread is None:
         penalties.append((40, "the crashed thread is not known"))

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from coresnap.kernel.model import KernelDump, Trap
+from coresnap.snapshot.document import crashed_frames
 
 NULL_LIMIT = 0x10000  # as the userland rule: nothing is mapped below 64 KiB in the kernel map
 # amd64 trap_msg[] numbers (sys/x86/include/trap.h: T_PAGEFLT 12, T_PROTFLT 9, T_DOUBLEFLT 8...)
@@ -61,10 +62,7 @@ def classify_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     if isinstance(t, dict) and isinstance(t.get("number"), int):
         trap = Trap(t["number"], str(t.get("name") or ""), t.get("mode"), t.get("fault_address"),
                     t.get("fault_code"), t.get("instruction_pointer"))  # fmt: skip
-    threads = [t for t in snapshot.get("threads") or [] if isinstance(t, dict)]
-    crashed = next((t for t in threads if t.get("crashed")), {})
-    names = [str(f["function"]) for f in crashed.get("frames") or []
-             if isinstance(f, dict) and f.get("function")]  # fmt: skip
+    names = [str(f["function"]) for f in crashed_frames(snapshot) if f.get("function")]
     return _classify(kernel.get("panic"), str(kernel.get("source") or ""), trap, names)
 
 

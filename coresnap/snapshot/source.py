@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from coresnap.snapshot.document import crashed_thread
+
 MAX_FRAMES = 3
 CONTEXT = 2  # lines before and after
 MAX_LINE = 200  # characters kept of one source line
@@ -14,7 +16,7 @@ MAX_FILE = 8 << 20  # do not read generated monsters
 
 def attach_source(snap: dict[str, Any]) -> None:
     """Add ``source: {first_line, lines}`` to the crashed thread's first frames with a line."""
-    crashed = next((t for t in snap["threads"] if t["crashed"]), None)
+    crashed = crashed_thread(snap)
     if crashed is None:
         return
     done = 0

@@ -17,13 +17,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from coresnap.snapshot.document import crashed_thread
 from coresnap.snapshot.view_values import frame_line, hexa, render_value
 
 
 def render(snap: dict[str, Any], *, thread: int | None = None, full: bool = False) -> Group:
     """The whole view as one rich renderable (``thread``: tid or index to show alone)."""
     parts: list[RenderableType] = [_summary(snap)]
-    crashed = _crashed(snap)
+    crashed = crashed_thread(snap)
     if crashed is not None and thread is None:
         parts.append(_crash_frame(crashed, kernel=bool(snap.get("kernel"))))
     if thread is not None:
@@ -36,10 +37,6 @@ def render(snap: dict[str, Any], *, thread: int | None = None, full: bool = Fals
 
 def show(snap: dict[str, Any], console: Console, **kw: Any) -> None:
     console.print(render(snap, **kw))
-
-
-def _crashed(snap: dict[str, Any]) -> dict[str, Any] | None:
-    return next((t for t in snap["threads"] if t["crashed"]), None)
 
 
 def _summary(snap: dict[str, Any]) -> Panel:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coresnap.analysis.fingerprint import VERSION, fingerprint, normalize_function
+from coresnap.snapshot import document
 from coresnap.store import grouping, symbols
 
 KEY = re.compile(r"^[0-9A-Za-z]{1,128}$")
@@ -42,6 +43,8 @@ class ServerPrint:
     aliases: list[str] = field(default_factory=list)
     learned: list[dict[str, Any]] = field(default_factory=list)
     blamed: str | None = None  # the blamed function's normal name, when it has one
+    weak: list[str] = field(default_factory=list)  # function keys (aliases.place_weak)
+    site: str | None = None  # where in the blamed function: file:line, +0x.., None
 
 
 def client_version(doc: dict[str, Any]) -> int | None:
@@ -69,12 +72,19 @@ def compute(doc: dict[str, Any], known: symbols.Symbols | None = None) -> Server
         return ServerPrint(grouping.fallback_fingerprint(frames), None, frames, [], learned)
     frames = [str(f)[:256] for f in fp.get("frames") or []][:MAX_FRAMES]
     aliases = [a for a in fp.get("aliases") or [] if isinstance(a, str) and KEY.match(a)]
-    return ServerPrint(key, version, frames, aliases[:MAX_ALIASES], learned, _blamed(fp))
+    weak = [a for a in fp.get("weak") or [] if isinstance(a, str) and KEY.match(a)]
+    site = fp.get("site") if isinstance(fp.get("site"), str) else None
+    return ServerPrint(
+        key, version, frames, aliases[:MAX_ALIASES], learned, _blamed(fp), weak[:2], site
+    )
 
 
 def _blamed(fp: dict[str, Any]) -> str | None:
+    """The normal name of the real function at the blamed pc: the blamed function, or the one
+    an inline blamed frame sits in (a build without -g has no inline frames, and its address
+    alias meets the -g build's only where the real function is the same)."""
     blame = fp.get("blame")
-    name = blame.get("function") if isinstance(blame, dict) else None
+    name = (blame.get("container") or blame.get("function")) if isinstance(blame, dict) else None
     if not isinstance(name, str) or not name or _NAMELESS.search(name):
         return None
     # Normal form: -O2's set_width.constprop.0.isra.0 is -O2 -g's set_width.
@@ -82,7 +92,7 @@ def _blamed(fp: dict[str, Any]) -> str | None:
 
 
 def _frame_names(doc: dict[str, Any]) -> list[str]:
-    return [str(f.get("function") or "??")[:256] for f in symbols.crashed_frames(doc)[:MAX_FRAMES]]
+    return [str(f.get("function") or "??")[:256] for f in document.crashed_frames(doc)[:MAX_FRAMES]]
 
 
 def version() -> int:

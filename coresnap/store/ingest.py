@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import io
 import json
 import logging
 import math
@@ -38,14 +37,15 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge
-from coresnap.store import aliases, fingerprints, grouping, learned, symbols
+from coresnap.snapshot import document
+from coresnap.store import aliases, fingerprints, grouping, inflate, learned, symbols
 from coresnap.store.alerts import outbox
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import reading, write_lock, writing
 from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_MAGIC = inflate.ZSTD_MAGIC
 OID = re.compile(r"^[0-9a-f]{32}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # Top-level keys of snapshot format v1 (/tmp/snapshot-contract.md) and their JSON types.
@@ -85,6 +85,8 @@ class Parsed:
     learned: list[dict[str, Any]] = field(default_factory=list)  # frames learned symbols filled
     teaches: symbols.Symbols = field(default_factory=symbols.Symbols)  # new facts to keep
     blamed: str | None = None  # the blamed function (guards aliases)
+    weak: list[str] = field(default_factory=list)  # function keys (aliases.place_weak)
+    site: str | None = None  # the fingerprint's site
 
 
 @dataclass(frozen=True)
@@ -111,16 +113,9 @@ def decode(body: bytes, limit: int) -> dict[str, Any]:
     """The snapshot in ``body`` (a zstd frame of JSON, or bare JSON), at most ``limit`` bytes.
 
     Raises PayloadTooLarge when the decompressed JSON is over ``limit`` (zstd bombs), and
-    InvalidSnapshot for bad compression, bad JSON or JSON nested too deep.
+    InvalidSnapshot for bad compression, bytes after the frame, bad JSON or JSON nested too deep.
     """
-    if body.startswith(ZSTD_MAGIC):
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
-            raw = reader.read(limit + 1)
-        except zstandard.ZstdError as e:
-            raise InvalidSnapshot(f"zstd: {e}") from e
-    else:
-        raw = body
+    raw = inflate.inflate(body, limit)  # one frame, at most limit bytes (see inflate.py)
     if len(raw) > limit:
         raise PayloadTooLarge("decompressed snapshot", limit)
     try:
@@ -186,8 +181,7 @@ def parse(
     fp = fingerprints.compute(doc, known)
     if fp.learned:
         attrs[LEARNED_ATTRIBUTE] = len(fp.learned)
-    cls = doc.get("classification") or {}
-    labels = [str(x)[:128] for x in (cls.get("labels") or []) if isinstance(x, str)]
+    labels = [x[:128] for x in document.labels(doc)]
     return Parsed(
         oid,
         ts,
@@ -199,6 +193,8 @@ def parse(
         fp.version,
         fp.learned,
         blamed=fp.blamed,
+        weak=fp.weak,
+        site=fp.site,
     )
 
 
@@ -242,12 +238,28 @@ def store(
     project: tuple[int, str],
     body: bytes,
     extra: dict[str, str],
+    budget: inflate.Budget | None = None,
 ) -> Stored:
     """Decode, validate and store one upload to ``project`` (id, name); see the module doc.
+    With a ``budget``, the upload holds its decompressed size of it until it is stored.
 
-    Raises PayloadTooLarge or InvalidSnapshot; nothing is stored then.
+    Raises PayloadTooLarge, InvalidSnapshot or StoreBusy (budget); nothing is stored then.
     """
-    doc = decode(body, config["limits.max_snapshot"])
+    limit = config["limits.max_snapshot"]
+    size = inflate.declared_size(body, limit)
+    with contextlib.nullcontext() if budget is None else budget.hold(size):
+        return _store(engine, blobs, config, project, decode(body, limit), body, extra)
+
+
+def _store(
+    engine: Engine,
+    blobs: BlobStore,
+    config: StoreConfig,
+    project: tuple[int, str],
+    doc: dict[str, Any],
+    body: bytes,
+    extra: dict[str, str],
+) -> Stored:
     oid = normalize_oid(str(doc["uuid"]))
     pid, pname = project
     with reading(engine.connect()) as conn:  # no lock, no transaction: a retry costs one read
@@ -315,6 +327,7 @@ def _index(
     version = p.attributes.get("version")
     frames = "\n".join(p.frames)
     unknown = aliases.place(conn, pid, p.fingerprint, p.aliases, p.blamed, p.timestamp, frames)
+    unknown_weak = aliases.place_weak(conn, pid, p.fingerprint, p.weak, p.site, p.timestamp, frames)
     seen = grouping.observe(
         conn,
         pid,
@@ -349,6 +362,7 @@ def _index(
     if rows:
         conn.execute(_INSERT_ATTRIBUTES, rows)
     aliases.register(conn, pid, seen.row_id, unknown, p.blamed)
+    aliases.register_weak(conn, pid, seen.row_id, unknown_weak, p.site)
     if p.teaches:
         learned.learn(conn, pid, p.teaches)
     outbox.enqueue(conn, config, pid, object_id, seen, p)  # rows only: delivery is a thread's

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.snapshot import document
+
 MAX_FRAMES = 64
 MAX_BUILDS = 128
 MAX_FUNCTIONS = 1024
@@ -62,28 +64,6 @@ class Symbols:
         self.functions = {**other.functions, **self.functions}
         self.pcs = {**other.pcs, **self.pcs}
         self.full |= other.full
-
-
-def _crashed(doc: dict[str, Any]) -> int | None:
-    """The index of the crashed thread: marked ``crashed``, else the one of ``crashed_thread``."""
-    threads = doc.get("threads")
-    if not isinstance(threads, list):
-        return None
-    for i, t in enumerate(threads):
-        if isinstance(t, dict) and t.get("crashed") is True:
-            return i
-    tid = doc.get("crashed_thread")
-    for i, t in enumerate(threads):
-        if isinstance(t, dict) and tid is not None and t.get("tid") == tid:
-            return i
-    return None
-
-
-def crashed_frames(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The crashed thread's frames (as the fingerprint picks the thread)."""
-    at = _crashed(doc)
-    frames = None if at is None else doc["threads"][at].get("frames")
-    return [f for f in frames if isinstance(f, dict)] if isinstance(frames, list) else []
 
 
 def _place(frame: dict[str, Any]) -> Key | None:
@@ -125,7 +105,7 @@ def teach(doc: dict[str, Any]) -> Symbols:
     """What ``doc`` teaches: the named frames of its crashed thread (see the module doc)."""
     out = Symbols()
     chain: list[dict[str, Any]] = []
-    for frame in crashed_frames(doc)[:MAX_FRAMES]:
+    for frame in document.crashed_frames(doc)[:MAX_FRAMES]:
         chain.append(frame)
         if frame.get("inline"):
             continue  # an inline frame shares its pc with the frames below, to the real one
@@ -144,7 +124,7 @@ def wanted(doc: dict[str, Any]) -> tuple[set[Key], set[Key]]:
     """The (function, pc) keys worth reading for ``doc``: to fill its frames and to know which
     of its facts are new."""
     functions, pcs = set(), set()
-    for frame in crashed_frames(doc)[:MAX_FRAMES]:
+    for frame in document.crashed_frames(doc)[:MAX_FRAMES]:
         place = _place(frame)
         if place is None:
             continue
@@ -174,7 +154,7 @@ def news(taught: Symbols, known: Symbols) -> Symbols:
 def fill(doc: dict[str, Any], known: Symbols) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``doc`` with its crashed thread's nameless frames filled from ``known`` (a copy; ``doc``
     is not changed), and what was filled: one record per filled frame."""
-    frames = crashed_frames(doc)
+    frames = document.crashed_frames(doc)
     if not known or not any(not named(f) for f in frames):
         return doc, []
     out: list[dict[str, Any]] = []
@@ -216,7 +196,7 @@ def _fill_frame(frame: dict[str, Any], place: Key, known: Symbols) -> list[dict[
 
 def _with_frames(doc: dict[str, Any], frames: list[dict[str, Any]]) -> dict[str, Any]:
     """A shallow copy of ``doc`` whose crashed thread has ``frames``."""
-    at = _crashed(doc)
+    at = document.crashed_index(doc)
     assert at is not None  # frames were filled, so there is a crashed thread
     threads = list(doc["threads"])
     threads[at] = {**threads[at], "frames": frames}

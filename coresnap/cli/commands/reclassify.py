@@ -16,6 +16,7 @@ from typing import Any
 from coresnap.analysis import analyze
 from coresnap.cli.commands import Command
 from coresnap.errors import CoresnapError
+from coresnap.snapshot import document
 from coresnap.snapshot.format import load
 from coresnap.spool.inventory import FILES
 
@@ -35,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _summary(snapshot: dict[str, Any]) -> tuple[str, str]:
-    labels = (snapshot.get("classification") or {}).get("labels") or []
+    labels = document.labels(snapshot)
     fp = (snapshot.get("fingerprint") or {}).get("hash") or "-"
     return " ".join(labels) or "-", fp[:16]
 

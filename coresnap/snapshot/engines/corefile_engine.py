@@ -15,6 +15,7 @@ from typing import Any
 from coresnap.corefile.model import Module, Thread
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.engines import EngineResult
+from coresnap.snapshot.facts import crashed_tid
 
 Unwinder = Callable[..., Any]
 
@@ -34,7 +35,7 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
     """
     unwind = _unwinder()
     resolver = _resolver(core, exe)
-    result = EngineResult("corefile", [], _crashed(core))
+    result = EngineResult("corefile", [], crashed_tid(core))
     linkage: list[tuple[dict[str, Any], str]] = []
     for n, thread in enumerate(core.threads):
         record: dict[str, Any] = {"tid": thread.tid, "name": thread.name, "frames": []}
@@ -117,11 +118,6 @@ def _module_record(path: str, start: int) -> dict[str, Any] | None:
         "debug_file": path if embedded else None,
         "build_id_mismatch": False,
     }
-
-
-def _crashed(core: Any) -> int | None:
-    crashed = core.crashed_thread
-    return crashed.tid if crashed is not None else None
 
 
 def _resolver(core: Any, exe: str | None) -> Callable[[str, str | None], str | None]:

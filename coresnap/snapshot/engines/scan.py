@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from coresnap.errors import CoresnapError
+from coresnap.snapshot.document import crashed_thread
 from coresnap.snapshot.engines.corefile_engine import frame_record
 
 SCAN_BYTES = 16 * 1024  # how far above the stack pointer to look, per scan
@@ -22,7 +23,7 @@ _WORD = 8
 
 def scan_crashed_thread(core: Any, snap: dict[str, Any], max_frames: int) -> None:
     """Extend the crashed thread's frames by stack scanning when it has at most one frame."""
-    thread = next((t for t in snap["threads"] if t["crashed"]), None)
+    thread = crashed_thread(snap)
     if thread is None or len(thread["frames"]) > 1 or core.ident.arch != "x86_64":
         return
     source = next((t for t in core.threads if t.tid == thread["tid"]), None)

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from coresnap.errors import CoresnapError
+from coresnap.snapshot.document import crashed_thread
 from coresnap.snapshot.v8.builtins import Builtins
 from coresnap.snapshot.v8.frames import JSFrame, chain, js_frames, scanned_chain
 from coresnap.snapshot.v8.heap import Heap
@@ -77,7 +78,7 @@ def annotate_js_frames(core: Any, snap: dict[str, Any]) -> list[str]:
 
 
 def _annotate(core: Any, snap: dict[str, Any]) -> list[str]:
-    thread = next((t for t in snap.get("threads") or [] if t.get("crashed")), None)
+    thread = crashed_thread(snap)
     if thread is None or find_v8(snap) is None:
         return []
     try:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from coresnap.errors import StoreError
+from coresnap.snapshot import document
 from coresnap.store import grouping
 from coresnap.store.console import charts, data, snapshot, web
 from coresnap.store.db.engine import writing
@@ -74,10 +75,11 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
 
 
 def _crashed(snap: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The thread the group page shows: the crashed one, else the first."""
     if not snap:
         return None
-    threads = snap.get("threads") or []
-    return next((t for t in threads if t.get("crashed")), threads[0] if threads else None)
+    threads = document.threads(snap)
+    return document.crashed_thread(snap) or (threads[0] if threads else None)
 
 
 @router.post("/p/{project}/g/{fingerprint}/state")

@@ -20,6 +20,7 @@ from typing import Any
 import zstandard
 from sqlalchemy import Connection, select
 
+from coresnap.snapshot import document
 from coresnap.store import fingerprints, learned, symbols
 from coresnap.store.blobs import BlobStore
 from coresnap.store.db.models import groups, objects
@@ -118,7 +119,7 @@ def compute(
             known = learned.lookup(conn, project_id, doc)
             reading.taught.update(symbols.news(taught, known))
         if (
-            any(not symbols.named(f) for f in symbols.crashed_frames(doc))
+            any(not symbols.named(f) for f in document.crashed_frames(doc))
             and symbols.wanted(doc)[1]
         ):
             later.append(s)
