@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 
+from coresnap import __version__
 from coresnap.capture import archive
 from coresnap.capture.log import Log
 
@@ -18,6 +19,9 @@ INTERNAL_ERROR = 3
 
 def main() -> int:
     """Archive the core the kernel pipes in (see :func:`coresnap.capture.archive.main`)."""
+    if sys.argv[1:] == ["--version"]:
+        print(f"coresnap-archive {__version__}")
+        return 0
     try:
         return archive.main()
     except Exception as e:  # noqa: BLE001 - the last line of defence of the pipe handler

@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from coresnap import config
+from coresnap import __version__, config
 from coresnap.daemon.service import Daemon
 from coresnap.errors import CoresnapError
 
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="log to stderr; step commands inherit stdout/stderr")  # fmt: skip
     parser.add_argument("-c", "--config", help="coresnap.conf to use (else the search order)")
     parser.add_argument("-r", "--dump-root", help="override dump.root")
+    parser.add_argument("--version", action="version", version=f"coresnapd {__version__}")
     args = parser.parse_args(argv)
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 prints every thread's stack to stderr
         faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from coresnap import __version__
 from coresnap.client import api, cf, render
 from coresnap.errors import CoresnapError
 from coresnap.querylang import parse_filter
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="coroner.cf (default: /etc/coresnap/coroner.cf, /usr/local/etc/coroner.cf)",
     )
+    parser.add_argument("--version", action="version", version=f"coroner {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("put", help="upload a snapshot")
     p.add_argument("project")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from coresnap import __version__
 from coresnap.errors import ConfigError, CoresnapError
 from coresnap.store import auth, config, retention
 from coresnap.store.db.engine import make_engine, upgrade, writing
@@ -172,6 +173,7 @@ def _openapi(_args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coronerd", description="The coresnap object store.")
     parser.add_argument("-c", "--config", help="coronerd.toml (default: /etc/coresnap/…)")
+    parser.add_argument("--version", action="version", version=f"coronerd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("init", help="write a config file (if missing) and create the schema")
     p.add_argument("--database", help="database URL for a new config")
