@@ -182,6 +182,17 @@ class QueryTimeout(StoreError):
         )
 
 
+class StoreBusy(StoreError):
+    """coronerd's ``resource`` (the decompression budget) stayed taken for ``wait`` seconds."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, resource: str, wait: float) -> None:
+        self.resource = resource
+        super().__init__(f"{resource} in use by other uploads for {wait:g} s: retry later")
+
+
 class StoreUnavailable(StoreError):
     """The client could not reach coronerd at ``url`` after its retries."""
 

@@ -7,6 +7,8 @@ coroner get <project> <object> [-o FILE]     (shows it; -o saves it)
 coroner view <project> <object>
 coroner summary <project>
 coroner describe <project>
+coroner symbols upload <project> <file>...  (debug files of stripped builds, by build id)
+coroner symbols list <project>
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from coresnap import __version__
+from coresnap.cli import coroner_symbols
 from coresnap.client import api, cf, render
 from coresnap.errors import CoresnapError
 from coresnap.querylang import parse_filter
@@ -130,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in sub.choices.values():
         if p.prog.split()[-1] != "put":
             p.add_argument("--token", help="token name in coroner.cf (default: the project's)")
+    coroner_symbols.add_parser(sub)
     return parser
 
 

@@ -2,12 +2,14 @@
 
 coronerd init -c coronerd.toml [--database URL] [--blobs DIR]   write config, create schema
 coronerd serve -c coronerd.toml [--host H] [--port P]           run the HTTP service
-coronerd project create -c … NAME                               add a project
+coronerd project create|list|delete -c … [NAME] [--yes]         add, list, delete projects
 coronerd token create -c … PROJECT NAME [--scope submit,read,admin] print a new token (once)
+coronerd token list|revoke -c … [PROJECT] [NAME]                 list tokens, revoke one
 coronerd retention -c …                                         apply retention now
 coronerd regroup -c … [--project P] [--dry-run] [--batch N] [--json]  group stored objects again
 coronerd user create -c … NAME [--admin] [--password-file F]    add a console user
-coronerd user grant -c … NAME PROJECT                           let a user see a project
+coronerd user grant|revoke -c … NAME PROJECT                    let a user see a project, or not
+coronerd user list|delete -c … [NAME]                           list users, delete one
 coronerd openapi                                                print the OpenAPI document
 """
 
@@ -79,6 +81,65 @@ def _project(args: argparse.Namespace) -> int:
         auth.create_project(conn, args.name)
     print(f"project {args.name} created")
     return 0
+
+
+def _when(t: object) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(t)))  # type: ignore[arg-type]
+
+
+def _admin(args: argparse.Namespace) -> int:
+    """``project list|delete``, ``token list|revoke``, ``user list|delete|revoke``."""
+    from coresnap.store import admin
+    from coresnap.store.blobs import open_blobs
+
+    cfg = _config(args)
+    engine = make_engine(cfg.database_url)
+    upgrade(engine)
+    what = (args.command, args.action)
+    if what == ("project", "delete"):
+        if not args.yes:
+            raise CoresnapError(f"deleting {args.name} deletes every object in it: "
+                              "add --yes to do it")  # fmt: skip
+        removed = admin.delete_project(engine, open_blobs(cfg), args.name)
+        print(f"project {args.name} deleted ({removed} objects, its groups and tokens)")
+        return 0
+    with writing(engine.connect()) as conn, conn.begin():
+        if what == ("project", "list"):
+            rows = admin.list_projects(conn)
+            _table(["project", "objects", "groups", "tokens", "created"],
+                   [[r["name"], r["objects"], r["groups"], r["tokens"], _when(r["created"])]
+                    for r in rows])  # fmt: skip
+        elif what == ("token", "list"):
+            rows = admin.list_tokens(conn, args.project)
+            _table(["project", "token", "scopes", "created"],
+                   [[r["project"], r["name"], r["scopes"], _when(r["created"])] for r in rows])  # fmt: skip
+        elif what == ("token", "revoke"):
+            admin.revoke_token(conn, args.project, args.name)
+            print(f"token {args.name} of {args.project} revoked")
+        elif what == ("user", "list"):
+            rows = admin.list_users(conn)
+            _table(["user", "admin", "projects", "created"],
+                   [[r["name"], "yes" if r["admin"] else "no",
+                     "(all)" if r["admin"] else ",".join(r["projects"]) or "-",  # type: ignore[arg-type]
+                     _when(r["created"])] for r in rows])  # fmt: skip
+        elif what == ("user", "delete"):
+            admin.delete_user(conn, args.name)
+            print(f"user {args.name} deleted")
+        else:
+            admin.revoke_grant(conn, args.name, args.project)
+            print(f"user {args.name} may no longer see project {args.project}")
+    return 0
+
+
+def _table(head: list[str], rows: list[list[object]]) -> None:
+    """Columns as wide as their widest cell; a line saying so when there is no row."""
+    if not rows:
+        print(f"no {head[0]}s")
+        return
+    cells = [head, *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -189,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("create", help="create a project")
     c.add_argument("name")
     c.set_defaults(run=_project)
+    psub.add_parser("list", help="list projects and what they hold").set_defaults(run=_admin)
+    c = psub.add_parser("delete", help="delete a project, its objects, groups and tokens")
+    c.add_argument("name")
+    c.add_argument("--yes", action="store_true", help="really (every object goes)")
+    c.set_defaults(run=_admin)
     p = sub.add_parser("token", help="manage tokens")
     tsub = p.add_subparsers(dest="action", required=True)
     c = tsub.add_parser("create", help="create a token and print it (once)")
@@ -198,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope", default="submit", help="comma list of submit, read, admin (alert targets)"
     )
     c.set_defaults(run=_token)
+    c = tsub.add_parser("list", help="list tokens (names and scopes; never their values)")
+    c.add_argument("project", nargs="?", help="only this project's")
+    c.set_defaults(run=_admin)
+    for action in ("revoke", "delete"):
+        c = tsub.add_parser(action, help="revoke a token: it no longer authenticates")
+        c.add_argument("project")
+        c.add_argument("name")
+        c.set_defaults(run=_admin, action="revoke")
     p = sub.add_parser("retention", help="delete objects past the retention limits now")
     p.set_defaults(run=_retention)
     p = sub.add_parser("regroup", help="group stored objects again by this coronerd's fingerprint")
@@ -219,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.add_argument("project")
     c.set_defaults(run=_user)
+    c = usub.add_parser("revoke", help="undo a grant: the user no longer sees the project")
+    c.add_argument("name")
+    c.add_argument("project")
+    c.set_defaults(run=_admin)
+    usub.add_parser("list", help="list users and the projects they see").set_defaults(run=_admin)
+    c = usub.add_parser("delete", help="delete a user (and their sessions)")
+    c.add_argument("name")
+    c.set_defaults(run=_admin)
     p = sub.add_parser("openapi", help="print the OpenAPI document")
     p.set_defaults(run=_openapi)
     return parser

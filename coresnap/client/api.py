@@ -76,3 +76,30 @@ def read_json(cf: CoronerConfig, project: str, what: str, token: str | None = No
     """GET ``/api/v1/projects/<project>/<what>`` (summary, attributes, objects/<oid>/meta)."""
     with reader(cf, project, token) as client:
         return client.json("GET", f"{API}/{project}/{what}")
+
+
+def upload_debug_file(
+    cf: CoronerConfig, project: str, path: str | os.PathLike[str], token: str | None = None
+) -> dict[str, Any]:
+    """Upload the ELF debug file ``path`` (an unstripped executable or a separate .debug file)
+    for the build id it carries; returns the store's record (build_id, name, size, uploaded).
+
+    Raises ConfigError (no such file or token), InvalidDebugFile (not ELF, no build id, no
+    symbols: checked here before sending) or StoreError (refused by the store).
+    """
+    from coresnap.store.debugfiles import build_id_of  # pyelftools: only this command pays
+
+    try:
+        body = Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(str(path), e.strerror or str(e)) from e
+    build_id = build_id_of(body)
+    with Client(cf.write.url, cf.read_token(project, token), cf.write.verify) as client:
+        reply: dict[str, Any] = client.json(
+            "PUT",
+            f"{API}/{project}/symbols/{build_id}",
+            content=body,
+            params={"name": Path(path).name},
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    return reply

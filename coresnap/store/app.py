@@ -16,10 +16,13 @@ from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig
 from coresnap.store.console import mount as mount_console
 from coresnap.store.db.engine import make_engine, upgrade
+from coresnap.store.inflate import Budget
 from coresnap.store.openapi import DESCRIPTION, ROUTERS
 from coresnap.store.routes import Context, errors
 
 RETENTION_INTERVAL = 600.0
+# Seconds an upload waits for its share of the decompression budget before 503 busy.
+BUDGET_WAIT = 20.0
 log = logging.getLogger("coronerd")
 
 
@@ -39,7 +42,8 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     engine = make_engine(config.database_url, statement_timeout=config["limits.statement_timeout"])
     if migrate:
         upgrade(engine)
-    context = Context(config, engine, open_blobs(config))
+    budget = Budget(config["limits.decompress_budget"], BUDGET_WAIT)
+    context = Context(config, engine, open_blobs(config), budget)
     targets.sync(engine, config)  # the config file's [[alerts]]
 
     @contextlib.asynccontextmanager

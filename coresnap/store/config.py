@@ -57,6 +57,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits", "max_attachment", int, 16 << 20, "largest attachment, bytes"),
     Setting(
         "limits",
+        "max_debug_file",
+        int,
+        256 << 20,
+        "largest debug file (coroner symbols upload), bytes (413 above)",
+    ),
+    Setting(
+        "limits",
         "statement_timeout",
         int,
         10,

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge
 from coresnap.snapshot import document
-from coresnap.store import aliases, fingerprints, grouping, inflate, learned, symbols
+from coresnap.store import aliases, debugsyms, fingerprints, grouping, inflate, learned, symbols
 from coresnap.store.alerts import outbox
 from coresnap.store.blobs import BlobStore, blob_key
 from coresnap.store.config import StoreConfig
@@ -267,8 +267,11 @@ def _store(
         if found is not None:
             return found
         known = learned.lookup(conn, pid, doc)
+        resolved = debugsyms.lookup(conn, blobs, pid, doc, known)  # uploaded debug files
+        known.update(resolved)
         p = parse(doc, extra, known)
         p.teaches = symbols.news(symbols.teach(doc), known)
+        p.teaches.update(resolved)  # each pc is looked up in a debug file once
         written = grouping.likely_kept(conn, pid, p.fingerprint, config)
     blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
     key = blob_key(pname, p.oid)

@@ -8,10 +8,17 @@ from fastapi.openapi.utils import get_openapi
 
 from coresnap import __version__
 from coresnap.store.alerts import api as alerts
-from coresnap.store.routes import groups, health, objects, query
+from coresnap.store.routes import debug, groups, health, objects, query
 
 DESCRIPTION = "The coresnap object store: snapshots in, groups and queries out."
-ROUTERS = (health.router, objects.router, query.router, groups.router, alerts.router)
+ROUTERS = (
+    health.router,
+    objects.router,
+    query.router,
+    groups.router,
+    alerts.router,
+    debug.router,
+)
 
 
 def document() -> dict[str, Any]:

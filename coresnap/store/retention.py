@@ -31,7 +31,7 @@ def apply(engine: Engine, blobs: BlobStore, config: StoreConfig, now: float | No
             old = select(objects.c.id).where(
                 objects.c.project_id == pid, objects.c.timestamp < now - max_age
             )
-            removed += _drain(engine, blobs, old)
+            removed += remove(engine, blobs, old)
         if max_objects > 0:
             newest = (
                 select(objects.c.id)
@@ -42,11 +42,12 @@ def apply(engine: Engine, blobs: BlobStore, config: StoreConfig, now: float | No
             extra = select(objects.c.id).where(
                 objects.c.project_id == pid, objects.c.id.not_in(newest.scalar_subquery())
             )
-            removed += _drain(engine, blobs, extra)
+            removed += remove(engine, blobs, extra)
     return removed
 
 
-def _drain(engine: Engine, blobs: BlobStore, ids_query: object) -> int:
+def remove(engine: Engine, blobs: BlobStore, ids_query: object) -> int:
+    """Delete the objects ``ids_query`` selects (rows, then blobs, by batches); returns how many."""
     total = 0
     while True:
         with writing(engine.connect()) as conn, conn.begin():

@@ -102,7 +102,11 @@ def measure(
         "baseline": {c: baseline_hash(_crashed_frames(s)) for c, s in snaps.items()},
     }
     if store_dir is not None:
-        assigned["coronerd"] = store_groups({c.case.id: c.snapshot for c in crashed}, store_dir)
+        # A stripped case's symbol twin is another file than the one that ran (an unstripped
+        # case's is the same file, copied to run): the twins are the debug files to upload.
+        stripped = [c.symbols for c in crashed if c.symbols.stat().st_size != c.exe.stat().st_size]
+        snaps_of = {c.case.id: c.snapshot for c in crashed}
+        assigned["coronerd"] = store_groups(snaps_of, store_dir, stripped)
     expected_class = {c.case.id: c.case.cls for c in crashed}
     found_class = {
         c: ((s.get("classification") or {}).get("labels") or [None])[0] for c, s in snaps.items()

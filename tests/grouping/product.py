@@ -1,7 +1,9 @@
 """The product path of the grouping corpus: snapshots uploaded to a real coronerd, groups read back.
 
 A fresh coronerd (SQLite, a new directory) is set up with its own CLI (``coronerd init``,
-``project create``, ``token create``) and served on loopback. Every snapshot is uploaded with
+``project create``, ``token create``) and served on loopback. The debug file of each stripped
+build (its unstripped twin) is uploaded first (``coroner symbols upload``'s function), then
+every snapshot with
 ``coresnap.client.api.put_snapshot`` (what ``coroner put`` runs, over HTTP, in this process:
 a process per upload would cost a second each) and each object's group is read back through
 the HTTP API (``GET /api/v1/projects/<project>/objects/<id>/meta``), as a user sees it.
@@ -14,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -87,12 +89,18 @@ def coronerd(work: Path) -> Iterator[CoronerConfig]:
         proc.wait(timeout=30)
 
 
-def store_groups(snapshots: Mapping[str, Path], work: Path, jobs: int = 4) -> dict[str, str]:
+def store_groups(
+    snapshots: Mapping[str, Path], work: Path, debug_files: Iterable[Path] = (), jobs: int = 4
+) -> dict[str, str]:
     """Upload every snapshot (case -> file) to a new coronerd in ``work``; case -> its group.
 
+    ``debug_files`` (the unstripped twins of stripped builds) are uploaded first, as a user
+    uploads a release's debug files (``coroner symbols upload``) before its crashes come in.
     Raises StoreError if coronerd cannot start, and the client's errors if an upload fails.
     """
     with coronerd(work) as cf:
+        for path in sorted(set(debug_files)):
+            api.upload_debug_file(cf, PROJECT, path, TOKEN)
 
         def one(path: Path) -> str:
             oid = api.put_snapshot(cf, PROJECT, TOKEN, path)

@@ -299,3 +299,18 @@ learned_pcs = Table(
     Column("frames", Text, nullable=False),
     _of_build(),
 )
+
+# --- debug files (migration 0005) ---
+
+# ELF debug files uploaded per project and build id (store/debugfiles.py): an unstripped
+# executable or a separate .debug file, its bytes in the blob store under ``blob_key``.
+debug_files = Table(
+    "debug_files",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("build_id", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("uploaded", Float, nullable=False),
+    Column("blob_key", String(512), nullable=False),
+)

@@ -5,7 +5,8 @@ from it what ingest would have learned (``symbols.teach``; stored objects may pr
 symbols, or be older than the snapshot that names their build) and computes the server's
 fingerprint of every snapshot with no nameless frame. The second reads again only the snapshots
 with nameless frames of a build id, and fingerprints them with everything learned in the first
-(so a stripped crash stored *before* its unstripped twin meets it). Objects without a kept
+(so a stripped crash stored *before* its unstripped twin meets it), and with frames looked up in
+the debug files uploaded for their build (``debugsyms.py``). Objects without a kept
 snapshot (storage sampling, purged) are not computed: they follow their group (``plan.py``).
 """
 
@@ -21,7 +22,7 @@ import zstandard
 from sqlalchemy import Connection, select
 
 from coresnap.snapshot import document
-from coresnap.store import fingerprints, learned, symbols
+from coresnap.store import debugsyms, fingerprints, learned, symbols
 from coresnap.store.blobs import BlobStore
 from coresnap.store.db.models import groups, objects
 from coresnap.store.ingest import ZSTD_MAGIC
@@ -129,6 +130,9 @@ def compute(
     for doc, s in _docs(blobs, later, limit, reading, progress, "filling stripped frames"):
         known = learned.lookup(conn, project_id, doc)
         known.update(reading.taught)
+        resolved = debugsyms.lookup(conn, blobs, project_id, doc, known)  # uploaded debug files
+        known.update(resolved)
+        reading.taught.update(resolved)
         reading.computed[s.id] = _computed(key(doc, known), doc, s)
         conn.rollback()
     for s in reading.objects:

@@ -12,17 +12,20 @@ from coresnap.errors import AuthError, PayloadTooLarge
 from coresnap.store import auth
 from coresnap.store.blobs import BlobStore
 from coresnap.store.config import StoreConfig
+from coresnap.store.inflate import Budget
 
 API = "/api/v1"
 
 
 @dataclass
 class Context:
-    """What every route needs: the settings, the database engine, the blob store."""
+    """What every route needs: the settings, the database engine, the blob store, and the
+    decompression budget uploads share."""
 
     config: StoreConfig
     engine: Engine
     blobs: BlobStore
+    budget: Budget | None = None
 
 
 def context(request: Request) -> Context:

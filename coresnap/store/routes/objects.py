@@ -44,7 +44,14 @@ async def post_object(
     extra = _extra_attributes(request)
     body = await read_body(request, ctx.config["limits.max_body"])
     stored = await run_in_threadpool(
-        ingest.store, ctx.engine, ctx.blobs, ctx.config, (g.project_id, g.project), body, extra
+        ingest.store,
+        ctx.engine,
+        ctx.blobs,
+        ctx.config,
+        (g.project_id, g.project),
+        body,
+        extra,
+        ctx.budget,
     )
     metrics.ingested(g.project, stored.created, stored.blob_kept, stored.group_created)
     response.status_code = 201 if stored.created else 200
