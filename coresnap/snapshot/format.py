@@ -1,7 +1,9 @@
 """Snapshot files: a zstd frame of UTF-8 JSON, validated against the v1 JSON Schema.
 
-``dumps``/``loads`` are the only places that know the on-disk encoding; ``validate`` is the only
-place that knows the schema. Plain (uncompressed) JSON is accepted by ``load`` too, so a
+``dumps``/``decode`` are the only places that know the on-disk encoding; ``validate`` is the only
+place that knows the schema; ``loads`` is both. A snapshot is checked against the schema once on
+its way to the store (where it is written, and by coronerd at upload): readers of a snapshot
+already checked use ``decode``. Plain (uncompressed) JSON is accepted by ``load`` too, so a
 snapshot written with ``coresnap snapshot --json`` can be viewed and uploaded as well.
 """
 
@@ -141,6 +143,18 @@ def loads(data: bytes, path: str | None = None) -> dict[str, Any]:
     Raises:
         SnapshotFormatError: not zstd/JSON, too large once inflated, or not a v1 snapshot.
     """
+    snapshot = decode(data, path)
+    validate(snapshot, path)
+    return snapshot
+
+
+def decode(data: bytes, path: str | None = None) -> dict[str, Any]:
+    """Decode snapshot bytes (zstd-compressed or plain JSON) of a v1 snapshot, without the
+    schema check (for a snapshot already checked, e.g. one this host wrote).
+
+    Raises:
+        SnapshotFormatError: not zstd/JSON, too large once inflated, or not a v1 document.
+    """
     if data[:4] == _ZSTD_MAGIC:
         try:
             reader = zstandard.ZstdDecompressor().stream_reader(data)
@@ -157,24 +171,24 @@ def loads(data: bytes, path: str | None = None) -> dict[str, Any]:
         raise SnapshotFormatError(path, f"not a {FORMAT} document")
     if snapshot.get("version") != VERSION:
         raise SnapshotFormatError(path, f"unsupported version {snapshot.get('version')!r}")
-    validate(snapshot, path)
     return snapshot
 
 
-def load(source: str | os.PathLike[str] | bytes) -> dict[str, Any]:
-    """Read a snapshot from a path or from bytes.
+def load(source: str | os.PathLike[str] | bytes, *, check: bool = True) -> dict[str, Any]:
+    """Read a snapshot from a path or from bytes (``check=False``: :func:`decode` only).
 
     Raises:
         SnapshotFormatError: unreadable file or invalid snapshot.
     """
+    read = loads if check else decode
     if isinstance(source, bytes):
-        return loads(source)
+        return read(source)
     path = Path(source)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise SnapshotFormatError(str(path), e.strerror or str(e)) from None
-    return loads(data, str(path))
+    return read(data, str(path))
 
 
 def write(snapshot: dict[str, Any], path: str | os.PathLike[str]) -> int:

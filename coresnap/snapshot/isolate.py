@@ -48,18 +48,22 @@ def run_snapshot(
     bounds: Bounds = DEFAULT_BOUNDS,
     analyze: bool = False,
 ) -> dict[str, Any]:
-    """The snapshot of ``core``, made in a limited child (fallback: core reader, in-process).
+    """The snapshot of ``core``, made in a limited child (fallback: core reader, in-process),
+    checked against the schema.
 
     Raises:
+        SnapshotFormatError: the fallback's snapshot is not a valid v1 snapshot.
         CoreFormatError, CoreFileUnreadable: the core cannot be read at all.
         AssetError, ConfigError: as :func:`build_snapshot`.
     """
     from coresnap.snapshot.build import build_snapshot
-    from coresnap.snapshot.format import load
+    from coresnap.snapshot.format import load, validate
 
     common: dict[str, Any] = {"resource": resource, "kv": kv, "bounds": bounds, "analyze": analyze}
     if engine == "corefile":
-        return build_snapshot(core, exe, engine="corefile", **common)
+        snap = build_snapshot(core, exe, engine="corefile", **common)
+        validate(snap)
+        return snap
     with tempfile.TemporaryDirectory(prefix="coresnap-snap-") as tmp:
         out = os.path.join(tmp, "snapshot.json")
         request = {
@@ -78,7 +82,9 @@ def run_snapshot(
                 return load(out)
             except SnapshotFormatError as e:
                 why = f"child wrote a bad snapshot: {e.what}"
-    return build_snapshot(core, exe, engine="corefile", fallback_reason=why, **common)
+    snap = build_snapshot(core, exe, engine="corefile", fallback_reason=why, **common)
+    validate(snap)
+    return snap
 
 
 def _run_child(request: dict[str, Any], limits: Limits) -> str | None:

@@ -21,7 +21,6 @@ itself in the rare case the guess said "not kept").
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import math
@@ -36,8 +35,9 @@ import zstandard
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from coresnap.errors import InvalidSnapshot, PayloadTooLarge
+from coresnap.errors import InvalidSnapshot, PayloadTooLarge, SnapshotFormatError
 from coresnap.snapshot import document
+from coresnap.snapshot.format import validate as validate_schema
 from coresnap.store import aliases, debugsyms, fingerprints, grouping, inflate, learned, symbols
 from coresnap.store.alerts import outbox
 from coresnap.store.blobs import BlobStore, blob_key
@@ -48,21 +48,6 @@ from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 ZSTD_MAGIC = inflate.ZSTD_MAGIC
 OID = re.compile(r"^[0-9a-f]{32}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-# Top-level keys of snapshot format v1 (/tmp/snapshot-contract.md) and their JSON types.
-REQUIRED: dict[str, tuple[type, ...]] = {
-    "format": (str,),
-    "version": (int,),
-    "uuid": (str,),
-    "timestamp": (int, float),
-    "process": (dict,),
-    "signal": (dict, type(None)),
-    "threads": (list,),
-    "modules": (list,),
-    "memory_map": (list,),
-    "system": (dict,),
-    "attributes": (dict,),
-    "analysis": (dict,),
-}
 # The attribute saying how many frames learned symbols filled (objects.learned has which).
 LEARNED_ATTRIBUTE = "symbols.learned"
 log = logging.getLogger("coronerd")
@@ -109,8 +94,9 @@ def normalize_oid(oid: str) -> str:
     return clean
 
 
-def decode(body: bytes, limit: int) -> dict[str, Any]:
-    """The snapshot in ``body`` (a zstd frame of JSON, or bare JSON), at most ``limit`` bytes.
+def decode(body: bytes, limit: int, *, check: bool = True) -> dict[str, Any]:
+    """The snapshot in ``body`` (a zstd frame of JSON, or bare JSON), at most ``limit`` bytes;
+    ``check=False`` skips the schema (a stored blob was checked when it was uploaded).
 
     Raises PayloadTooLarge when the decompressed JSON is over ``limit`` (zstd bombs), and
     InvalidSnapshot for bad compression, bytes after the frame, bad JSON or JSON nested too deep.
@@ -126,7 +112,8 @@ def decode(body: bytes, limit: int) -> dict[str, Any]:
         raise InvalidSnapshot(f"JSON: {str(e)[:200]}") from e
     if not isinstance(doc, dict):
         raise InvalidSnapshot("a snapshot is a JSON object")
-    validate(doc)
+    if check:
+        validate(doc)
     return doc
 
 
@@ -136,28 +123,10 @@ def _reject_constant(name: str) -> float:
 
 def validate(doc: dict[str, Any]) -> None:
     """Check ``doc`` against the snapshot schema; raises InvalidSnapshot naming the problem."""
-    snapshot = _snapshot_module()
-    if snapshot is not None:
-        try:
-            snapshot.validate(doc)
-        except Exception as e:  # SnapshotFormatError, whatever its base: it names the problem
-            raise InvalidSnapshot(str(e)[:500]) from e
-        return
-    if doc.get("format") != "coresnap-snapshot":
-        raise InvalidSnapshot("format must be 'coresnap-snapshot'")
-    for key, types in REQUIRED.items():
-        value = doc.get(key)
-        if not isinstance(value, types) or isinstance(value, bool):
-            raise InvalidSnapshot(f"{key} must be {' or '.join(t.__name__ for t in types)}")
-
-
-def _snapshot_module() -> Any:
-    # coresnap.snapshot (another helper's package) owns the schema; use it once it exists.
     try:
-        module = importlib.import_module("coresnap.snapshot")
-    except ImportError:
-        return None
-    return module if hasattr(module, "validate") else None
+        validate_schema(doc)
+    except SnapshotFormatError as e:
+        raise InvalidSnapshot(str(e)[:500]) from e
 
 
 def parse(

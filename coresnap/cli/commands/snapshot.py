@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             started=started,
             fallback_reason=args.fallback_reason,
         )
-    validate(snap)
+        validate(snap)  # run_snapshot checked its own
     if args.output:
         size = write(snap, args.output)
         analysis = snap["analysis"]

@@ -18,14 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import zstandard
 from sqlalchemy import Connection, select
 
 from coresnap.snapshot import document
 from coresnap.store import debugsyms, fingerprints, learned, symbols
 from coresnap.store.blobs import BlobStore
 from coresnap.store.db.models import groups, objects
-from coresnap.store.ingest import ZSTD_MAGIC
+from coresnap.store.ingest import decode
 
 log = logging.getLogger("coronerd")
 # Called with (step, done, total) while reading: the CLI draws it.
@@ -86,15 +85,10 @@ def snapshot(blobs: BlobStore, key: str, limit: int) -> dict[str, Any] | None:
     """The stored snapshot ``key`` (validated when it was ingested), or None if unreadable."""
     try:
         data = blobs.get(key)
-        if data is None:
-            return None
-        if data.startswith(ZSTD_MAGIC):
-            data = zstandard.ZstdDecompressor().stream_reader(data).read(limit + 1)
-        doc = json.loads(data)
+        return None if data is None else decode(data, limit, check=False)
     except Exception:  # a damaged blob: the object follows its group like one without a blob
         log.warning("regroup: cannot read %s", key, exc_info=True)
         return None
-    return doc if isinstance(doc, dict) and len(data) <= limit else None
 
 
 def compute(
