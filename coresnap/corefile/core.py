@@ -10,7 +10,6 @@ The OS is chosen by the notes' namespaces: ``FreeBSD`` notes go to
 from __future__ import annotations
 
 import bisect
-import importlib
 import os
 import struct
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from collections.abc import Mapping as MappingABC
 from functools import cached_property
 from types import TracebackType
 
-from coresnap.corefile import linux
+from coresnap.corefile import freebsd, linux, netbsd
 from coresnap.corefile.buildid import find_modules
 from coresnap.corefile.elf import ElfCore, read_core
 from coresnap.corefile.memory import AddressSpace
@@ -43,9 +42,9 @@ Fold = Callable[[list[Note], ElfIdent], NoteView]
 def _choose_fold(notes: list[Note]) -> tuple[str, Fold | None]:
     names = {n.name.split("@", 1)[0] for n in notes}
     if "FreeBSD" in names:
-        return "freebsd", None
+        return "freebsd", freebsd.fold
     if "NetBSD-CORE" in names:
-        return "netbsd", None
+        return "netbsd", netbsd.fold
     if "OpenBSD" in names:
         return "openbsd", None
     if names & {"CORE", "LINUX"}:
@@ -53,13 +52,8 @@ def _choose_fold(notes: list[Note]) -> tuple[str, Fold | None]:
     return "unknown", None
 
 
-def _fold(notes: list[Note], ident: ElfIdent, warnings: list[str]) -> NoteView:
+def _fold(notes: list[Note], ident: ElfIdent) -> NoteView:
     os_name, fold = _choose_fold(notes)
-    if fold is None and os_name in ("freebsd", "netbsd"):
-        try:
-            fold = importlib.import_module(f"coresnap.corefile.{os_name}").fold
-        except ImportError:
-            warnings.append(f"{os_name} notes found but no {os_name} note decoder is installed")
     if fold is None:
         view = NoteView("unknown", ProcessInfo(), [], None, None)
         if os_name == "openbsd":
@@ -231,7 +225,7 @@ def open_core(
     try:
         elf = read_core(reader)
         try:
-            view = _fold(elf.notes, elf.ident, elf.warnings)
+            view = _fold(elf.notes, elf.ident)
         except CoreFormatError as e:
             if e.path is not None:
                 raise
