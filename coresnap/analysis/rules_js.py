@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from coresnap.analysis.context import Context
-from coresnap.analysis.demangle import demangle
 from coresnap.analysis.evidence import SIGABRT, SIGILL, SIGTRAP, Verdict
 from coresnap.analysis.rules import Rule, signal_facts
+from coresnap.snapshot.demangle import demangle
 
 # What only the uncaught-exception abort paths run (V8 src/execution/isolate.cc, Node
 # src/node_errors.cc): a native frame above the JS frames, by the start of its demangled name.

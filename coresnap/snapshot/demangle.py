@@ -1,4 +1,9 @@
-"""Qualified C++ and Rust function names: demangle symbols with ``c++filt`` (binutils), in one batch.
+"""The one demangler: C++ and Rust symbols.
+
+:func:`demangle_all` names frames: a batch of symbols through ``c++filt`` (binutils), spelled as
+gdb spells them. :func:`demangle` is one symbol or type name for the analysis, through the C++
+runtime's own ``abi::__cxa_demangle`` (libstdc++ is on every machine that runs C++ programs:
+the exact names ``c++filt`` prints, without a subprocess), Rust v0 through ``c++filt``.
 
 DWARF names drgn reports are unqualified (``explode``); gdb shows ``shapes::Widget::explode``.
 The linkage name of a frame's symbol carries the namespaces and classes, so a demangled symbol
@@ -11,6 +16,9 @@ ones (``_ZN…17h<16 hex digits>E`` → ``main::main::h8da7fa642d137fc6``); gdb 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import re
 import shutil
 import subprocess
@@ -28,18 +36,61 @@ def demangle_all(names: list[str]) -> dict[str, str]:
     """``{mangled: demangled}`` for the ``_Z`` (C++, legacy Rust) and ``_R`` (Rust v0) names
     in ``names`` ({} if c++filt is missing or fails)."""
     mangled = sorted({n for n in names if n.startswith(("_Z", "_R"))})
-    tool = shutil.which("c++filt")
-    if not mangled or tool is None:
-        return {}
-    try:
-        out = subprocess.run(
-            [tool], input="\n".join(mangled), capture_output=True, text=True, timeout=20
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    if len(out) != len(mangled):
+    out = _cxxfilt(mangled, timeout=20) if mangled else None
+    if out is None:
         return {}
     return {m: _spelled(m, d) for m, d in zip(mangled, out, strict=True) if d != m}
+
+
+def _cxxfilt(names: list[str], timeout: float) -> list[str] | None:
+    """``c++filt``'s line for each of ``names``; None if it is missing or fails."""
+    tool = shutil.which("c++filt")
+    if tool is None:
+        return None
+    try:
+        out = subprocess.run(
+            [tool], input="\n".join(names), capture_output=True, text=True, timeout=timeout
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out if len(out) == len(names) else None
+
+
+@functools.cache
+def _cxa_demangle() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    name = ctypes.util.find_library("stdc++") or "libstdc++.so.6"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    fn = lib.__cxa_demangle
+    fn.restype = ctypes.c_void_p
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+    return fn
+
+
+@functools.lru_cache(maxsize=4096)
+def demangle(name: str) -> str:
+    """The demangled form of ``name`` (a symbol or a type name), parameters kept, without
+    Rust's hash and crate disambiguators; ``name`` itself if not mangled or no demangler."""
+    if not name or len(name) > 4096:
+        return name
+    if name.startswith("_R"):
+        out = _cxxfilt([name], timeout=10)
+        text = out[0].strip() if out else ""
+        return _V0_DISAMBIGUATOR.sub("", text) if text and text != name else name
+    fn = _cxa_demangle()
+    if fn is None:
+        return name
+    status = ctypes.c_int(0)
+    ptr = fn(name.encode(), None, None, ctypes.byref(status))
+    if status.value != 0 or not ptr:
+        return name
+    try:
+        text = ctypes.string_at(ptr).decode(errors="replace")
+    finally:
+        ctypes.CDLL(None).free(ctypes.c_void_p(ptr))
+    return _LEGACY_HASH.sub("", text)
 
 
 def _spelled(mangled: str, demangled: str) -> str:
