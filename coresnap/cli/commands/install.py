@@ -1,4 +1,6 @@
-"""``coresnap install``: pipe every core on this host to coresnap-archive."""
+"""``coresnap install [--system [--store]]``: pipe every core on this host to coresnap-archive;
+``--system`` also creates the coresnap user, installs and enables the units and the default
+configuration, with the paths of this installation (coresnap/deploy)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,15 @@ from coresnap.cli.commands import Command
 
 def configure(p: argparse.ArgumentParser) -> None:
     hostopts.add(p)
+    p.add_argument("--system", action="store_true",
+                   help="also the coresnap user, coresnapd.service (enabled, started under "
+                   "systemd), /etc/coresnap/coresnap.conf; undone by uninstall --system")  # fmt: skip
+    p.add_argument("--store", action="store_true",
+                   help="with --system: also the coronerd user, coronerd.service and "
+                   "/etc/coresnap/coronerd.toml (this host runs the object store)")  # fmt: skip
+    p.add_argument("--destdir", type=Path, default=Path("/"), metavar="DIR",
+                   help="with --system: write the files under DIR (a staging tree)")  # fmt: skip
+    p.add_argument("--no-start", action="store_true", help="with --system: do not start units")
     p.add_argument("--archive", help="path of coresnap-archive (default: beside python, PATH)")
     p.add_argument("--pipe-limit", type=int, default=install.PIPE_LIMIT,
                    help="kernel.core_pipe_limit (default %(default)s)")  # fmt: skip
@@ -28,6 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.system:
+        return _system(args)
     cfg, root = hostopts.load(args)
     if install.host_os() == "freebsd":
         from coresnap.capture import freebsd_install
@@ -50,6 +63,21 @@ def run(args: argparse.Namespace) -> int:
         socket=cfg["capture.socket"] if args.socket else None,
     )
     for line in report.lines:
+        print(line)
+    return 0
+
+
+def _system(args: argparse.Namespace) -> int:
+    from coresnap.deploy import layout, system
+
+    if install.host_os() != "linux":
+        raise install.InstallError("--system knows Linux with systemd; on FreeBSD see "
+                                   "docs/freebsd.md (rc.d scripts)")  # fmt: skip
+    where = layout.Layout()
+    if args.dump_root:
+        where = layout.Layout(dump_root=Path(args.dump_root))
+    for line in system.install_system(where, store=args.store, destdir=args.destdir,
+                                      start=not args.no_start):  # fmt: skip
         print(line)
     return 0
 
