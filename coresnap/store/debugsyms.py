@@ -6,7 +6,8 @@ has a debug file, are looked up in that file: function, source line and the inli
 pc, innermost first, spelled as the snapshot engines spell them (the DWARF reader of the
 fallback unwinder, ``coresnap.unwind``; C++ names from their demangled linkage names, parameters
 dropped), so a filled frame equals the one the unstripped build's snapshot has. What is found
-is kept as learned pcs: each pc of a build is looked up once.
+is kept as learned pcs (a pc the file names nothing at with no frames): each pc of a build is
+looked up once.
 
 A caller's pc is a return address: it is looked up one byte before (gdb's and drgn's rule);
 the innermost frame and a frame interrupted by a signal are looked up at their pc.
@@ -77,12 +78,15 @@ def lookup(
     for build, key in sorted(files.items()):
         try:
             with debugfiles.local_file(blobs, key) as path:
-                chains = {} if path is None else resolve(str(path), pcs[build])
+                if path is None:
+                    continue  # the row's blob is gone: nothing to learn, try again next time
+                chains = resolve(str(path), pcs[build])
         except Exception:
             log.warning("debug file %s: symbolisation failed", key, exc_info=True)
             continue
-        for offset, chain in chains.items():
-            found.pcs[(build, offset)] = chain
+        for offset in pcs[build]:
+            # A pc the file names nothing at is kept too, with no frames: looked up once as well.
+            found.pcs[(build, offset)] = chains.get(offset, [])
     return found
 
 

@@ -13,7 +13,9 @@ from every snapshot it ingests, per project and build id, from the crashed threa
 
 Before fingerprinting, a crashed-thread frame without a name is *filled*: with the frames of its
 exact pc when that pc was seen (so lines and inline frames match the twin's), else with the name
-of its function when ``function_start`` is known. The stored snapshot is never changed; the
+of its function when ``function_start`` is known. Frames of a pc also come from the debug file
+uploaded for its build (``debugsyms.py``; a pc that file names nothing at is kept with no
+frames, so it is looked up once). The stored snapshot is never changed; the
 object records what was filled (``objects.learned``, attribute ``symbols.learned``).
 This module is the pure part; ``learned.py`` reads and keeps the facts in the database.
 
@@ -167,7 +169,7 @@ def fill(doc: dict[str, Any], known: Symbols) -> tuple[dict[str, Any], list[dict
             continue
         out.extend(new)
         assert place is not None
-        by = "pc" if place in known.pcs else "function"
+        by = "pc" if known.pcs.get(place) else "function"  # no frames: a pc a debug file lacks
         names = [str(f.get("function")) for f in new]
         filled.append(
             {

@@ -94,6 +94,7 @@ def test_debug_file_names_a_pc_exactly_as_the_unstripped_snapshot(crashes: Crash
     assert fingerprints.compute(stripped, known).hash == fingerprints.compute(twin).hash
     assert fingerprints.compute(twin).hash == fingerprints.compute(crashes.docs["twin"]).hash
     assert fingerprints.compute(stripped).hash != fingerprints.compute(twin).hash
+    assert debugsyms.resolve(str(crashes.debug), {0: True}) == {}  # the ELF header names nothing
 
 
 def test_stripped_crash_groups_with_its_twin_once_the_debug_file_is_uploaded(
@@ -156,3 +157,15 @@ def test_bad_debug_files_are_refused(store: Server, crashes: Crashes) -> None:
     ok = _put(store, p, build_id.upper(), crashes.debug.read_bytes(), "submitter")
     assert ok.status_code == 201, ok.text
     assert ok.json()["build_id"] == build_id
+
+
+def test_a_failing_lookup_never_fails_the_upload(store: Server, crashes: Crashes) -> None:
+    p = store.project()
+    twin = upload(store, p, crashes.body("twin"))["group"]
+    build_id = _build_id(crashes.docs["stripped"])
+    assert _put(store, p, build_id, crashes.debug.read_bytes()).status_code == 201
+    blob = store.workdir / "blobs" / p.name / "debug" / build_id[:2] / f"{build_id}.debug"
+    blob.write_bytes(b"\x7fELF" + b"\xff" * 64)  # damaged on disk after it was checked
+    stored = upload(store, p, crashes.body("stripped"))  # 2xx all the same, unnamed
+    assert stored["group"] != twin
+    assert "symbolisation failed" in store.log()
