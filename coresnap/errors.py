@@ -6,6 +6,12 @@ the data a caller needs to act (an offset, an address, an id) as attributes, not
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
+# Why a coresnapd step failed: timed out; killed by a signal; a non-zero exit status; exit 0
+# without an output file; the command could not be started.
+StepReason = Literal["timeout", "killed", "exit_status", "no_output", "cannot_run"]
+
 
 class CoresnapError(Exception):
     """Root of every error coresnap raises on purpose."""
@@ -61,6 +67,15 @@ class UnwindError(CoresnapError):
         super().__init__(f"{path}: {section}+{offset:#x}: {what}")
 
 
+class DieIndexError(CoresnapError):
+    """A DWARF unit uses a form the DIE index cannot size; ``offset`` is where it stopped
+    (coresnap/unwind/dieindex.py; the caller falls back to pyelftools)."""
+
+    def __init__(self, offset: int, what: str) -> None:
+        self.offset = offset
+        super().__init__(f".debug_info+{offset:#x}: {what}")
+
+
 class CoreFileUnreadable(CoresnapError):
     """The core file at ``path`` cannot be opened as a regular file: ``why`` says what failed."""
 
@@ -81,13 +96,26 @@ class CaptureRejected(CoresnapError):
 
 
 class StepFailed(CoresnapError):
-    """A coresnapd step (snapshot, put) failed for dump ``dump_id``; ``what`` is the reason."""
+    """A coresnapd step (snapshot, put) failed for dump ``dump_id``: ``what`` says why in
+    words, ``reason`` in one of :attr:`REASONS` (the label coresnapd's metrics count it by)."""
 
-    def __init__(self, step: str, dump_id: str, what: str) -> None:
+    REASONS: tuple[StepReason, ...] = get_args(StepReason)
+
+    def __init__(self, step: str, dump_id: str, what: str, reason: StepReason) -> None:
         self.step = step
         self.dump_id = dump_id
         self.what = what
+        self.reason = reason
         super().__init__(f"{step} of {dump_id} failed: {what}")
+
+
+class UnwindStepFailed(CoresnapError):
+    """The unwinder could not step to a frame's caller; ``stop`` is a ``STOP_*`` string with
+    details (coresnap/unwind/frames.py), recorded as the thread's stop reason."""
+
+    def __init__(self, stop: str) -> None:
+        self.stop = stop
+        super().__init__(stop)
 
 
 class StoreError(CoresnapError):

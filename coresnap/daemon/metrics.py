@@ -39,6 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from coresnap.daemon import dump as dumps
+from coresnap.errors import StepFailed
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 
@@ -47,21 +48,8 @@ MAX_EXES = 100
 MAX_BOOTS = 8
 OTHER = "other"
 UNKNOWN = "unknown"
-# StepFailed.what of daemon/snapshot.py and daemon/put.py, first match wins; else "other".
-FAILURE_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("timeout", re.compile(r"timed out after")),
-    ("killed", re.compile(r"killed by signal")),
-    ("exit_status", re.compile(r"exit status \d+")),
-    ("no_output", re.compile(r"exit 0 but no snapshot")),
-    ("cannot_run", re.compile(r"^[^:]+: ")),
-)
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 PROCESSING_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600)
-
-
-def failure_reason(what: str) -> str:
-    """The bounded reason label of a step failure message (see :data:`FAILURE_REASONS`)."""
-    return next((name for name, pattern in FAILURE_REASONS if pattern.search(what)), "other")
 
 
 def boot_id(spool: Spool, dump_id: str) -> str:
@@ -203,10 +191,11 @@ class HostMetrics:
             self._bump("transitions", f"{source.value}\t{target}")
             self._save()
 
-    def step_failed(self, step: str, what: str) -> None:
-        """Count one failed attempt of ``step`` (retried or not) by its bounded reason."""
+    def step_failed(self, step: str, reason: str) -> None:
+        """Count one failed attempt of ``step`` (retried or not) by its reason
+        (:attr:`StepFailed.REASONS`)."""
         with self._lock:
-            self._bump("step_failures", f"{step}\t{failure_reason(what)}")
+            self._bump("step_failures", f"{step}\t{reason}")
             self._save()
 
     def snapshot(self) -> dict[str, Any]:
@@ -351,7 +340,7 @@ def _pipeline(state: dict[str, Any]) -> Iterator[Metric]:
     failures = CounterMetricFamily(
         "coresnapd_step_failures",
         "Failed step attempts (retried or not) by step and reason: "
-        + ", ".join(name for name, _ in FAILURE_REASONS) + ", other",
+        + ", ".join(StepFailed.REASONS),
         labels=["step", "reason"],
     )  # fmt: skip
     for key, n in sorted(state["step_failures"].items()):

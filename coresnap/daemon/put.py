@@ -22,9 +22,9 @@ def put_snapshot(ctx: Context, dump: dumps.Dump) -> None:
     try:
         outcome = ctx.runner.run(argv, ctx.cfg["put.timeout"])
     except OSError as e:
-        raise StepFailed("put", dump.id, f"{argv[0]}: {e.strerror or e}") from None
+        raise StepFailed("put", dump.id, f"{argv[0]}: {e.strerror or e}", "cannot_run") from None
     if outcome.timed_out:
-        raise StepFailed("put", dump.id, f"timed out after {outcome.seconds:.0f}s")
+        raise StepFailed("put", dump.id, f"timed out after {outcome.seconds:.0f}s", "timeout")
     if outcome.returncode != 0:
-        raise StepFailed("put", dump.id, _status(outcome))
+        raise StepFailed("put", dump.id, *_status(outcome))
     ctx.spool.advance(dump.id, Stage.SENDING, Stage.COMMITTED)

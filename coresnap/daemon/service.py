@@ -264,7 +264,7 @@ class Daemon:
     def _step_failed(self, step: Step, dump: dumps.Dump, error: StepFailed) -> None:
         if self.stopping:
             return  # killed by our own shutdown: the dump simply stays where it is
-        self.metrics.step_failed(step.name, error.what)
+        self.metrics.step_failed(step.name, error.reason)
         retries = self.cfg[step.retries_setting]
         with self._lock:
             attempts = self._attempts[dump.id] = self._attempts.get(dump.id, 0) + 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 from coresnap.daemon import commands, warm
 from coresnap.daemon import dump as dumps
 from coresnap.daemon.context import Context
-from coresnap.errors import StepFailed
+from coresnap.errors import StepFailed, StepReason
 from coresnap.kernel import capture as kernel_capture
 from coresnap.spool.stages import Stage
 
@@ -33,14 +33,20 @@ def make_snapshot(ctx: Context, dump: dumps.Dump) -> None:
     try:
         outcome = _run(ctx, argv)
         if outcome.timed_out:
-            raise StepFailed("snapshot", dump.id, f"timed out after {outcome.seconds:.0f}s")
+            raise StepFailed(
+                "snapshot", dump.id, f"timed out after {outcome.seconds:.0f}s", "timeout"
+            )
         if outcome.returncode != 0:
-            raise StepFailed("snapshot", dump.id, _status(outcome))
+            raise StepFailed("snapshot", dump.id, *_status(outcome))
         if not temp.is_file() or temp.stat().st_size == 0:
-            raise StepFailed("snapshot", dump.id, f"exit 0 but no snapshot written to {temp}")
+            raise StepFailed(
+                "snapshot", dump.id, f"exit 0 but no snapshot written to {temp}", "no_output"
+            )
         ctx.spool.publish(temp, Stage.SENDING, dump.id)
     except OSError as e:
-        raise StepFailed("snapshot", dump.id, f"{argv[0]}: {e.strerror or e}") from None
+        raise StepFailed(
+            "snapshot", dump.id, f"{argv[0]}: {e.strerror or e}", "cannot_run"
+        ) from None
     finally:
         temp.unlink(missing_ok=True)
 
@@ -54,7 +60,9 @@ def _run(ctx: Context, argv: list[str]) -> commands.Outcome:
     return ctx.runner.run(argv, cfg["snapshot.timeout"], cfg["snapshot.memory"])
 
 
-def _status(outcome: commands.Outcome) -> str:
+def _status(outcome: commands.Outcome) -> tuple[str, StepReason]:
+    """What a failed command's status says, and its :attr:`StepFailed.REASONS` reason."""
     code = outcome.returncode
     status = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-    return f"{status}: {outcome.stderr}" if outcome.stderr else status
+    what = f"{status}: {outcome.stderr}" if outcome.stderr else status
+    return what, "killed" if code < 0 else "exit_status"

@@ -18,7 +18,8 @@ from elftools.dwarf.die import DIE
 from elftools.dwarf.dwarfinfo import DWARFInfo
 from elftools.dwarf.ranges import BaseAddressEntry
 
-from coresnap.unwind.dieindex import AddressTable, DieIndexError, index_unit
+from coresnap.errors import DieIndexError
+from coresnap.unwind.dieindex import AddressTable, index_unit
 from coresnap.unwind.names import die_name, linkage_name, text
 from coresnap.unwind.unitscopes import UnitScopes
 

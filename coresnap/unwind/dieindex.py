@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from elftools.dwarf.compileunit import CompileUnit
 from elftools.dwarf.enums import ENUM_DW_AT, ENUM_DW_FORM, ENUM_DW_TAG
 
+from coresnap.errors import DieIndexError
+
 SCOPE_TAGS = frozenset(
     ENUM_DW_TAG[t]
     for t in (
@@ -59,14 +61,6 @@ _CONSTANT = frozenset(_F[f] for f in ("DW_FORM_data1", "DW_FORM_data2", "DW_FORM
 _FIXED, _LEB, _CSTR, _BLOCK, _LEBBLOCK = range(5)
 # What the value is kept as (0: not kept).
 _KEEP_LOW, _KEEP_LOW_INDEX, _KEEP_HIGH, _KEEP_HIGH_INDEX, _KEEP_LENGTH, _KEEP_RANGES = range(1, 7)
-
-
-class DieIndexError(Exception):
-    """The unit uses a form this walker cannot size; ``offset`` is where it stopped."""
-
-    def __init__(self, offset: int, what: str) -> None:
-        self.offset = offset
-        super().__init__(f".debug_info+{offset:#x}: {what}")
 
 
 @dataclass

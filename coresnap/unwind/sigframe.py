@@ -59,7 +59,7 @@ def trampoline_at(
         return None
     try:
         code = read(state.pc, len(tramp.code))
-    except Exception:  # StepFailed: the code is not readable, so it is not recognisable
+    except Exception:  # UnwindStepFailed: the code is not readable, so it is not recognisable
         return None
     return tramp if code == int.from_bytes(tramp.code, "little") else None
 

@@ -2,7 +2,7 @@
 signal context.
 
 Each function takes the callee's :class:`FrameState` and returns the caller's, or None when
-the callee is the outermost frame; a step that cannot be computed raises :class:`StepFailed`
+the callee is the outermost frame; a step that cannot be computed raises :class:`~coresnap.errors.UnwindStepFailed`
 with the stop reason.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from coresnap.errors import DwarfExpressionError, MemoryUnavailable
+from coresnap.errors import DwarfExpressionError, MemoryUnavailable, UnwindStepFailed
 from coresnap.unwind import dwarfexpr
 from coresnap.unwind.arch import Arch
 from coresnap.unwind.frames import (
@@ -24,23 +24,15 @@ from coresnap.unwind.frames import (
 from coresnap.unwind.rules import RegisterRule, Row
 
 
-class StepFailed(Exception):
-    """The step could not be made; ``reason`` is a ``STOP_*`` string with details."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
 def word_reader(memory: MemoryReader, arch: Arch, byteorder: str) -> Callable[[int, int], int]:
-    """``read(address, size) -> int`` over the core's memory, raising :class:`StepFailed`."""
+    """``read(address, size) -> int`` over the core's memory, raising :class:`~coresnap.errors.UnwindStepFailed`."""
     order = "little" if byteorder == "<" else "big"
 
     def read(address: int, size: int) -> int:
         try:
             data = memory.read(address & arch.mask, size)
         except MemoryUnavailable as exc:
-            raise StepFailed(f"{STOP_MEMORY}: {address & arch.mask:#x}") from exc
+            raise UnwindStepFailed(f"{STOP_MEMORY}: {address & arch.mask:#x}") from exc
         return int.from_bytes(data, order)  # type: ignore[arg-type]
 
     return read
@@ -54,7 +46,7 @@ def step_cfi(
 
     def register(n: int) -> int:
         if n not in regs:
-            raise StepFailed(f"{STOP_BAD_RULE}: register {n} unknown at pc {state.pc:#x}")
+            raise UnwindStepFailed(f"{STOP_BAD_RULE}: register {n} unknown at pc {state.pc:#x}")
         return regs[n]
 
     def expr(code: bytes, initial: tuple[int, ...] = ()) -> int:
@@ -67,7 +59,7 @@ def step_cfi(
                 initial=initial,
             )
         except DwarfExpressionError as exc:
-            raise StepFailed(f"{STOP_BAD_RULE}: {exc}") from exc
+            raise UnwindStepFailed(f"{STOP_BAD_RULE}: {exc}") from exc
 
     rule = row.cfa
     if rule.expression is not None:
@@ -75,7 +67,7 @@ def step_cfi(
     elif rule.register is not None:
         cfa = (register(rule.register) + rule.offset) & arch.mask
     else:
-        raise StepFailed(f"{STOP_BAD_RULE}: no CFA rule at pc {state.pc:#x}")
+        raise UnwindStepFailed(f"{STOP_BAD_RULE}: no CFA rule at pc {state.pc:#x}")
 
     new = {n: v for n, v in regs.items() if arch.dwarf_names.get(n) in arch.callee_saved}
     ra_col = row.return_address_column
@@ -141,7 +133,7 @@ def step_frame_pointer(
     fp, sp = state.regs.get(fp_n), state.regs.get(sp_n)
     word = arch.address_size
     if not fp or fp % word or (sp is not None and fp < sp):
-        raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no usable frame pointer")
+        raise UnwindStepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no usable frame pointer")
     new = {n: v for n, v in state.regs.items() if arch.dwarf_names.get(n) in arch.callee_saved}
     new[fp_n] = read(fp, word)
     new[sp_n] = fp + 2 * word
@@ -159,12 +151,12 @@ def step_return_address(
     assert sp_n is not None
     sp = state.regs.get(sp_n)
     if sp is None:
-        raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no stack pointer")
+        raise UnwindStepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no stack pointer")
     new = {n: v for n, v in state.regs.items() if arch.dwarf_names.get(n) in arch.callee_saved}
     if arch.name == "aarch64":
         pc = state.regs.get(30)
         if pc is None:
-            raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no link register")
+            raise UnwindStepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x}, no link register")
         return _guessed(arch, new, pc, sp)
     pc = read(sp, arch.address_size)
     new[sp_n] = sp + arch.address_size

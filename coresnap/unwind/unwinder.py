@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from coresnap.corefile.model import Thread
-from coresnap.errors import CoresnapError
+from coresnap.errors import CoresnapError, UnwindStepFailed
 from coresnap.unwind.arch import Arch, arch_for
 from coresnap.unwind.frames import (
     STOP_BAD_RULE,
@@ -35,7 +35,6 @@ from coresnap.unwind.modules import FileResolver, LoadedModule, ModuleMap
 from coresnap.unwind.rules import row_at
 from coresnap.unwind.sigframe import step_sigreturn, trampoline_at
 from coresnap.unwind.step import (
-    StepFailed,
     step_cfi,
     step_frame_pointer,
     step_return_address,
@@ -166,8 +165,8 @@ class _Walk:
         entry_point = function in OUTERMOST_FUNCTIONS
         try:
             caller = _step(state, loaded, self.arch, self.read, self.physical == 1)
-        except StepFailed as exc:
-            return self.stop(f"{STOP_OUTERMOST}: {function}" if entry_point else exc.reason)
+        except UnwindStepFailed as exc:
+            return self.stop(f"{STOP_OUTERMOST}: {function}" if entry_point else exc.stop)
         except Exception as exc:  # malformed CFI that pyelftools let through: stop, say why
             return self.stop(f"{STOP_BAD_RULE}: {type(exc).__name__}: {exc}")
         if caller is None:
@@ -220,7 +219,7 @@ def _step(
     if top and (loaded is None or state.pc == 0):
         return step_return_address(state, arch, read)
     if loaded is None and not top:
-        raise StepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
+        raise UnwindStepFailed(f"{STOP_NO_UNWIND_INFO}: pc {state.pc:#x} is in no module")
     return step_frame_pointer(state, arch, read)
 
 
