@@ -19,8 +19,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
+
+from coresnap import timetext
 
 LEVELS = " ▁▂▃▄▅▆▇█"
 BAR = 15
@@ -52,7 +53,7 @@ def list_query(
 
 
 def date(ts: float) -> str:
-    return time.ctime(ts)
+    return timetext.local(ts)
 
 
 def histogram(counts: list[int]) -> str:
@@ -74,14 +75,14 @@ def _bucket_row(value: Any, n: int, total: int) -> str:
 def render_row(row: dict[str, Any], window: list[float]) -> list[str]:
     """The lines of one group (factor bucket)."""
     aggs = row.get("aggregates", {})
-    days = int((row["last_seen"] - row["first_seen"]) // 86400)
+    days = timetext.days(row["first_seen"], row["last_seen"])
     lines = [
         f"[{row['factor']}]",
         f"  Date: {date(row['first_seen'])} - {date(row['last_seen'])}",
         f"  Occurrences: {row['count']} (over {days} days)",
     ]
     if "histogram" in aggs:
-        start, end = (time.strftime("%b %d", time.localtime(t)) for t in window)
+        start, end = (timetext.local_day(t) for t in window)
         lines.append(f"  {start} : {histogram(aggs['histogram'])} : {end}")
     lines.append("  Attributes:")
     for name in ATTRIBUTES:

@@ -37,6 +37,7 @@ from coresnap.store.query import (
 
 _SORTS = {"count", "first_seen", "last_seen", "factor"}
 _DEFAULT_WINDOW = 30 * 86400
+_CENTURY = 100 * 365 * 86400.0
 
 
 def attribute(name: str, numeric: bool = False) -> ColumnElement[Any]:
@@ -105,7 +106,7 @@ def run(engine: Engine, project_id: int, q: Query) -> dict[str, Any]:
             )
         ).one()
         start = now - q.age if q.age else min(lo or now, now - _DEFAULT_WINDOW)
-        window = (start, max(now, hi or now))
+        window = clamp_window((start, max(now, hi or now)), now)
         rows = _page(conn, base, q)
         keys = [r["factor"] for r in rows]
         scoped = select(base).where(_in(base.c.factor, keys)).subquery("scoped")
@@ -185,17 +186,31 @@ def histogram(
     """Counts of ``base`` rows (columns factor, timestamp) per factor and time bucket."""
     if not 1 <= buckets <= 500:
         raise QueryError("histogram buckets must be 1..500")
-    start, end = window
-    scaled = (base.c.timestamp - start) * buckets / max(end - start, 1e-9)
+    start, end = clamp_window(window)
+    ts = base.c.timestamp
+    scaled = (ts - start) * buckets / max(end - start, 1e-9)
     # PostgreSQL's CAST rounds; floor() makes both databases truncate towards -inf.
     raw = func.floor(scaled) if conn.dialect.name == "postgresql" else scaled
-    idx = cast(raw, Integer)
-    bucket = case((idx < 0, 0), (idx >= buckets, buckets - 1), else_=idx).label("bucket")
+    # Compared before any arithmetic: a stored 1e308 minus the start overflows PostgreSQL's
+    # float (an error) and SQLite's (NULL); in the window the arithmetic stays small.
+    bucket = case((ts < start, 0), (ts >= end, buckets - 1), else_=cast(raw, Integer)).label(
+        "bucket"
+    )
     stmt = select(base.c.factor, bucket, func.count()).group_by(base.c.factor, bucket)
     out: dict[Any, list[int]] = {}
     for factor, b, n in conn.execute(stmt):
-        out.setdefault(factor, [0] * buckets)[int(b)] += n
+        out.setdefault(factor, [0] * buckets)[min(max(int(b or 0), 0), buckets - 1)] += n
     return out
+
+
+def clamp_window(window: tuple[float, float], now: float | None = None) -> tuple[float, float]:
+    """``window`` cut to what a histogram can show: from 1970 to a century past ``now`` (a
+    database may hold any float as a timestamp: an older coronerd kept what snapshots said)."""
+    now = time.time() if now is None else now
+    lo, hi = 0.0, now + _CENTURY
+    start = min(max(window[0], lo), hi) if window[0] == window[0] else lo
+    end = min(max(window[1], start), hi) if window[1] == window[1] else hi
+    return start, max(end, start + 1.0)
 
 
 def _values(base: Any, name: str) -> tuple[Select[Any], Any]:

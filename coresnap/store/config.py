@@ -51,10 +51,32 @@ SETTINGS: tuple[Setting, ...] = (
         "limits",
         "max_snapshot",
         int,
-        64 << 20,
+        16 << 20,
         "largest decompressed snapshot, bytes (413 above: stops zstd bombs)",
     ),
+    Setting(
+        "limits",
+        "decompress_budget",
+        int,
+        24 << 20,
+        "decompressed bytes all uploads in progress may hold together (others wait, then 503)",
+    ),
     Setting("limits", "max_attachment", int, 16 << 20, "largest attachment, bytes"),
+    Setting(
+        "limits",
+        "timestamp_past",
+        int,
+        10 * 365 * 86400,
+        "seconds before the server's clock a snapshot's timestamp may be (else the upload is "
+        "dated by the server, the original kept as attribute timestamp.original)",
+    ),
+    Setting(
+        "limits",
+        "timestamp_future",
+        int,
+        86400,
+        "seconds after the server's clock a snapshot's timestamp may be (same treatment)",
+    ),
     Setting(
         "limits",
         "max_debug_file",

@@ -50,6 +50,10 @@ OID = re.compile(r"^[0-9a-f]{32}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The attribute saying how many frames learned symbols filled (objects.learned has which).
 LEARNED_ATTRIBUTE = "symbols.learned"
+# The attribute keeping a snapshot's timestamp that was out of the window (see stamp).
+ORIGINAL_TIMESTAMP = "timestamp.original"
+# Default (seconds before, after) the server's clock a snapshot's timestamp is believed.
+TIME_WINDOW = (10 * 365 * 86400.0, 86400.0)
 log = logging.getLogger("coronerd")
 # Blob writes of uploads in progress (see store): mostly waits on fsync or S3, GIL released.
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="coronerd-blob")
@@ -129,19 +133,39 @@ def validate(doc: dict[str, Any]) -> None:
         raise InvalidSnapshot(str(e)[:500]) from e
 
 
+def stamp(value: object, now: float, window: tuple[float, float]) -> tuple[float, str | None]:
+    """The time to index for a snapshot's ``timestamp``: itself when it is a number within
+    ``window`` (seconds before, after) of ``now``, else ``now`` and the original as text (cut to
+    64 characters: a 310-digit number stays readable and bounded)."""
+    before, after = window
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            ts = float(value)
+        except OverflowError:  # an int past a double's range
+            ts = math.inf
+        if now - before <= ts <= now + after:
+            return ts, None
+    text = repr(value) if isinstance(value, float) else str(value)
+    return now, text[:64]
+
+
 def parse(
-    doc: dict[str, Any], extra: dict[str, str], known: symbols.Symbols | None = None
+    doc: dict[str, Any],
+    extra: dict[str, str],
+    known: symbols.Symbols | None = None,
+    window: tuple[float, float] = TIME_WINDOW,
 ) -> Parsed:
     """Pick the indexed facts out of a validated snapshot (``extra``: attributes from the
-    request), its group key the server's fingerprint with ``known`` learned symbols filled in."""
+    request), its group key the server's fingerprint with ``known`` learned symbols filled in;
+    a timestamp outside ``window`` (see :func:`stamp`) is replaced by the server's clock."""
     oid = normalize_oid(str(doc["uuid"]))
-    ts = float(doc["timestamp"])
-    if not math.isfinite(ts) or ts < 0:
-        ts = time.time()
+    ts, original = stamp(doc.get("timestamp"), time.time(), window)
     attrs: dict[str, str | int | float] = {}
     for k, v in {**doc["attributes"], **extra}.items():
         if ATTRIBUTE_KEY.match(str(k)) and isinstance(v, str | int | float) and v is not None:
             attrs[str(k)] = v if not isinstance(v, str) else v[:MAX_VALUE]
+    if original is not None:
+        attrs[ORIGINAL_TIMESTAMP] = original
     system, process = doc.get("system") or {}, doc.get("process") or {}
     if "hostname" not in attrs and isinstance(system.get("hostname"), str):
         attrs["hostname"] = system["hostname"][:MAX_VALUE]
@@ -238,7 +262,8 @@ def _store(
         known = learned.lookup(conn, pid, doc)
         resolved = debugsyms.lookup(conn, blobs, pid, doc, known)  # uploaded debug files
         known.update(resolved)
-        p = parse(doc, extra, known)
+        window = (config["limits.timestamp_past"], config["limits.timestamp_future"])
+        p = parse(doc, extra, known, window)
         p.teaches = symbols.news(symbols.teach(doc), known)
         p.teaches.update(resolved)  # each pc is looked up in a debug file once
         written = grouping.likely_kept(conn, pid, p.fingerprint, config)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from coresnap.errors import StoreError
 from coresnap.snapshot import document
-from coresnap.store import grouping
+from coresnap.store import aggregate, grouping
 from coresnap.store.console import charts, data, snapshot, web
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups
@@ -43,7 +43,9 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
     gid = int(g["id"])
     # The chart spans the group's life (at least an hour), not the default 30 days.
     now = time.time()
-    window = (min(float(g["first_seen"]), now - 3600), max(now, float(g["last_seen"])))
+    window = aggregate.clamp_window(
+        (min(float(g["first_seen"]), now - 3600), max(now, float(g["last_seen"]))), now
+    )
     hist = data.group_histogram(ctx.engine, pid, gid, window, 60)
     start, end = (web.templates.env.filters["when"](t) for t in window)
     breakdowns = data.breakdowns(ctx.engine, pid, [], None, group_id=gid)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from coresnap import timetext
 from coresnap.errors import StoreError
 from coresnap.snapshot.view_values import render_value
 from coresnap.store.console import charts, users
@@ -103,19 +102,11 @@ def set_cookie(request: Request, response: Response, name: str, value: str, age:
 
 
 def _when(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return timetext.utc(ts)
 
 
 def _ago(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    s = max(0.0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{int(s // size)}{unit} ago"
-    return f"{int(s)}s ago"
+    return timetext.ago(ts)
 
 
 def _hexa(value: Any) -> str:

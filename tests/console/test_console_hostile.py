@@ -1,0 +1,131 @@
+"""Hostile but accepted data on every page and CLI view, over SQLite and PostgreSQL: no 500, no
+traceback (issue 13, items 2 and 3).
+
+Times: far-future and 310-digit timestamps at ingest (kept as ``timestamp.original``, the
+object dated by the server's clock), and absurd values already in the database (written by an
+older coronerd) that every page and ``coroner list``/``summary`` must still show.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+from console_server import Project, Server, add_user, sign_in
+from sqlalchemy import update
+from store_snapshots import make_snapshot
+
+from coresnap.store.db.engine import make_engine, writing
+from coresnap.store.db.models import groups, objects
+
+FAR = 253402300800  # 10000-01-01: past datetime's range
+HUGE = 10**309  # 310 digits: past a double's range
+
+
+def _post(server: Server, p: Project, doc: dict[str, Any] | bytes) -> httpx.Response:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return httpx.post(
+        f"{server.url}/api/v1/projects/{p.name}/objects",
+        content=body,
+        headers=p.headers(),
+        timeout=30,
+    )
+
+
+def _pages(server: Server, p: Project, client: httpx.Client) -> dict[str, httpx.Response]:
+    """Every console page of the project and of each of its objects and groups."""
+    pages = {u: client.get(u) for u in ("/", f"/p/{p.name}", f"/p/{p.name}?sort=count&age=1y")}
+    query = {"limit": 100, "objects": 100, "factor": "fingerprint"}
+    rows = httpx.post(
+        f"{server.url}/api/v1/projects/{p.name}/query", json=query, headers=p.headers()
+    ).json()["rows"]
+    for row in rows:
+        pages[f"/p/{p.name}/g/{row['factor']}"] = client.get(f"/p/{p.name}/g/{row['factor']}")
+        for obj in row.get("objects", []):
+            oid = obj["object"]
+            for u in (f"/p/{p.name}/o/{oid}", f"/p/{p.name}/o/{oid}/snapshot"):
+                pages[u] = client.get(u)
+    return pages
+
+
+def _coroner(p: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "coresnap.cli.coroner", "-c", str(p.cf), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_everything_renders(server: Server, p: Project, user: str) -> None:
+    client = sign_in(server, user)
+    try:
+        pages = _pages(server, p, client)
+    finally:
+        client.close()
+    bad = {u: r.status_code for u, r in pages.items() if r.status_code != 200}
+    assert not bad, bad
+    for args in (
+        ["list", p.name],
+        ["list", p.name, "-R", "-H", "3", "-i", "3"],
+        ["list", p.name, "--json"],
+        ["summary", p.name],
+        ["describe", p.name],
+    ):
+        run = _coroner(p, *args)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr[-2000:])
+
+
+def test_times_out_of_the_window_are_the_servers_and_kept_as_attributes(
+    console_store: Server,
+) -> None:
+    p = console_store.project()
+    before = time.time()
+    oids = {}
+    sent = {"far": FAR, "huge": HUGE, "negative": -5, "float": 1e308}
+    for name, ts in sent.items():
+        doc = make_snapshot(fingerprint=f"time-{name}", timestamp=ts)
+        reply = _post(console_store, p, doc)
+        assert reply.status_code == 201, (name, reply.text)
+        oids[name] = reply.json()["object"]
+    for name, oid in oids.items():
+        meta = httpx.get(
+            f"{console_store.url}/api/v1/projects/{p.name}/objects/{oid}/meta", headers=p.headers()
+        ).json()
+        assert before - 5 <= meta["timestamp"] <= time.time() + 5, (name, meta["timestamp"])
+        original = str(meta["attributes"]["timestamp.original"])
+        assert original[:12] == str(sent[name])[:12], (name, original)
+    user = add_user(console_store, f"u{p.name}", [p.name])
+    assert_everything_renders(console_store, p, user)
+
+
+def test_absurd_times_already_stored_still_render(console_store: Server) -> None:
+    """Values an older coronerd stored (it kept any finite number) are shown, never a 500."""
+    p = console_store.project()
+    values = [FAR, 1e308, -1e308, 0.0, 1e18]
+    oids = []
+    for i in range(len(values)):
+        reply = _post(console_store, p, make_snapshot(fingerprint=f"stored-{i}"))
+        assert reply.status_code == 201, reply.text
+        oids.append(reply.json()["object"])
+    engine = make_engine(console_store.database_url)
+    try:
+        with writing(engine.connect()) as conn, conn.begin():
+            for oid, ts in zip(oids, values, strict=True):
+                gid = conn.execute(
+                    update(objects)
+                    .where(objects.c.oid == oid)
+                    .values(timestamp=ts)
+                    .returning(objects.c.group_id)
+                ).scalar_one()
+                conn.execute(
+                    update(groups).where(groups.c.id == gid).values(first_seen=ts, last_seen=ts)
+                )
+    finally:
+        engine.dispose()
+    user = add_user(console_store, f"u{p.name}", [p.name])
+    assert_everything_renders(console_store, p, user)
