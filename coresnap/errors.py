@@ -250,3 +250,126 @@ class SnapshotEngineError(CoresnapError):
         self.engine = engine
         self.why = why
         super().__init__(f"{engine} engine: {why}")
+
+
+class V8LayoutUnknown(CoresnapError):
+    """The V8 in ``module`` cannot be decoded: ``what`` is missing (a constant, a version's facts)."""
+
+    def __init__(self, module: str, what: str) -> None:
+        self.module = module
+        self.what = what
+        super().__init__(f"{module}: {what}")
+
+
+class AssetError(CoresnapError):
+    """The asset source ``path`` exists but cannot be read as a directory or tar: ``why``."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"{path}: cannot read assets: {why}")
+
+
+class AlreadyRunning(CoresnapError):
+    """Another coresnapd (``pid``) holds the lock of dump root ``root``."""
+
+    def __init__(self, root: str, pid: str) -> None:
+        self.root, self.pid = root, pid
+        super().__init__(f"another coresnapd (pid {pid or '?'}) is running on {root}")
+
+
+class WarmWorkerError(CoresnapError, OSError):
+    """The warm worker could not be started (or died twice under one job): ``what``."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class KernelDumpError(CoresnapError):
+    """A kernel dump cannot be read: ``path`` is the file, ``what`` the problem."""
+
+    def __init__(self, path: str, what: str) -> None:
+        self.path = path
+        self.what = what
+        super().__init__(f"{path}: {what}")
+
+
+class DumpNotFound(CoresnapError):
+    """No dump (or several) under ``root`` match ``prefix``."""
+
+    def __init__(self, root: str, prefix: str, why: str) -> None:
+        self.root, self.prefix = root, prefix
+        super().__init__(f"{root}: {why}")
+
+
+class DeliveryFailed(CoresnapError):
+    """Delivery ``delivery`` to a ``kind`` target failed: ``what``; ``retry`` if worth retrying."""
+
+    def __init__(self, kind: str, what: str, retry: bool = True) -> None:
+        self.kind = kind
+        self.what = what
+        self.retry = retry
+        super().__init__(f"{kind}: {what}")
+
+
+class InvalidTarget(StoreError):
+    """An alert target spec is invalid: ``key`` names the offending key."""
+
+    status = 422
+    code = "invalid-alert-target"
+
+    def __init__(self, key: str, what: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {what}", key=key)
+
+
+class TargetNotFound(StoreError):
+    """No alert target ``name`` in ``project``."""
+
+    status = 404
+    code = "alert-target-not-found"
+
+    def __init__(self, project: str, name: str) -> None:
+        super().__init__(f"no alert target {name!r} in {project!r}", project=project, target=name)
+
+
+class PageError(StoreError):
+    """A page that cannot be shown: 404 (absent, or not this user's), 403 (CSRF), 429."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = {404: "not-found", 429: "too-many-requests"}.get(status, "forbidden")
+
+
+class SignInNeeded(StoreError):
+    """No live session: the page answers with a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("sign in first")
+        self.status, self.code, self.path = 303, "sign-in", path
+
+
+class SocketProtocolError(CoresnapError, OSError):
+    """The peer did not follow the coredump socket protocol: ``what``."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class InstallError(CoresnapError):
+    """Installing or uninstalling the hook failed: ``what`` says why."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(what)
+
+
+class HeadError(CoresnapError):
+    """The head cannot be used for a minicore: ``what`` at stream ``offset``."""
+
+    def __init__(self, offset: int, what: str) -> None:
+        super().__init__(f"offset {offset}: {what}")
+        self.offset, self.what = offset, what

@@ -24,6 +24,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from coresnap.errors import SocketProtocolError
+
 CORE_MODES = "/proc/sys/kernel/core_modes"  # lists "socket" on kernels that have it
 SO_PEERPIDFD = 77  # include/uapi/asm-generic/socket.h
 # struct pidfd_info up to coredump_mask and its spare (include/uapi/linux/pidfd.h, 6.16):
@@ -40,14 +42,6 @@ COREDUMP_ACK = struct.Struct("=IIQ")  # size, spare, mask (COREDUMP_ACK_SIZE_VER
 COREDUMP_MARK_REQACK = 0
 MARKS = {1: "ack too small", 2: "ack too big", 3: "unsupported mask", 4: "conflicting mask"}
 MAX_REQ = 4096  # systemd's COREDUMP_REQ_SIZE_MAX: a bigger request is not a kernel's
-
-
-class SocketProtocolError(OSError):
-    """The peer did not follow the coredump socket protocol: ``what``."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 class Request(NamedTuple):

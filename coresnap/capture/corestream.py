@@ -15,6 +15,7 @@ import struct
 from typing import NamedTuple
 
 from coresnap.capture.sparse import Readable
+from coresnap.errors import HeadError
 
 # elf.h
 ELFMAG = b"\x7fELF"
@@ -37,14 +38,6 @@ SP_INDEX = {EM_X86_64: 19, EM_AARCH64: 31}
 SI_ADDR_OFFSET = 16  # siginfo_t on 64-bit: si_signo, si_errno, si_code, pad, then si_addr
 MAX_PHNUM = PN_XNUM - 1
 MAX_NOTES = 64 << 20  # notes are read into memory: beyond this the core is kept whole
-
-
-class HeadError(Exception):
-    """The head cannot be used for a minicore: ``what`` at stream ``offset``."""
-
-    def __init__(self, offset: int, what: str) -> None:
-        super().__init__(f"offset {offset}: {what}")
-        self.offset, self.what = offset, what
 
 
 class Phdr(NamedTuple):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coresnap.capture import coredump_socket, fields
-from coresnap.errors import CoresnapError
+from coresnap.errors import InstallError
 
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 CORE_PIPE_LIMIT = Path("/proc/sys/kernel/core_pipe_limit")
@@ -39,14 +39,6 @@ OTHER_HANDLERS = {
     "systemd-coredump": "ln -sf /dev/null /etc/sysctl.d/50-coredump.conf "
     "(coresnap's 50-coresnap.conf already sorts after it)",
 }
-
-
-class InstallError(CoresnapError):
-    """Installing or uninstalling the hook failed: ``what`` says why."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        super().__init__(what)
 
 
 @dataclass

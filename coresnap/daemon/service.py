@@ -30,20 +30,12 @@ from coresnap.daemon.pipeline import PIPELINE, Step
 from coresnap.daemon.ratelimit import Storm
 from coresnap.daemon.retention import Retention
 from coresnap.daemon.snapshotfile import fingerprint
-from coresnap.errors import CoresnapError, StepFailed
+from coresnap.errors import AlreadyRunning, StepFailed
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 
 LOCK_FILE = "coresnapd.lock"
 PURGE_EVERY = 3600.0  # seconds between two purge passes (plus one after each commit)
-
-
-class AlreadyRunning(CoresnapError):
-    """Another coresnapd (``pid``) holds the lock of dump root ``root``."""
-
-    def __init__(self, root: str, pid: str) -> None:
-        self.root, self.pid = root, pid
-        super().__init__(f"another coresnapd (pid {pid or '?'}) is running on {root}")
 
 
 class Daemon:

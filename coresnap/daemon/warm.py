@@ -33,20 +33,13 @@ from typing import Any
 
 from coresnap.cli.commands import snapshot as snapshot_command
 from coresnap.daemon import commands
+from coresnap.errors import WarmWorkerError
 from coresnap.snapshot import isolate
 
 MAX_MESSAGE = 1 << 16  # one job or status message (SOCK_SEQPACKET keeps them apart)
 PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
 START_TIMEOUT = 120.0  # seconds for the worker to import everything and say it is ready
 KILLED_GRACE = 30.0  # seconds to hear a killed child's status
-
-
-class WarmWorkerError(OSError):
-    """The warm worker could not be started (or died twice under one job): ``what``."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 def built_in(argv: list[str]) -> list[str] | None:

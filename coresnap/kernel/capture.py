@@ -35,9 +35,9 @@ from coresnap.capture import assets, sparse
 from coresnap.capture.archive import _quota_guard as archive_quota_guard
 from coresnap.capture.log import Log
 from coresnap.config import Config
-from coresnap.errors import CaptureRejected
+from coresnap.errors import CaptureRejected, KernelDumpError
 from coresnap.kernel import reader, savecore
-from coresnap.kernel.model import KernelDump, KernelDumpError
+from coresnap.kernel.model import KernelDump
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 

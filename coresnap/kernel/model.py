@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from coresnap.errors import CoresnapError
-
 # Every text file of a dump is read up to this many bytes: a ddb capture buffer is 48 KiB to
 # a few MiB (debug.ddb.capture.bufsize), a core.txt some MiB with vmstat -z and fstat.
 MAX_TEXT = 32 << 20
-
-
-class KernelDumpError(CoresnapError):
-    """A kernel dump cannot be read: ``path`` is the file, ``what`` the problem."""
-
-    def __init__(self, path: str, what: str) -> None:
-        self.path = path
-        self.what = what
-        super().__init__(f"{path}: {what}")
 
 
 @dataclass

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from coresnap.errors import KernelDumpError
 from coresnap.kernel import crashinfo, ddb, savecore, textdump
-from coresnap.kernel.model import MAX_TEXT, Backtrace, KernelDump, KernelDumpError, MessageBuffer
+from coresnap.kernel.model import MAX_TEXT, Backtrace, KernelDump, MessageBuffer
 
 ASSET_PREFIX = "kernel/"
 TEXTS = ("info", "core.txt", *textdump.MEMBERS)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from coresnap.kernel.model import MAX_TEXT, DumpHeader, KernelDumpError
+from coresnap.errors import KernelDumpError
+from coresnap.kernel.model import MAX_TEXT, DumpHeader
 
 _NUMBERED = re.compile(
     r"^(?P<kind>info|vmcore|vmcore_encrypted|textdump\.tar|core\.txt)\.(?P<n>\d+)"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import zstandard
 
-from coresnap.kernel.model import MAX_TEXT, KernelDumpError
+from coresnap.errors import KernelDumpError
+from coresnap.kernel.model import MAX_TEXT
 
 MEMBERS = ("ddb.txt", "msgbuf.txt", "panic.txt", "version.txt", "config.txt")
 _MAX_MEMBERS = 64

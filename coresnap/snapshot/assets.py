@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from coresnap.errors import CoresnapError
+from coresnap.errors import AssetError
 
 MAX_ASSET_FILE = 1 << 20  # bytes read of one asset file
 _NAMES = (
@@ -32,15 +32,6 @@ _NAMES = (
     "uptime",
     "hostname",
 )
-
-
-class AssetError(CoresnapError):
-    """The asset source ``path`` exists but cannot be read as a directory or tar: ``why``."""
-
-    def __init__(self, path: str, why: str) -> None:
-        self.path = path
-        self.why = why
-        super().__init__(f"{path}: cannot read assets: {why}")
 
 
 def read_assets(source: str | os.PathLike[str]) -> dict[str, bytes]:

@@ -8,8 +8,8 @@ import time
 
 from kernel_samples import Variant, core_txt, info, textdump_members
 
+from coresnap.errors import KernelDumpError
 from coresnap.kernel import reader
-from coresnap.kernel.model import KernelDumpError
 from coresnap.kernel.snapshot import build_kernel_snapshot
 from coresnap.snapshot.format import validate
 

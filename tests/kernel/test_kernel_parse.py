@@ -24,8 +24,8 @@ from kernel_samples import (
 )
 
 from coresnap.analysis import analyze
+from coresnap.errors import KernelDumpError
 from coresnap.kernel import crashinfo, ddb, reader, savecore, textdump
-from coresnap.kernel.model import KernelDumpError
 from coresnap.kernel.snapshot import build_kernel_snapshot
 from coresnap.snapshot.format import dumps as snap_dumps
 from coresnap.snapshot.format import loads, validate, write

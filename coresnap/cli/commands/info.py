@@ -7,19 +7,11 @@ import time
 
 from coresnap.cli import hostopts
 from coresnap.cli.commands import Command
-from coresnap.errors import CoresnapError
+from coresnap.errors import DumpNotFound
 from coresnap.spool import inventory
 
 FACTS = ("pid", "ns_pid", "signal_name", "exe", "exe_host_path", "comm", "uid", "gid",
          "hostname", "cwd", "root")  # fmt: skip
-
-
-class DumpNotFound(CoresnapError):
-    """No dump (or several) under ``root`` match ``prefix``."""
-
-    def __init__(self, root: str, prefix: str, why: str) -> None:
-        self.root, self.prefix = root, prefix
-        super().__init__(f"{root}: {why}")
 
 
 def find(root: str, prefix: str) -> inventory.Item:

@@ -27,8 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coresnap.errors import KernelDumpError
     from coresnap.kernel import reader, savecore
-    from coresnap.kernel.model import KernelDumpError
     from coresnap.kernel.snapshot import build_kernel_snapshot
     from coresnap.snapshot.attributes import parse_kv
     from coresnap.snapshot.format import to_json, validate, write

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from coresnap.errors import CoresnapError
+from coresnap.errors import V8LayoutUnknown
 
 Read = Callable[[int, int], "bytes | None"]
 PREFIX = b"v8dbg_"
@@ -98,15 +98,6 @@ REQUIRED = (
     "type_ByteArray__BYTE_ARRAY_TYPE",
     "type_FixedArray__FIXED_ARRAY_TYPE",
 )
-
-
-class V8LayoutUnknown(CoresnapError):
-    """The V8 in ``module`` cannot be decoded: ``what`` is missing (a constant, a version's facts)."""
-
-    def __init__(self, module: str, what: str) -> None:
-        self.module = module
-        self.what = what
-        super().__init__(f"{module}: {what}")
 
 
 @dataclass(frozen=True)

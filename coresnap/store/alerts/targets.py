@@ -19,7 +19,13 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap import querylang
-from coresnap.errors import ConfigError, CoresnapError, QueryError, StoreError
+from coresnap.errors import (
+    ConfigError,
+    CoresnapError,
+    InvalidTarget,
+    QueryError,
+    TargetNotFound,
+)
 from coresnap.store import auth
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import writing
@@ -56,27 +62,6 @@ SECRETS = ("secret", "token", "password")
 FROM_CONFIG = "from_config"
 # Reserved: the path /alerts/deliveries lists deliveries, not a target named so.
 RESERVED = ("deliveries",)
-
-
-class InvalidTarget(StoreError):
-    """An alert target spec is invalid: ``key`` names the offending key."""
-
-    status = 422
-    code = "invalid-alert-target"
-
-    def __init__(self, key: str, what: str) -> None:
-        self.key = key
-        super().__init__(f"{key}: {what}", key=key)
-
-
-class TargetNotFound(StoreError):
-    """No alert target ``name`` in ``project``."""
-
-    status = 404
-    code = "alert-target-not-found"
-
-    def __init__(self, project: str, name: str) -> None:
-        super().__init__(f"no alert target {name!r} in {project!r}", project=project, target=name)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from coresnap import timetext
-from coresnap.errors import StoreError
+from coresnap.errors import PageError, SignInNeeded
 from coresnap.snapshot.view_values import render_value
 from coresnap.store.console import charts, users
 from coresnap.store.routes import Context
@@ -31,23 +31,6 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-class PageError(StoreError):
-    """A page that cannot be shown: 404 (absent, or not this user's), 403 (CSRF), 429."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = {404: "not-found", 429: "too-many-requests"}.get(status, "forbidden")
-
-
-class SignInNeeded(StoreError):
-    """No live session: the page answers with a redirect to /login."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__("sign in first")
-        self.status, self.code, self.path = 303, "sign-in", path
 
 
 def context(request: Request) -> Context:

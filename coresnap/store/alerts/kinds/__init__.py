@@ -14,17 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from coresnap.errors import CoresnapError
-
-
-class DeliveryFailed(CoresnapError):
-    """Delivery ``delivery`` to a ``kind`` target failed: ``what``; ``retry`` if worth retrying."""
-
-    def __init__(self, kind: str, what: str, retry: bool = True) -> None:
-        self.kind = kind
-        self.what = what
-        self.retry = retry
-        super().__init__(f"{kind}: {what}")
+from coresnap.errors import DeliveryFailed
 
 
 @dataclass
