@@ -22,12 +22,15 @@ class Step(NamedTuple):
     source: Stage
     run: Callable[[Context, dumps.Dump], None]
     target: Stage
-    retries_setting: str  # how many extra attempts before failed/ (0: for ever, put only)
+    retries_setting: str  # how many extra attempts before failed/ (0: for ever, if store)
+    # Talks to the store: waits out the store's backoff, a failure backs the store off, and
+    # retries 0 means for ever (the store comes back; the host must not drop the crash).
+    store: bool = False
 
 
 # Later stages first: finishing work frees disk before starting new work.
 PIPELINE: tuple[Step, ...] = (
-    Step("put", Stage.SENDING, put_snapshot, Stage.COMMITTED, "put.retries"),
+    Step("put", Stage.SENDING, put_snapshot, Stage.COMMITTED, "put.retries", store=True),
     Step("snapshot", Stage.PENDING, make_snapshot, Stage.SENDING, "snapshot.retries"),
 )
 WRITTEN_BY_ARCHIVE = (Stage.STAGING,)

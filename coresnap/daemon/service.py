@@ -18,6 +18,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
 from coresnap.config import Config
@@ -57,6 +58,13 @@ class Daemon:
         self._lock = threading.Lock()  # guards the dicts above
         self._jobs: queue.Queue[tuple[Step, str] | None] = queue.Queue()
         self._watcher: watch.Watcher | None = None
+        # What the daemon does around a step, by the stage it takes dumps from (see PIPELINE):
+        # whether to admit a dump, and what follows once it reached the step's target.
+        self._admit: dict[Stage, Callable[[dumps.Dump], bool]] = {Stage.PENDING: self._admit_crash}
+        self._arrived: dict[Stage, Callable[[dumps.Dump, float], None]] = {
+            Stage.PENDING: self._snapshot_made,
+            Stage.SENDING: self._put_done,
+        }
 
     def run(self) -> int:
         """Process dumps until SIGTERM/SIGINT. Raises AlreadyRunning, OSError."""
@@ -159,7 +167,7 @@ class Daemon:
         with self._lock:
             free = max(1, self.cfg["daemon.workers"]) - len(self._busy)
             for step in PIPELINE:
-                if step.name == "put" and now < self._store_not_before:
+                if step.store and now < self._store_not_before:
                     continue
                 for dump_id in self.spool.ids(step.source):
                     if free <= 0:
@@ -200,11 +208,9 @@ class Daemon:
                     self._watcher.wake()
 
     def _process(self, step: Step, dump: dumps.Dump) -> None:
-        if step.name == "snapshot":
-            self.metrics.crash(dump)
-            if not self.storm.snapshot_allowed(str(dump.meta.get("pid", "")), dump.exe_name):
-                self._drop(dump, "ratelimit.exe", f"over ratelimit.exe for {dump.exe_name}")
-                return
+        admit = self._admit.get(step.source)
+        if admit is not None and not admit(dump):
+            return
         started = time.monotonic()
         try:
             step.run(self.ctx, dump)
@@ -214,12 +220,23 @@ class Daemon:
         with self._lock:
             self._attempts.pop(dump.id, None)
             self._not_before.pop(dump.id, None)
-        if step.name == "snapshot":
-            self.metrics.snapshot_made(dump.id, time.monotonic() - started)
-            self._after_snapshot(dump)
-        else:
-            self.metrics.committed(dump, time.monotonic() - started)
-            self._committed(dump)
+        self._arrived[step.source](dump, time.monotonic() - started)
+
+    def _admit_crash(self, dump: dumps.Dump) -> bool:
+        """Count a new crash; False (and the dump dropped) when over ratelimit.exe."""
+        self.metrics.crash(dump)
+        if not self.storm.snapshot_allowed(str(dump.meta.get("pid", "")), dump.exe_name):
+            self._drop(dump, "ratelimit.exe", f"over ratelimit.exe for {dump.exe_name}")
+            return False
+        return True
+
+    def _snapshot_made(self, dump: dumps.Dump, seconds: float) -> None:
+        self.metrics.snapshot_made(dump.id, seconds)
+        self._after_snapshot(dump)
+
+    def _put_done(self, dump: dumps.Dump, seconds: float) -> None:
+        self.metrics.committed(dump, seconds)
+        self._committed(dump)
 
     def _after_snapshot(self, dump: dumps.Dump, recovering: bool = False) -> None:
         snapshot = self.spool.path(Stage.SENDING, dump.id)
@@ -260,9 +277,9 @@ class Daemon:
         retries = self.cfg[step.retries_setting]
         with self._lock:
             attempts = self._attempts[dump.id] = self._attempts.get(dump.id, 0) + 1
-        if step.name == "put":
+        if step.store:
             self._store_backoff()
-        if (step.name == "put" and retries == 0) or attempts <= retries:
+        if (step.store and retries == 0) or attempts <= retries:
             delay = self._backoff(dump.id)
             self.log.warning(f"{error} (attempt {attempts}; retrying in {delay:.0f}s)")
             return
