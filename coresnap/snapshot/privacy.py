@@ -135,7 +135,8 @@ def _variable(scrub: Scrub, variable: dict[str, Any], where: str) -> None:
         old = variable.get(key)
         if old is None or old == MARK or (key == "value" and "points_to" in variable):
             continue
-        variable[key] = MARK
+        # ``strings`` is {member path: text}: each text goes, the shape stays (the schema's).
+        variable[key] = {str(k): MARK for k in old} if isinstance(old, dict) else MARK
         for text in _strings(old):
             scrub.note(where, "variables", rule.label, text)
         scrub.note(where, "variables", rule.label)

@@ -117,3 +117,14 @@ def test_bad_rules_are_configuration_errors(tmp_path: Path) -> None:
     (tmp_path / "flags.txt").write_text("curl\n")
     with pytest.raises(ConfigError, match=rf"{tmp_path}/flags.txt:1"):
         scrub(privacy__lists=str(tmp_path))
+
+
+def test_a_secret_variables_member_strings_keep_their_shape() -> None:
+    """A variable named like a secret loses the texts of its ``char *`` members; ``strings``
+    stays {path: text} (the schema's shape), or the snapshot fails validation."""
+    from coresnap.snapshot import privacy
+
+    variable = {"name": "key", "type": "struct kv *", "value": "0x55d0c0de", "strings": {"->k": "s3cr3t", "->v": "v"}}  # fmt: skip
+    snap = {"threads": [{"tid": 1, "frames": [{"index": 0, "variables": [variable]}]}]}
+    privacy.apply(snap, policy=load_policy(config.parse_text("", "test.conf")))
+    assert variable["strings"] == {"->k": MARK, "->v": MARK}
