@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.store import grouping, heritage
@@ -147,4 +147,102 @@ def register(
         )
         ins = ins.on_conflict_do_nothing().returning(group_aliases.c.alias)
         added += conn.execute(ins).first() is not None
+    return added
+
+
+# --- function keys ("weak" aliases) ----------------------------------------------------------
+#
+# A build without line tables (-O2 without -g) spells its crash site ``+0x1f`` where its -g twin
+# says ``proto.c:59``, so the two keys differ, and their addresses differ too when the builds'
+# code does (no -g twin of the same build id, or a compiler whose code changes with -g). The
+# fingerprint's ``weak`` keys name the blamed function (and the real function an inline one
+# sits in) without the site. The table keeps a function key -> the group that brought it, with
+# its mark in ``blamed``: the site of a crash with a line, LINELESS for one without, AMBIGUOUS
+# once crashes with a line at two sites (two bugs of one function) brought it. Then:
+#
+# - a crash without a line joins the group with a line of its key, when that group is the only
+#   one (the mark is a site);
+# - a crash with a line takes in the group without a line of its key (the mark was LINELESS);
+#   its site becomes the mark;
+# - a crash with a line at another site than the mark makes the key AMBIGUOUS: it joins nothing
+#   from then on (a crash without a line that joined before stays where it is: that is the cost
+#   of joining at all, shown in the group's history as ``weak alias <key>``).
+
+LINELESS = "+"
+AMBIGUOUS = "*"
+
+
+def lined(site: str | None) -> bool:
+    """Whether a fingerprint's site is a source line (not ``+0x..``, not absent)."""
+    return bool(site) and not str(site).startswith("+")
+
+
+def _weak_rows(conn: Connection, project_id: int, keys: Sequence[str]) -> dict[str, Known]:
+    return known(conn, project_id, keys)
+
+
+def _mark(conn: Connection, project_id: int, key: str, group_id: int, mark: str) -> None:
+    conn.execute(
+        update(group_aliases)
+        .where(group_aliases.c.project_id == project_id, group_aliases.c.alias == key)
+        .values(group_id=group_id, blamed=mark)
+    )
+
+
+def place_weak(
+    conn: Connection,
+    project_id: int,
+    fingerprint: str,
+    keys: Sequence[str],
+    site: str | None,
+    ts: float,
+    frames: str,
+) -> list[str]:
+    """The function keys' joins and merges (the section above) for an object of
+    ``fingerprint`` at ``site``, inside the ingest transaction before ``grouping.observe``;
+    returns the keys not known yet, for :func:`register_weak` once the object's row exists."""
+    if not keys:
+        return []
+    found = _weak_rows(conn, project_id, keys)
+    with_line = lined(site)
+    for key in sorted(found):
+        k = found[key]
+        if k.pinned or k.blamed == AMBIGUOUS:
+            continue
+        row = grouping.find(conn, project_id, fingerprint)
+        if row is not None and row["pinned"]:
+            return [x for x in keys if x not in found]
+        mine = None if row is None else int(row["merged_into"] or row["id"])
+        if with_line and k.blamed not in (LINELESS, site):
+            if mine != k.group_id:
+                _mark(conn, project_id, key, k.group_id, AMBIGUOUS)
+            continue
+        if k.blamed == site or (not with_line and k.blamed == LINELESS):
+            continue  # the same site (keys differ by callers), or two crashes without a line
+        # A crash without a line meets a lined group, or a lined crash a lineless group.
+        if mine is None:
+            row = _join(conn, project_id, fingerprint, k.group_id, ts, frames, f"weak {key}")
+            mine = k.group_id
+        elif mine != k.group_id:
+            older, younger = sorted((mine, k.group_id))
+            heritage.absorb(conn, younger, older, WHO, f"weak alias {key}")
+            mine = older
+        if with_line:
+            _mark(conn, project_id, key, mine, str(site)[:512])
+    return [x for x in keys if x not in found]
+
+
+def register_weak(
+    conn: Connection, project_id: int, row_id: int, keys: Sequence[str], site: str | None
+) -> int:
+    """Register function ``keys`` to row ``row_id`` with their mark (see above); a key
+    another group brought with a line at another site becomes AMBIGUOUS."""
+    mark = str(site)[:512] if lined(site) else LINELESS
+    added = register(conn, project_id, row_id, keys, mark)
+    if lined(site):
+        row = conn.execute(select(groups.c.merged_into).where(groups.c.id == row_id)).first()
+        mine = int(row[0] or row_id) if row is not None else row_id
+        for key, k in known(conn, project_id, keys).items():
+            if k.group_id != mine and lined(k.blamed) and k.blamed != mark:
+                _mark(conn, project_id, key, k.group_id, AMBIGUOUS)
     return added

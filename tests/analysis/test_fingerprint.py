@@ -136,8 +136,8 @@ def test_the_first_own_frame_is_blamed_past_noise_and_runtimes() -> None:
     fp, steps = explain(snap)
     assert fp["frames"] == ["app!walk"] and fp["site"] == "app.c:14"
     assert fp["family"] == "abort" and fp["blame"]["frame"] == 4
-    assert [s.title[0] for s in steps] == ["1", "2", "3", "4", "5", "6"]
-    assert steps[-1].frames[0] == fp["hash"]
+    assert [s.title[0] for s in steps] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert steps[5].frames[0] == fp["hash"]
 
 
 def test_the_site_and_class_family_tell_bugs_in_one_function_apart() -> None:
@@ -230,3 +230,20 @@ def test_nameless_frames_in_a_named_module_are_skipped() -> None:
     snap = _snap("runtime.sigtramp", None, "main.walk", "main.main")
     snap["threads"][0]["frames"][1]["function"] = None
     assert fingerprint(snap)["frames"] == ["app!main.walk"]
+
+
+def test_function_keys_meet_a_build_without_lines_or_inline_frames() -> None:
+    """-O2 -g blames ``evict`` inlined into ``resize`` at a line; -O2 without -g has neither the
+    line nor the inline frame: it blames ``resize`` at an offset. Their keys differ, one
+    function key is shared (the store joins on it while the lined group is the only one)."""
+    lined = _snap("evict", "resize", "main")
+    lined["threads"][0]["frames"][0]["inline"] = True
+    bare = _snap("resize", "main")
+    for frame in bare["threads"][0]["frames"]:
+        frame.update(file=None, line=None, function_offset=0x2A)
+    with_g, without = fingerprint(lined), fingerprint(bare)
+    assert with_g["hash"] != without["hash"] and without["site"] == "+0x2a"
+    assert with_g["blame"]["function"] == "evict" and with_g["blame"]["container"] == "resize"
+    assert len(with_g["weak"]) == 2 and without["weak"][0] == with_g["weak"][1]
+    other_class = fingerprint(_snap("resize", "main", labels=("div-by-zero",)))
+    assert not set(other_class["weak"]) & set(with_g["weak"])

@@ -103,6 +103,7 @@ def _ready(conn: Connection, plan: Plan, final: Final) -> int:
                 conn, gid, "split", WHO, "its own group again: its merge target empties"
             )
     aliases.register(conn, pid, gid, final.aliases, final.blamed)
+    aliases.register_weak(conn, pid, gid, final.weak, final.site)
     for key, alias in sorted(final.joined.items()):
         if grouping.find(conn, pid, key) is None:
             _row(conn, pid, key, gid, final)

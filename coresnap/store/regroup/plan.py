@@ -1,7 +1,8 @@
 """Regroup, step 2: from every object's key today to the moves that make the groups match.
 
 1. Keys that share an alias (and are blamed on the same function, or one has no name) are one
-   group: the key with the most objects *represents* it (ties: the key of the oldest group,
+   group, and so are keys without a line and the one key with a line of their function key
+   (``aliases.py``): the key with the most objects *represents* it (ties: the key of the oldest group,
    then the smallest key); the others' objects move there with the reason ``alias <key>``.
 2. Each represented key has a *final* group: its row's group when that group stays, else its
    row itself (un-merged when it was merged into a group that empties), else a new row.
@@ -22,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.store.aliases import lined
 from coresnap.store.regroup.read import Reading, Stored
 
 
@@ -44,6 +46,8 @@ class Final:
     frames: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     blamed: str | None = None
+    weak: list[str] = field(default_factory=list)  # function keys (aliases.py)
+    site: str | None = None  # a site with a line of its objects, else any
     joined: dict[str, str] = field(default_factory=dict)  # other keys -> the alias linking them
     first_seen: float = 0.0
     last_seen: float = 0.0
@@ -138,6 +142,7 @@ def _represent(
             same = blamed_a is None or blamed_b is None or blamed_a == blamed_b
             if same and a not in pinned and b not in pinned:
                 union.join(a, b, alias)
+    _weak_unions(plan, by_key, union, pinned)
     sets: dict[str, list[str]] = defaultdict(list)
     for key in by_key:
         sets[union.find(key)].append(key)
@@ -155,12 +160,37 @@ def _represent(
     return rep, links
 
 
+def _weak_unions(
+    plan: Plan, by_key: dict[str, list[Stored]], union: _Union, pinned: set[str]
+) -> None:
+    """Step 1 for function keys (``aliases.py``): the keys without a line join the one group
+    with a line of their function key, when the key has crashes with a line at one site only."""
+    owners: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for key, members in by_key.items():
+        prints = [plan.reading.computed[s.id].print for s in members]
+        site = next((p.site for p in prints if p.site), None)
+        for weak in sorted({w for p in prints for w in p.weak}):
+            owners[weak].append((key, site))
+    for weak, keys in sorted(owners.items()):
+        sites = {site for _, site in keys if lined(site)}
+        if len(sites) != 1:
+            continue
+        target = min(k for k, site in keys if lined(site))
+        for key, site in keys:
+            if not lined(site) and key not in pinned and target not in pinned:
+                union.join(key, target, f"weak {weak}")
+
+
 def _final(plan: Plan, key: str, members: list[Stored], row: Any, stays: dict[int, bool]) -> Final:
     """Step 2 for represented ``key``."""
     prints = [plan.reading.computed[s.id].print for s in members]
     final = Final(key, None, frames=next((p.frames for p in prints if p.frames), []))
     final.aliases = sorted({a for p in prints for a in p.aliases})
     final.blamed = next((p.blamed for p in prints if p.blamed), None)
+    final.weak = sorted({w for p in prints for w in p.weak})
+    final.site = next((p.site for p in prints if lined(p.site)), None) or next(
+        (p.site for p in prints if p.site), None
+    )
     final.first_seen = min(s.timestamp for s in members)
     final.last_seen = max(s.timestamp for s in members)
     if row is not None:
