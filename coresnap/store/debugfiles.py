@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from elftools.elf.elffile import ELFFile
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.errors import StoreError
 from coresnap.store.blobs import BlobStore, LocalBlobs
@@ -117,10 +118,14 @@ def put(
         "uploaded": time.time(),
         "blob_key": key,
     }
-    where = (debug_files.c.project_id == pid) & (debug_files.c.build_id == build_id)
     with write_lock(engine), writing(engine.connect()) as conn, conn.begin():
-        conn.execute(delete(debug_files).where(where))
-        conn.execute(insert(debug_files).values(**row))
+        # One statement: concurrent uploads of one build id (several coronerds) cannot collide.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(debug_files).values(**row)
+        replaced = {k: upsert.excluded[k] for k in ("name", "size", "uploaded", "blob_key")}
+        conn.execute(
+            upsert.on_conflict_do_update(index_elements=["project_id", "build_id"], set_=replaced)
+        )
     return {k: v for k, v in row.items() if k not in ("project_id", "blob_key")}
 
 

@@ -157,6 +157,10 @@ def test_bad_debug_files_are_refused(store: Server, crashes: Crashes) -> None:
     ok = _put(store, p, build_id.upper(), crashes.debug.read_bytes(), "submitter")
     assert ok.status_code == 201, ok.text
     assert ok.json()["build_id"] == build_id
+    again = _put(store, p, build_id, crashes.debug.read_bytes())  # replaces it
+    assert again.status_code == 201, again.text
+    listed = httpx.get(f"{store.url}/api/v1/projects/{p.name}/symbols", headers=p.headers())
+    assert [r["build_id"] for r in listed.json()["debug_files"]] == [build_id]
 
 
 def test_a_failing_lookup_never_fails_the_upload(store: Server, crashes: Crashes) -> None:
