@@ -50,7 +50,38 @@ def run(args: argparse.Namespace) -> int:
     pattern = item.meta.get("core_pattern") or {}
     if pattern:
         print("core_pattern: " + " ".join(f"{k}={v}" for k, v in pattern.items()))
+    _backtrace(item)
     return 0
+
+
+MAX_FRAMES = 32
+
+
+def _backtrace(item: inventory.Item) -> None:
+    """The crashing thread's frames, from the dump's snapshot (a core alone has none yet)."""
+    from coresnap.errors import SnapshotFormatError
+    from coresnap.snapshot.format import load
+    from coresnap.snapshot.view_values import frame_line
+
+    snaps = [p for p, kind in item.files.items() if kind == "snapshot"]
+    if not snaps:
+        print("backtrace: none yet (the snapshot is made after pending/; coresnap view ID then)")
+        return
+    try:
+        snap = load(snaps[0])
+    except SnapshotFormatError as e:
+        print(f"backtrace: unreadable snapshot: {e}")
+        return
+    thread = next((t for t in snap["threads"] if t.get("crashed")), None)
+    if thread is None:
+        print("backtrace: no crashed thread in the snapshot")
+        return
+    frames = thread.get("frames") or []
+    print(f"backtrace of thread {thread.get('tid')} ({len(frames)} frames):")
+    for frame in frames[:MAX_FRAMES]:
+        print("  " + frame_line(frame))
+    if len(frames) > MAX_FRAMES:
+        print(f"  … {len(frames) - MAX_FRAMES} more (coresnap view {item.id[:12]})")
 
 
 COMMAND = Command("info", "Show one dump: stage, files, crash facts, failure reason.",
