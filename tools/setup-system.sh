@@ -24,6 +24,9 @@ have_cmd go         || need+=(golang-go)  # Go crash tests (GOTRACEBACK=crash pa
 have_cmd rustc      || need+=(rustc)      # Rust panic=abort tests
 have_cmd node       || need+=(nodejs)     # Node.js crash tests: Debian's node 18 exports V8's v8dbg_ metadata (libnode108)
 have_cmd clang      || need+=(clang)      # DWARF 5 as LLVM writes it (addrx forms): the scope index tests
+have_cmd systemd-analyze || need+=(systemd)  # the units verified (tests/deploy, tests/daemon/test_packaging.py)
+have_cmd dpkg-deb   || need+=(dpkg)       # the Debian package (tools/build_deb.py, tests/deploy/test_deb.py)
+have_cmd setpriv    || need+=(util-linux) # the package's daemons started as their users without systemd
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

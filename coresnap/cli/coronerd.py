@@ -16,21 +16,19 @@ coronerd openapi                                                print the OpenAP
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from coresnap import __version__
+from coresnap.cli.progress import progress
 from coresnap.errors import ConfigError, CoresnapError
 from coresnap.store import auth, config, retention
 from coresnap.store.db.engine import make_engine, upgrade, writing
 
 SEARCH = (Path("/etc/coresnap/coronerd.toml"), Path("/usr/local/etc/coronerd.toml"))
-# What regroup calls with (step, done, total) while it reads and moves.
-regroup_progress = Callable[[str, int, int], None]
 
 
 def _config(args: argparse.Namespace) -> config.StoreConfig:
@@ -162,7 +160,8 @@ def _retention(args: argparse.Namespace) -> int:
     cfg = _config(args)
     engine = make_engine(cfg.database_url)
     upgrade(engine)
-    removed = retention.apply(engine, open_blobs(cfg), cfg)
+    with progress("retention") as step:
+        removed = retention.apply(engine, open_blobs(cfg), cfg, progress=step)
     print(f"retention: removed {removed} objects")
     return 0
 
@@ -176,46 +175,18 @@ def _regroup(args: argparse.Namespace) -> int:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     blobs = open_blobs(cfg)
-    with _progress() as progress:
+    with progress("regroup") as step:
         for project in regroup.project_ids(engine, args.project):
-            todo = regroup.make_plan(engine, blobs, cfg, project, progress)
+            todo = regroup.make_plan(engine, blobs, cfg, project, step)
             if args.json:
                 print(json.dumps(report.as_json(todo), sort_keys=True), flush=True)
             else:
                 print("\n".join(report.lines(todo)), flush=True)
             if not args.dry_run and (todo.parts or todo.refresh or todo.reading.taught):
-                regroup.carry_out(engine, todo, args.batch, progress)
+                regroup.carry_out(engine, todo, args.batch, step)
                 if not args.json:
                     print(f"  done: {report.totals(todo)}", flush=True)
     return 0
-
-
-@contextlib.contextmanager
-def _progress() -> Iterator[regroup_progress]:
-    """Progress on stderr: a rich progress bar on a terminal, plain lines otherwise."""
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
-
-        tasks: dict[str, object] = {}
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-
-            def draw(step: str, done: int, total: int) -> None:
-                if step not in tasks:
-                    tasks[step] = bar.add_task(step, total=total)
-                bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
-
-            yield draw
-        return
-    last = [0.0]
-
-    def line(step: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or done == 1 or now - last[0] >= 1.0:
-            last[0] = now
-            print(f"regroup: {step} {done}/{total}", file=sys.stderr, flush=True)
-
-    yield line
 
 
 def _user(args: argparse.Namespace) -> int:

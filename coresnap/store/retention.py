@@ -6,6 +6,7 @@ their blobs, so a crash in between leaves unreferenced blobs, never rows without
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
@@ -17,8 +18,15 @@ from coresnap.store.db.models import attachments, attributes, groups, objects, p
 _BATCH = 500
 
 
-def apply(engine: Engine, blobs: BlobStore, config: StoreConfig, now: float | None = None) -> int:
-    """Apply the retention limits to every project; returns the number of objects deleted."""
+def apply(
+    engine: Engine,
+    blobs: BlobStore,
+    config: StoreConfig,
+    now: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Apply the retention limits to every project; returns the number of objects deleted.
+    ``progress`` hears ("projects", done, total) after each project."""
     max_age, max_objects = config["retention.max_age"], config["retention.max_objects"]
     if max_age <= 0 and max_objects <= 0:
         return 0
@@ -26,7 +34,7 @@ def apply(engine: Engine, blobs: BlobStore, config: StoreConfig, now: float | No
     with engine.connect() as conn:
         pids = list(conn.execute(select(projects.c.id)).scalars())
     removed = 0
-    for pid in pids:
+    for done, pid in enumerate(pids, 1):
         if max_age > 0:
             old = select(objects.c.id).where(
                 objects.c.project_id == pid, objects.c.timestamp < now - max_age
@@ -43,6 +51,8 @@ def apply(engine: Engine, blobs: BlobStore, config: StoreConfig, now: float | No
                 objects.c.project_id == pid, objects.c.id.not_in(newest.scalar_subquery())
             )
             removed += remove(engine, blobs, extra)
+        if progress is not None:
+            progress("projects", done, len(pids))
     return removed
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from coresnap.analysis import analyze
 from coresnap.cli.commands import Command
+from coresnap.cli.progress import progress
 from coresnap.errors import CoresnapError
 from coresnap.snapshot import document
 from coresnap.snapshot.format import load
@@ -70,16 +71,18 @@ def run(args: argparse.Namespace) -> int:
         raise CoresnapError(f"{root}: not a directory")
     files = sorted(p for p in root.rglob("*") if _is_snapshot(p))
     changed = failed = 0
-    for path in files:
-        try:
-            line, differs = _compare(path)
-        except CoresnapError as e:
-            print(f"! {path}: {e}")
-            failed += 1
-            continue
-        changed += differs
-        if differs or not args.diff:
-            print(line)
+    with progress("reclassify", lines=False) as step:
+        for done, path in enumerate(files, 1):
+            step("snapshots", done, len(files))
+            try:
+                line, differs = _compare(path)
+            except CoresnapError as e:
+                print(f"! {path}: {e}")
+                failed += 1
+                continue
+            changed += differs
+            if differs or not args.diff:
+                print(line)
     print(f"{len(files)} snapshots, {changed} changed, {failed} unreadable")
     return 0
 
