@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coresnap.analysis.annotate import annotate
-from coresnap.analysis.classify import classify
+from coresnap.analysis.classify import classify, classify_kernel
 from coresnap.analysis.context import Context
 from coresnap.analysis.fingerprint import fingerprint
 from coresnap.analysis.quality import score
@@ -27,11 +27,13 @@ def analyze(snapshot: dict[str, Any], core: Any = None) -> dict[str, Any]:
     Never raises on odd snapshots: a part that fails records why (a note, or an "unknown" label)
     and the others still run.
     """
-    if isinstance(snapshot.get("kernel"), dict):  # a FreeBSD kernel panic: no signal, no core
-        from coresnap.kernel.classify import reanalyze
-
-        return reanalyze(snapshot)
     ctx = Context.build(snapshot, core)
+    if isinstance(snapshot.get("kernel"), dict):  # a FreeBSD kernel panic: no signal, no core
+        # Classification and fingerprint again from its plain data; quality stays as the
+        # builder scored it.
+        snapshot["classification"] = classify_kernel(ctx)
+        snapshot["fingerprint"] = fingerprint(snapshot)
+        return snapshot
     classification = classify(ctx)
     snapshot["classification"] = classification
     steps: tuple[tuple[str, Callable[[], Any], Any], ...] = (

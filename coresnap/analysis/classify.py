@@ -4,7 +4,8 @@ Order matters: who sent the signal first, then what the hardware said (bus error
 illegal instructions), then where the pc is, then the data fault (stack, heap, NULL, any other
 pointer) and its access kind, then deliberate aborts from the most specific message to plain
 abort(). A rule that raises is recorded as a note and the engine goes on; when no rule finds
-evidence the verdict is ``unknown`` with the reason.
+evidence the verdict is ``unknown`` with the reason. A FreeBSD kernel panic (no signal, no core)
+runs :data:`KERNEL_RULES` instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from coresnap.analysis import (
     rules_header,
     rules_heap,
     rules_js,
+    rules_kernel,
     rules_memory,
     rules_reuse,
     rules_runtime,
@@ -50,6 +52,13 @@ RULES: list[Rule] = [
     rules_abort.UncaughtException(),
     rules_abort.Abort(),
 ]
+KERNEL_RULES: list[Rule] = [
+    rules_kernel.KernelPanic(),
+    rules_kernel.PanicMessage(),
+    rules_kernel.KernelTrap(),
+    rules_kernel.KernelAccessKind(),
+    rules_kernel.KernelAssert(),
+]
 
 
 def _why_unknown(ctx: Context) -> str:
@@ -64,13 +73,7 @@ def _why_unknown(ctx: Context) -> str:
 
 def classify(ctx: Context, rules: list[Rule] | None = None) -> dict[str, Any]:
     """Run ``rules`` (default :data:`RULES`) in order and return the classification dict."""
-    verdict = Verdict()
-    for rule in rules if rules is not None else RULES:
-        try:
-            if rule.predicate(ctx, verdict):
-                rule.action(ctx, verdict)
-        except Exception as e:  # one broken rule must not cost the others' verdicts
-            verdict.notes.append(f"{rule.name}: rule failed: {type(e).__name__}: {e}")
+    verdict = _run(ctx, rules if rules is not None else RULES)
     if not verdict.evidence:
         verdict.add("unknown", {"reason": _why_unknown(ctx)}, 0.0)
     confidence = min((e.confidence for e in verdict.evidence), default=0.0)
@@ -81,3 +84,28 @@ def classify(ctx: Context, rules: list[Rule] | None = None) -> dict[str, Any]:
         "confidence": confidence,
         "observations": {k: v for k, v in ctx.observations.items() if v is not None},
     }
+
+
+def classify_kernel(ctx: Context) -> dict[str, Any]:
+    """The classification of a kernel panic snapshot (:data:`KERNEL_RULES`): labels, evidence,
+    confidence (notes only when a rule failed; no memory, so no observations)."""
+    verdict = _run(ctx, KERNEL_RULES)
+    out: dict[str, Any] = {
+        "labels": verdict.labels,
+        "evidence": [e.as_dict() for e in verdict.evidence],
+        "confidence": min((e.confidence for e in verdict.evidence), default=1.0),
+    }
+    if verdict.notes:
+        out["notes"] = verdict.notes
+    return out
+
+
+def _run(ctx: Context, rules: list[Rule]) -> Verdict:
+    verdict = Verdict()
+    for rule in rules:
+        try:
+            if rule.predicate(ctx, verdict):
+                rule.action(ctx, verdict)
+        except Exception as e:  # one broken rule must not cost the others' verdicts
+            verdict.notes.append(f"{rule.name}: rule failed: {type(e).__name__}: {e}")
+    return verdict

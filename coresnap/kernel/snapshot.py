@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from coresnap import __version__
+from coresnap.analysis.classify import classify_kernel
+from coresnap.analysis.context import Context
 from coresnap.analysis.fingerprint import fingerprint
-from coresnap.kernel.classify import classify
 from coresnap.kernel.model import KernelDump, KernelFrame
 from coresnap.snapshot.format import FORMAT, VERSION
 
@@ -168,7 +169,7 @@ def build_kernel_snapshot(
                    "os_release": {}, "boot_id": None, "uptime": dump.msgbuf.uptime,
                    "meminfo": {}, "loadavg": [], "source": "asset"},
         "attributes": {**_attributes(dump, kernel), **kv},
-        "classification": classify(dump),
+        "classification": None,  # below: the rules read the snapshot
         "annotations": [],
         "fingerprint": None,
         "quality": _quality(dump, frames),
@@ -179,5 +180,6 @@ def build_kernel_snapshot(
                      "warnings": list(dump.warnings)},
         "kernel": kernel,
     }  # fmt: skip
+    snapshot["classification"] = classify_kernel(Context.build(snapshot))
     snapshot["fingerprint"] = fingerprint(snapshot)
     return snapshot
