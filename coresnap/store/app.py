@@ -58,7 +58,15 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
         alerts.stop()
         engine.dispose()
 
-    app = FastAPI(title="coronerd", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    docs = bool(config["server.docs"])  # Swagger UI and ReDoc load scripts from a CDN: opt-in
+    app = FastAPI(
+        title="coronerd",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     app.state.context = context
     for router in ROUTERS:
         app.include_router(router)

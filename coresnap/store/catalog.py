@@ -94,6 +94,18 @@ def _conflict(oid: str, name: str) -> StoreError:
     return err
 
 
+def download_headers(name: str) -> dict[str, str]:
+    """Headers that make a browser save an attachment, never render it: the uploader's content
+    type is not trusted (``text/html`` or SVG would run in the store's origin), so attachments
+    are served as ``application/octet-stream`` with ``nosniff`` and a sanitized file name."""
+    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "attachment"
+    return {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
 def attachment(
     ctx: Context, project_id: int, project: str, oid: str, name: str
 ) -> tuple[str, bytes]:

@@ -104,6 +104,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "host", str, "127.0.0.1", "address coronerd listens on"),
     Setting("server", "port", int, 6098, "port coronerd listens on"),
     Setting(
+        "server",
+        "docs",
+        bool,
+        False,
+        "serve Swagger UI at /docs and ReDoc at /redoc (they load their scripts from a CDN; "
+        "/openapi.json is always served)",
+    ),
+    Setting(
+        "metrics",
+        "token",
+        str,
+        "",
+        "bearer token /metrics requires (empty: /metrics answers loopback clients only)",
+    ),
+    Setting(
         "console",
         "url",
         str,
@@ -181,7 +196,9 @@ def load(path: Path, overrides: dict[str, Any] | None = None) -> StoreConfig:
         setting = known.get(name)
         if setting is None:
             raise ConfigError(str(path), f"unknown setting {name}")
-        if not isinstance(value, setting.type) or isinstance(value, bool):
+        if not isinstance(value, setting.type) or (
+            isinstance(value, bool) and setting.type is not bool
+        ):
             raise ConfigError(str(path), f"{name} must be {setting.type.__name__}")
         config.values[name] = value
     return config
@@ -208,6 +225,8 @@ def template(values: dict[str, Any] | None = None) -> str:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)

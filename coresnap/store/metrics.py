@@ -1,4 +1,6 @@
-"""coronerd's Prometheus metrics, served as text at ``GET /metrics`` (no token: see docs/store.md).
+"""coronerd's Prometheus metrics, served as text at ``GET /metrics`` to loopback clients, or to
+anyone with ``Authorization: Bearer <metrics.token>`` when that setting is set (the labels name
+projects: see docs/store.md).
 
 Everything lives on prometheus-client's default registry, so the metrics other modules define
 there (``coronerd_alert_deliveries_total`` of coresnap/store/alerts/metrics.py) are served too.
@@ -13,13 +15,16 @@ HTTP status, ``result`` one of :data:`RESULTS`.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import threading
 import time
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coresnap.errors import AuthError
 from coresnap.store.routes import API
 from coresnap.store.routes import query as query_routes
 
@@ -117,9 +122,24 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    """The default registry in the Prometheus text format."""
+def metrics(request: Request) -> Response:
+    """The default registry in the Prometheus text format; raises AuthError (401) for a
+    client that is neither on loopback (no ``metrics.token``) nor bearing the token."""
+    token = str(request.app.state.context.config["metrics.token"])
+    if not _allowed(request, token):
+        raise AuthError(401, "metrics need Authorization: Bearer <metrics.token> (or loopback)")
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def _allowed(request: Request, token: str) -> bool:
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def install(app: FastAPI) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from coresnap.store.console import users, web
+from coresnap.store.console import throttle, users, web
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups, objects
 
@@ -21,37 +19,7 @@ router = APIRouter()
 LOGIN_COOKIE = "coresnap_login"
 
 
-class _Throttle:
-    """Failed sign-ins per (client address, user name): past LIMIT in WINDOW seconds, refuse.
-
-    Kept in this process's memory (each coronerd process counts on its own), bounded in size.
-    """
-
-    LIMIT, WINDOW, KEYS = 10, 300.0, 10_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], list[float]] = {}
-
-    def blocked(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if t > time.time() - self.WINDOW]
-            return len(recent) >= self.LIMIT
-
-    def failed(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            if len(self._failures) >= self.KEYS:
-                self._failures.clear()
-            now = time.time()
-            kept = [t for t in self._failures.get(key, []) if t > now - self.WINDOW]
-            self._failures[key] = [*kept, now]
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-_throttle = _Throttle()
+_throttle = throttle.Throttle()
 
 
 def _safe_next(target: str) -> str:
@@ -84,14 +52,14 @@ def login(
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         raise web.PageError(403, "the sign-in form is stale (no CSRF token): reload the page")
     who = (request.client.host if request.client else "", name)
-    if _throttle.blocked(who):
+    if _throttle.blocked(*who):
         raise web.PageError(429, "too many failed sign-ins: wait a few minutes")
     engine = web.context(request).engine
     with writing(engine.connect()) as conn, conn.begin():
         user = users.authenticate(conn, name, password)
         token = users.open_session(conn, user) if user else None
     if token is None:
-        _throttle.failed(who)
+        _throttle.failed(*who)
         again = secrets.token_urlsafe(32)
         page = web.render(
             request,
@@ -105,7 +73,7 @@ def login(
         )
         web.set_cookie(request, page, LOGIN_COOKIE, again, 3600)
         return page
-    _throttle.succeeded(who)
+    _throttle.succeeded(*who)
     response = RedirectResponse(_safe_next(next), status_code=303)
     web.set_cookie(request, response, web.COOKIE, token, users.SESSION_LIFETIME)
     response.delete_cookie(LOGIN_COOKIE, path="/")

@@ -84,11 +84,6 @@ def attachment(request: Request, project: str, oid: str, name: str) -> Response:
         kind, body = catalog.attachment(web.context(request), pid, project, info["object"], name)
     except ObjectNotFound as e:
         raise web.PageError(404, f"no attachment {name[:80]!r}") from e
-    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "attachment"
-    headers = {
-        "Content-Disposition": f'attachment; filename="{safe}"',
-        "X-Content-Type-Options": "nosniff",
-    }
-    # Served as bytes to download, never rendered here: an attachment could be HTML or SVG.
-    del kind
-    return Response(body, media_type="application/octet-stream", headers=headers)
+    del kind  # served as bytes to download, never rendered: it could be HTML or SVG
+    headers = catalog.download_headers(name)
+    return Response(body, media_type=headers.pop("Content-Type"), headers=headers)

@@ -108,11 +108,15 @@ async def put_attachment(
     return {"object": _oid(project, oid), "attachment": name, "size": len(body)}
 
 
-@router.get("/{oid}/attachments/{name}", summary="Download an attachment")
+@router.get(
+    "/{oid}/attachments/{name}",
+    summary="Download an attachment (always application/octet-stream, nosniff, as a file)",
+)
 def get_attachment(project: str, oid: str, name: str, request: Request, ctx: Ctx) -> Response:
     g = grant(ctx, request, project, "read")
-    kind, data = catalog.attachment(ctx, g.project_id, project, _oid(project, oid), name)
-    return Response(data, media_type=kind)
+    _kind, data = catalog.attachment(ctx, g.project_id, project, _oid(project, oid), name)
+    headers = catalog.download_headers(name)
+    return Response(data, media_type=headers.pop("Content-Type"), headers=headers)
 
 
 def _oid(project: str, oid: str) -> str:
