@@ -26,7 +26,7 @@ from bench._capture import (
     set_pattern,
     write_conf,
 )
-from coresnap.capture.assets import read_metadata
+from coresnap.spool.assets import read_metadata
 
 MIB = int(os.environ.get("CORESNAP_BENCH_BIG_CORE_MIB", "2048"))
 ROUNDS = int(os.environ.get("CORESNAP_BENCH_ROUNDS", "2"))

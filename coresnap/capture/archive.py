@@ -24,6 +24,7 @@ from coresnap import config as configuration
 from coresnap.capture import assets, elfcheck, fields, minicore, policy, sparse
 from coresnap.capture.log import Log
 from coresnap.errors import CaptureRejected, ConfigError
+from coresnap.spool import assets as spool_assets
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 
@@ -265,8 +266,8 @@ class Archive:
         c = self.crash
         return {
             "id": self.dump_id,
-            "format": "coresnap-archive-metadata",
-            "version": 1,
+            "format": spool_assets.FORMAT,
+            "version": spool_assets.VERSION,
             "core_pattern": {f"%{f.specifier}": c[f.name] for f in fields.FIELDS},
             **{f.name: c[f.name] for f in fields.FIELDS},
             "exe_path": c["exe_path"].replace("!", "/"),
@@ -309,6 +310,6 @@ class Archive:
                 "e_machine": found.machine, "threads": len(found.thread_pids)}  # fmt: skip
 
     def _publish_assets(self, members: dict[str, bytes], facts: dict) -> None:
-        assets.publish(
+        spool_assets.publish(
             self.spool, self.dump_id, members, facts, mode=self.mode, uid=self.uid, gid=self.gid
         )

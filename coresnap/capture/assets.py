@@ -21,17 +21,12 @@ A file that cannot be read (the process is gone, a kernel without it) is listed 
 from __future__ import annotations
 
 import fnmatch
-import io
 import json
 import os
-import tarfile
-import time
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 
 from coresnap.capture.policy import Policy
 from coresnap.capture.scrub import Scrub
-from coresnap.spool.stages import Spool, Stage
 
 PROC_FILES = ("cmdline", "status", "maps", "limits", "cgroup", "stat")
 PROC_LINKS = ("cwd", "exe")
@@ -195,50 +190,3 @@ def collect_system() -> tuple[dict[str, bytes], list[str]]:
         }  # fmt: skip
     ).encode()
     return members, missing
-
-
-def write_tar(fd: int, members: Mapping[str, bytes], metadata: dict, mode: int) -> None:
-    """Write ``metadata.json`` then ``members`` as a tar into the open file ``fd``."""
-    now = time.time()
-    with os.fdopen(os.dup(fd), "wb") as out, tarfile.open(fileobj=out, mode="w") as tar:
-        items = [("metadata.json", json.dumps(metadata, indent=1, sort_keys=True).encode())]
-        for name, data in [*items, *members.items()]:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), mode, now
-            tar.addfile(info, io.BytesIO(data))
-
-
-def publish(
-    spool: Spool,
-    dump_id: str,
-    members: Mapping[str, bytes],
-    metadata: dict,
-    *,
-    mode: int,
-    uid: int,
-    gid: int,
-) -> None:
-    """Write ``members`` and ``metadata`` as the tar ``assets/<dump_id>``: built in staging
-    (owner and mode set before anyone can see it), then renamed in; nothing left on failure."""
-    temp = spool.staging_path(dump_id, "assets")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        write_tar(fd, members, metadata, mode)
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-    except OSError:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    spool.publish(temp, Stage.ASSETS, dump_id)
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict:
-    """``metadata.json`` of the asset tar at ``path``. Raises OSError, tarfile.TarError, KeyError,
-    ValueError."""
-    with tarfile.open(Path(path), "r") as tar:
-        member = tar.extractfile("metadata.json")
-        if member is None:
-            raise KeyError("metadata.json")
-        return json.loads(member.read())

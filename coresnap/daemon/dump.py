@@ -7,8 +7,8 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from coresnap.capture.assets import read_metadata
 from coresnap.config import Config
+from coresnap.spool.assets import read_metadata
 from coresnap.spool.stages import Spool, Stage
 
 

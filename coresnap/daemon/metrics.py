@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 from coresnap.daemon import dump as dumps
 from coresnap.errors import StepFailed
 from coresnap.spool import counters
+from coresnap.spool.assets import read_member
 from coresnap.spool.stages import Spool, Stage
 
 STATE_FILE = "metrics.json"
@@ -55,9 +56,7 @@ PROCESSING_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600)
 def boot_id(spool: Spool, dump_id: str) -> str:
     """The boot id the archive tool saved in the dump's assets (``unknown`` without it)."""
     try:
-        with tarfile.open(spool.path(Stage.ASSETS, dump_id), "r") as tar:
-            member = tar.extractfile("boot_id")
-            text = member.read(64).decode().strip() if member else ""
+        text = read_member(spool.path(Stage.ASSETS, dump_id), "boot_id", 64).decode().strip()
     except (OSError, tarfile.TarError, KeyError, UnicodeDecodeError):
         return UNKNOWN
     return text if re.fullmatch(r"[0-9a-f-]{1,64}", text) else UNKNOWN

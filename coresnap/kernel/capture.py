@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from coresnap.capture import assets, sparse
+from coresnap.capture import sparse
 
 # The archive tool's dump.quota check (os.statvfs only: the same call on Linux and FreeBSD).
 from coresnap.capture.archive import _quota_guard as archive_quota_guard
@@ -38,6 +38,7 @@ from coresnap.config import Config
 from coresnap.errors import CaptureRejected, KernelDumpError
 from coresnap.kernel import reader, savecore
 from coresnap.kernel.model import KernelDump
+from coresnap.spool import assets as spool_assets
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
 
@@ -179,7 +180,7 @@ class KernelImport:
         st: os.stat_result,
     ) -> dict:  # fmt: skip
         return {
-            "id": oid, "format": "coresnap-archive-metadata", "version": 1, "kind": KIND,
+            "id": oid, "format": spool_assets.FORMAT, "version": spool_assets.VERSION, "kind": KIND,
             "exe": KERNEL_EXE, "exe_path": KERNEL_EXE, "comm": "kernel",
             "pid": parsed.curthread_pid or "", "signal": "",
             "time": parsed.crash_time if parsed.crash_time is not None else "",
@@ -193,7 +194,9 @@ class KernelImport:
         }  # fmt: skip
 
     def _publish_assets(self, oid: str, members: dict[str, bytes], meta: dict) -> None:
-        assets.publish(self.spool, oid, members, meta, mode=self.mode, uid=self.uid, gid=self.gid)
+        spool_assets.publish(
+            self.spool, oid, members, meta, mode=self.mode, uid=self.uid, gid=self.gid
+        )
 
     def _remove_sources(self, dump: savecore.DumpSet) -> None:
         for path in dump.files.values():

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from coresnap import __version__
 from coresnap.errors import ConfigError, SnapshotEngineError
 from coresnap.snapshot import facts, privacy
-from coresnap.snapshot.assets import read_assets
 from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
 from coresnap.snapshot.engines import EngineResult, corefile_engine, start_drgn
@@ -27,6 +26,7 @@ from coresnap.snapshot.shrink import shrink
 from coresnap.snapshot.source import attach_source
 from coresnap.snapshot.system import crash_time, local_system, process_facts, system_facts
 from coresnap.snapshot.v8 import annotate_js_frames
+from coresnap.spool.assets import read_assets
 
 if TYPE_CHECKING:
     from coresnap.snapshot.engines.drgn_engine import DebugInfoLoad

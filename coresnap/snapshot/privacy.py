@@ -24,7 +24,7 @@ from coresnap import config
 from coresnap.capture.policy import Policy, load_policy
 from coresnap.capture.scrub import MARK, MIN_EQUAL, Scrub
 from coresnap.errors import CoresnapError
-from coresnap.snapshot.assets import metadata
+from coresnap.spool.assets import metadata
 
 __all__ = ["MARK", "apply", "process_strings", "scrubbed_paths"]
 

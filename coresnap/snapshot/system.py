@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from coresnap.snapshot.assets import metadata, text
+from coresnap.spool.assets import metadata, text
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 

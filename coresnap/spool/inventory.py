@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coresnap.capture.assets import read_metadata
+from coresnap.spool.assets import read_metadata
 from coresnap.spool.stages import CORE_KEPT, CORE_KEPT_ZST, FAILED_SNAPSHOT, REASON, Spool, Stage
 
 # Which file of a dump is what: (stage, suffix) -> kind ("core", "snapshot", "reason").

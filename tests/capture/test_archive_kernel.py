@@ -15,8 +15,8 @@ import crashes
 import pytest
 from hook import archive_hook, crash_piped, pending_ids, short_dir, write_conf
 
-from coresnap.capture.assets import read_metadata
 from coresnap.spool import counters
+from coresnap.spool.assets import read_metadata
 
 
 @pytest.fixture

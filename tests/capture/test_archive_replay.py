@@ -14,8 +14,8 @@ import pytest
 from hook import ARCHIVE, short_dir, write_conf
 
 from coresnap.capture import archive, fields
-from coresnap.capture.assets import read_metadata
 from coresnap.spool import counters
+from coresnap.spool.assets import read_metadata
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import hashlib
 import sys
 import time
 
-from coresnap.capture.assets import read_metadata
 from coresnap.snapshot.format import dumps
+from coresnap.spool.assets import read_metadata
 
 
 def snapshot(meta: dict, object_id: str) -> dict:

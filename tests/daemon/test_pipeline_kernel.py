@@ -15,10 +15,10 @@ from daemon_helpers import conf, coresnapd, names, wait_for
 from hook import crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import install
-from coresnap.capture.assets import read_metadata
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
+from coresnap.spool.assets import read_metadata
 
 
 @pytest.fixture

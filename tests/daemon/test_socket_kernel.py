@@ -18,9 +18,9 @@ from daemon_helpers import CORESNAPD, conf, coresnapd, names, stop, wait_for
 from hook import crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import coredump_socket, install
-from coresnap.capture.assets import read_metadata
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.spool import counters
+from coresnap.spool.assets import read_metadata
 
 pytestmark = pytest.mark.skipif(
     not coredump_socket.supported(),

@@ -18,8 +18,8 @@ import pytest
 from daemon_helpers import CORESNAPD, QUICK, conf, coresnapd, names, wait_for
 from hook import archive_hook, crash_piped, short_dir
 
-from coresnap.capture.assets import read_metadata
 from coresnap.spool import counters
+from coresnap.spool.assets import read_metadata
 
 
 def exe_of(dumps: Path, dump_id: str) -> str:

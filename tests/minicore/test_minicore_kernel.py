@@ -14,8 +14,8 @@ from daemon_helpers import conf, coresnapd, names, wait_for
 from hook import archive_hook, crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import coredump_socket
-from coresnap.capture.assets import read_metadata
 from coresnap.corefile import open_core
+from coresnap.spool.assets import read_metadata
 
 
 @pytest.fixture
