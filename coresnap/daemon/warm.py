@@ -31,9 +31,9 @@ import threading
 import time
 from typing import Any
 
-from coresnap.cli.commands import snapshot as snapshot_command
 from coresnap.daemon import commands
 from coresnap.errors import WarmWorkerError
+from coresnap.snapshot import command as snapshot_command
 from coresnap.snapshot import isolate
 
 MAX_MESSAGE = 1 << 16  # one job or status message (SOCK_SEQPACKET keeps them apart)

@@ -63,11 +63,11 @@ def main() -> int:
 def run_command(args: list[str]) -> int:
     """Run ``coresnap snapshot ARGS`` in this process, as the CLI does (``--isolate`` is
     dropped: the caller isolated this process), and return its exit status."""
-    from coresnap.cli.coresnap import main as coresnap_main
+    from coresnap.snapshot.command import main as snapshot_main
 
     not_dumpable()
     try:
-        return coresnap_main(["snapshot", *(a for a in args if a != "--isolate")])
+        return snapshot_main([a for a in args if a != "--isolate"])
     except MemoryError:
         print("MemoryError", file=sys.stderr)
     except Exception:  # noqa: BLE001 - reported to the parent, which falls back
