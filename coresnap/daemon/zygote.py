@@ -37,8 +37,8 @@ from coresnap.snapshot import isolate, worker
 # Imported before the first fork, so that no child pays for them: the snapshot command and
 # everything it imports while it runs (engines, analysis, unwinder, formats), and drgn. The
 # drgn engine comes first: it sets OMP_NUM_THREADS before libdrgn (and libgomp) load.
-PRELOAD = ("coresnap.snapshot.engines.drgn_engine", "coresnap.cli.coresnap",
-           "coresnap.cli.commands.snapshot", "coresnap.snapshot",
+PRELOAD = ("coresnap.snapshot.engines.drgn_engine", "coresnap.snapshot.command",
+           "coresnap.snapshot",
            "coresnap.snapshot.engines", "coresnap.analysis", "coresnap.unwind",
            "coresnap.corefile")  # fmt: skip
 
