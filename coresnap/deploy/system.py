@@ -195,6 +195,13 @@ def uninstall_system(destdir: Path = Path("/"), purge: bool = False) -> list[str
     elif root is not None and root in made and root.exists():
         shutil.rmtree(root)
         lines.append(f"removed {root}")
+    state = _under(destdir, STORE_STATE)
+    if "coronerd.service" in data["units"] and state.exists():
+        if purge:
+            shutil.rmtree(state)
+            lines.append(f"removed {STORE_STATE} (the store's database and blobs)")
+        else:
+            lines.append(f"kept {STORE_STATE}: the store's data (--purge removes it)")
     manifest.unlink()
     for d in reversed(made):
         if d != root and not (keep and root is not None and d in root.parents):
