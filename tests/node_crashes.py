@@ -105,7 +105,7 @@ def skip_reason() -> str | None:
     """Why the Node tests cannot run here, or None."""
     if not NODE.is_file():
         return f"{NODE} is missing (tools/setup-system.sh installs nodejs)"
-    from coresnap.snapshot.v8.metadata import exported_symbols, layouts
+    from coresnap.analysis.v8.metadata import exported_symbols, layouts
 
     facts = _node_facts()
     if not facts:
@@ -115,7 +115,7 @@ def skip_reason() -> str | None:
     if not any("node" in Path(p).name and exported_symbols(p) for p in mapped):
         return f"{NODE} maps no file exporting the v8dbg_ postmortem metadata"
     if ".".join(facts[0].split(".")[:2]) not in layouts():
-        return f"V8 {facts[0]} of {NODE} is not in coresnap/snapshot/v8/layouts.json"
+        return f"V8 {facts[0]} of {NODE} is not in coresnap/analysis/v8/layouts.json"
     return None
 
 

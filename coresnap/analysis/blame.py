@@ -21,9 +21,9 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.analysis.document import crashed_frames
 from coresnap.analysis.names import patterns
 from coresnap.analysis.roles import FrameRole, Role, role
-from coresnap.snapshot.document import crashed_frames
 
 MAX_HELPERS = 3
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import drgn
 
+from coresnap.analysis import document
 from coresnap.errors import CoresnapError
-from coresnap.snapshot import document
 
 if TYPE_CHECKING:
     from coresnap.unwind.symbols import SymbolTable

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from coresnap.analysis import document
 from coresnap.analysis.blame import Blame, find_blame
 from coresnap.analysis.names import module_name, normalize_function
 from coresnap.analysis.roles import UNKNOWN, Role, frame_key, frame_name, is_noise
-from coresnap.snapshot import document
 
 __all__ = [
     "UNKNOWN",

@@ -14,7 +14,7 @@ import functools
 import os
 
 from coresnap.analysis.context import DRGN_ERRORS, Context
-from coresnap.snapshot.demangle import demangle
+from coresnap.analysis.demangle import demangle
 
 MAX_MESSAGE = 4096
 GNU_CXX_CLASS = (0x474E5543432B2B00, 0x474E5543432B2B01)  # "GNUCC++\0", dependent "…\1"

@@ -16,7 +16,7 @@ import os
 import re
 from importlib import resources
 
-from coresnap.snapshot.demangle import demangle
+from coresnap.analysis.demangle import demangle
 
 _VERSIONED = re.compile(r"@@?[A-Za-z0-9_.]+$")
 _SO_VERSION = re.compile(r"\.so(\.[0-9]+)+$")

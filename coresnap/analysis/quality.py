@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coresnap.analysis.document import crashed_thread
 from coresnap.analysis.fingerprint import frame_name, is_noise
-from coresnap.snapshot.document import crashed_thread
 
 TOP = 3
 # Where a complete stack ends: the C runtime's entry points, and Go's (every goroutine returns

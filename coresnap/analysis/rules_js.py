@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from coresnap.analysis.context import Context
+from coresnap.analysis.demangle import demangle
 from coresnap.analysis.evidence import SIGABRT, SIGILL, SIGTRAP, Verdict
 from coresnap.analysis.rules import Rule, signal_facts
-from coresnap.snapshot.demangle import demangle
 
 # What only the uncaught-exception abort paths run (V8 src/execution/isolate.cc, Node
 # src/node_errors.cc): a native frame above the JS frames, by the start of its demangled name.
@@ -47,10 +47,10 @@ def _abort_frame(ctx: Context) -> tuple[int, str, str] | None:
 
 
 def _read_exception(ctx: Context) -> dict[str, Any] | None:
-    """The exception and throw site from the V8 heap (coresnap.snapshot.v8.exception)."""
-    from coresnap.snapshot.v8 import v8_heap
-    from coresnap.snapshot.v8.exception import uncaught
-    from coresnap.snapshot.v8.metadata import V8LayoutUnknown
+    """The exception and throw site from the V8 heap (coresnap.analysis.v8.exception)."""
+    from coresnap.analysis.v8 import v8_heap
+    from coresnap.analysis.v8.exception import uncaught
+    from coresnap.analysis.v8.metadata import V8LayoutUnknown
 
     sp = ctx.sp
     stack = ctx.mapping_at(sp) if sp is not None else None

@@ -11,9 +11,9 @@ from importlib import resources
 from typing import Any
 
 from coresnap.analysis.context import Context
+from coresnap.analysis.document import crashed_frames
 from coresnap.analysis.evidence import Verdict
 from coresnap.analysis.rules import Rule, hexa
-from coresnap.snapshot.document import crashed_frames
 
 NULL_LIMIT = 0x10000  # as the userland rule: nothing is mapped below 64 KiB in the kernel map
 # amd64 trap_msg[] numbers (sys/x86/include/trap.h: T_PAGEFLT 12, T_PROTFLT 9, T_DOUBLEFLT 8...)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from coresnap import __version__
+from coresnap.analysis.v8 import annotate_js_frames
 from coresnap.errors import ConfigError, SnapshotEngineError
 from coresnap.snapshot import facts, privacy
 from coresnap.snapshot.attributes import attributes
@@ -25,7 +26,6 @@ from coresnap.snapshot.merge import merge_modules, merge_threads
 from coresnap.snapshot.shrink import shrink
 from coresnap.snapshot.source import attach_source
 from coresnap.snapshot.system import crash_time, local_system, process_facts, system_facts
-from coresnap.snapshot.v8 import annotate_js_frames
 from coresnap.spool.assets import read_assets
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from coresnap.snapshot.document import crashed_thread
+from coresnap.analysis.document import crashed_thread
 
 MAX_FRAMES = 3
 CONTEXT = 2  # lines before and after

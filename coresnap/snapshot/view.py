@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from coresnap.snapshot.document import crashed_thread
+from coresnap.analysis.document import crashed_thread
 from coresnap.snapshot.view_values import frame_line, hexa, render_value
 
 
@@ -80,7 +80,8 @@ def _analysis_slots(snap: dict[str, Any]) -> list[str]:
     if fp:
         lines.append(f"fingerprint: {fp.get('hash', '')[:16]}")
     for a in (snap.get("annotations") or [])[:8]:
-        lines.append(f"note: {a.get('text') or a.get('message') or json.dumps(a)[:160]}")
+        said = (a.get("text") or a.get("message")) if isinstance(a, dict) else None
+        lines.append(f"note: {said or json.dumps(a)[:160]}")
     return lines
 
 
@@ -232,7 +233,7 @@ def _system(snap: dict[str, Any]) -> RenderableType:
         ),
         ("os", os_name),
         ("boot id", s.get("boot_id")),
-        ("uptime", f"{s['uptime']:.0f} s" if s.get("uptime") is not None else None),
+        ("uptime", _uptime(s.get("uptime"))),
         ("load", " ".join(str(x) for x in s.get("loadavg") or []) or None),
         ("memory", _memory(s.get("meminfo") or {})),
         ("facts from", s.get("source")),

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from coresnap.snapshot import document
+from coresnap.analysis import document
 from coresnap.store import debugfiles, symbols
 from coresnap.store.blobs import BlobStore
 from coresnap.unwind.names import text
@@ -125,7 +125,7 @@ def _bounded(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def frames_at(path: str, pcs: list[tuple[int, bool]]) -> dict[int, list[dict[str, Any]]]:
     """(In the child) the frames at each (module offset, exact) of ``pcs`` in ``path``,
     innermost first, with the fields of ``symbols.PC_FIELDS``."""
-    from coresnap.snapshot.demangle import demangle_all, last_component
+    from coresnap.analysis.demangle import demangle_all, last_component
     from coresnap.unwind.objfile import open_object
 
     obj = open_object(path)

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.analysis import document
 from coresnap.analysis.fingerprint import VERSION, fingerprint, normalize_function
-from coresnap.snapshot import document
 from coresnap.store import grouping, symbols
 
 KEY = re.compile(r"^[0-9A-Za-z]{1,128}$")

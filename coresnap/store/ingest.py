@@ -35,8 +35,8 @@ import zstandard
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from coresnap.analysis import document
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge, SnapshotFormatError
-from coresnap.snapshot import document
 from coresnap.snapshot.format import validate as validate_schema
 from coresnap.store import aliases, debugsyms, fingerprints, grouping, inflate, learned, symbols
 from coresnap.store.alerts import outbox

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from coresnap.snapshot import document
+from coresnap.analysis import document
 
 MAX_FRAMES = 64
 MAX_BUILDS = 128

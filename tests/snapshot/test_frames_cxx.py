@@ -20,10 +20,10 @@ import pytest
 from crashes import Crash, build, crash
 from snapshot_oracles import GdbFrame, gdb_backtraces, normalize, without_params
 
+from coresnap.analysis.demangle import last_component
 from coresnap.analysis.quality import score
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
-from coresnap.snapshot.demangle import last_component
 
 ENGINES = ["drgn", "corefile"]
 INLINE_MODES = ["total", "ctor", "lambda"]
@@ -185,3 +185,20 @@ def test_stripped_twin_has_the_same_function_starts(twins: dict[str, Crash], eng
         assert a["module_offset"] - a["function_offset"] == a["function_start"]
         unnamed += b["function"] is None
     assert unnamed >= 2  # the program's static functions: no symbol left, still a start
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_cold_part_has_its_functions_qualified_name(engine: str, tmp_path: Path) -> None:
+    """-O2 moves the throw of ``app::Config::load`` to its symbol ``load [clone .cold]``, whose
+    DIE says ``load``: the frame has gdb's name, the qualified one, as at -O0."""
+    names = {}
+    for opt in ("-O2", "-O0"):
+        exe = build("snap_cold.cc", flags=("-g", opt))
+        c = crash(exe, cwd=tmp_path / opt, expect_signal=signal.SIGABRT)
+        frames = crashed_frames(snapshot(c, engine))
+        names[opt] = next(
+            f["function"] for f in frames if (f.get("file") or "").endswith("snap_cold.cc")
+        )
+        gdb = [g.name for g in crashed_gdb(c, tmp_path / opt)]
+        assert names[opt] in gdb
+    assert names["-O2"] == names["-O0"] == "app::Config::load"

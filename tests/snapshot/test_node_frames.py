@@ -17,10 +17,10 @@ from crashes import build, crash
 from node_crashes import NodeCrash, crash_node, skip_reason, v8_version
 from paths import ROOT
 
+from coresnap.analysis.v8 import find_v8, metadata
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import validate
-from coresnap.snapshot.v8 import find_v8, metadata
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 

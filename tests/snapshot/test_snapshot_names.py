@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from coresnap.snapshot.demangle import strip_signature
+from coresnap.analysis.demangle import strip_signature
 
 
 @pytest.mark.parametrize(

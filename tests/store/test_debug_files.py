@@ -21,7 +21,7 @@ from regroup_crashes import consistency, coronerd, keyed, project_id, store_part
 from run_cli import coresnap
 from sqlalchemy import select
 
-from coresnap.snapshot import document
+from coresnap.analysis import document
 from coresnap.store import debugsyms, fingerprints, symbols
 from coresnap.store.db.models import objects
 

@@ -13,11 +13,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from coresnap.analysis import analyze
+from coresnap.analysis import analyze, document
 from coresnap.cli.commands import Command
 from coresnap.cli.progress import progress
 from coresnap.errors import CoresnapError
-from coresnap.snapshot import document
 from coresnap.snapshot.format import load
 from coresnap.spool.inventory import FILES
 

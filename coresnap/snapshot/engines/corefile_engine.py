@@ -66,7 +66,7 @@ def run(core: Any, exe: str | None, bounds: Bounds) -> EngineResult:
 def _demangled_names(linkage: list[tuple[dict[str, Any], str]]) -> None:
     """C++ frames named by their demangled linkage name, as gdb names them (the DIE's name
     stays when c++filt is missing or the two disagree on the function's own name)."""
-    from coresnap.snapshot.demangle import demangle_all, last_component
+    from coresnap.analysis.demangle import demangle_all, last_component
 
     names = demangle_all([mangled for _, mangled in linkage])
     for record, mangled in linkage:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import drgn
 
-from coresnap.snapshot.demangle import is_rust_symbol, last_component
+from coresnap.analysis.demangle import is_rust_symbol, last_component
 from coresnap.snapshot.engines.drgn_dwarf import DwarfReader
 from coresnap.snapshot.engines.drgn_signal import SIGNAL_FRAME
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import drgn
 
-from coresnap.snapshot.demangle import is_rust_symbol
+from coresnap.analysis.demangle import is_rust_symbol
 from coresnap.snapshot.engines.drgn_goswitch import SWITCH, goroutine_trace
 from coresnap.snapshot.engines.drgn_names import Group, linkage_marked
 from coresnap.snapshot.engines.drgn_signal import interrupted_trace, trampoline_kind

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from coresnap.analysis.document import crashed_thread
 from coresnap.errors import CoresnapError
-from coresnap.snapshot.document import crashed_thread
 from coresnap.snapshot.engines.corefile_engine import frame_record
 
 SCAN_BYTES = 16 * 1024  # how far above the stack pointer to look, per scan

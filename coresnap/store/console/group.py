@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from coresnap.analysis import document
 from coresnap.errors import StoreError
-from coresnap.snapshot import document
 from coresnap.store import aggregate, grouping
 from coresnap.store.console import charts, data, snapshot, web
 from coresnap.store.db.engine import writing

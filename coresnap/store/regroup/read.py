@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from coresnap.snapshot import document
+from coresnap.analysis import document
 from coresnap.store import debugsyms, fingerprints, learned, symbols
 from coresnap.store.blobs import BlobStore
 from coresnap.store.db.models import groups, objects

@@ -12,7 +12,7 @@ so the instructions around a return address into one are found, once, in the bin
 
 from __future__ import annotations
 
-from coresnap.snapshot.v8.heap import Heap
+from coresnap.analysis.v8.heap import Heap
 
 _BEFORE, _AFTER = 32, 16  # bytes around a return address compared: the call and what follows
 MAX_BLOB = 64 << 20  # an embedded blob larger than this is not read

@@ -252,7 +252,7 @@ def load(path: str, bias: int, read: Read) -> Metadata:
     layout = layouts().get(f"{numbers['major']}.{numbers['minor']}")
     if layout is None:
         raise V8LayoutUnknown(
-            path, f"V8 {version}: layout not in coresnap/snapshot/v8/layouts.json"
+            path, f"V8 {version}: layout not in coresnap/analysis/v8/layouts.json"
         )
     return Metadata(path, version, values, layout, _blob(symbols, bias, read))
 

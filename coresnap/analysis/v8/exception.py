@@ -17,8 +17,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from coresnap.snapshot.v8.heap import MAX_STRING, Heap
-from coresnap.snapshot.v8.objects import ANONYMOUS, bytecode_position, function_info, line_column
+from coresnap.analysis.v8.heap import MAX_STRING, Heap
+from coresnap.analysis.v8.objects import ANONYMOUS, bytecode_position, function_info, line_column
 
 SCAN_BYTES = 16 * 1024  # stack above sp searched for the message
 MAX_STACK = 8192  # characters read of a formatted err.stack

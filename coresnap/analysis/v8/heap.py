@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from coresnap.snapshot.v8.metadata import Metadata, Read
+from coresnap.analysis.v8.metadata import Metadata, Read
 
 MAX_STRING = 1024  # characters kept of a name, a message or a script path
 MAX_ARRAY = 1 << 20  # elements read of one FixedArray (line ends of a 1M-line bundle)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coresnap.snapshot import document
+from coresnap.analysis import document
 
 
 def doc(*threads: dict[str, Any], crashed_thread: int | None = None, **more: Any) -> dict[str, Any]:

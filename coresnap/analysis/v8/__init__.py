@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from coresnap.analysis.document import crashed_thread
+from coresnap.analysis.v8.builtins import Builtins
+from coresnap.analysis.v8.frames import JSFrame, chain, js_frames, scanned_chain
+from coresnap.analysis.v8.heap import Heap
+from coresnap.analysis.v8.metadata import Metadata, Read, V8LayoutUnknown, exported_symbols, load
+from coresnap.analysis.v8.objects import ANONYMOUS
 from coresnap.errors import CoresnapError
-from coresnap.snapshot.document import crashed_thread
-from coresnap.snapshot.v8.builtins import Builtins
-from coresnap.snapshot.v8.frames import JSFrame, chain, js_frames, scanned_chain
-from coresnap.snapshot.v8.heap import Heap
-from coresnap.snapshot.v8.metadata import Metadata, Read, V8LayoutUnknown, exported_symbols, load
-from coresnap.snapshot.v8.objects import ANONYMOUS
 
 __all__ = ["annotate_js_frames", "find_v8", "v8_heap"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coresnap.snapshot.v8.heap import Heap
-from coresnap.snapshot.v8.objects import bytecode_position, function_info, line_column
+from coresnap.analysis.v8.heap import Heap
+from coresnap.analysis.v8.objects import bytecode_position, function_info, line_column
 
 MAX_LINKS = 4096  # frames followed on one stack
 _WORD = 8

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from coresnap.snapshot.v8.heap import Heap
+from coresnap.analysis.v8.heap import Heap
 
 MAX_SOURCE = 16 << 20  # characters of a script's source read to find line ends ourselves
 MAX_TABLE = 1 << 20  # bytes of one source position table
