@@ -23,6 +23,14 @@ from coresnap.deploy import layout
 
 BIN = Path(sys.executable).parent
 USERS = ("coresnap", "coronerd")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+DOC_DEST, DOC_BIN = "/tmp/w14/stage", "/opt/coresnap-venv/bin"
+
+
+def _documented(command: str) -> str:
+    """The output docs/deploy.md shows for ``coresnap <command> --system …``."""
+    text = DOCS.read_text().split(f"$ coresnap {command} --system", 1)[1]
+    return text.split("\n", 1)[1].split("$ coresnap", 1)[0].split("```", 1)[0]
 
 
 def _tree(d: Path) -> set[str]:
@@ -51,6 +59,10 @@ def test_install_system_and_back(tmp_path: Path, capsys: pytest.CaptureFixture[s
         try:
             assert coresnap_main(["install", "--system", "--store", "--destdir", str(dest)]) == 0
             out = capsys.readouterr().out
+            if original == "core":  # the documented run: the same lines, our paths for theirs
+                assert _documented("install") == out.replace(str(dest), DOC_DEST).replace(
+                    str(BIN), DOC_BIN
+                )
             assert "created user and group coresnap" in out and "enabled coronerd.service" in out
             units = dest / "etc/systemd/system"
             service = (units / "coresnapd.service").read_text()
@@ -78,8 +90,10 @@ def test_install_system_and_back(tmp_path: Path, capsys: pytest.CaptureFixture[s
                 assert _exposure(units / "coresnapd.service") < 3.0
                 assert _exposure(units / "coronerd.service") < 2.0
             assert coresnap_main(["install", "--system", "--destdir", str(dest)]) == 1  # twice
-            assert coresnap_main(["uninstall", "--system", "--destdir", str(dest)]) == 0
+            assert coresnap_main(["uninstall", "--system", "--purge", "--destdir", str(dest)]) == 0
             out = capsys.readouterr().out
+            if original == "core":
+                assert _documented("uninstall") == out.replace(str(dest), DOC_DEST)
             assert "removed user and group coronerd" in out
             assert "kernel.core_pattern = core (restored)" in out or original != "core"
             assert _tree(dest) == set(), "everything install --system added is gone"
