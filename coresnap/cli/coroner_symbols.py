@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from coresnap.cli.progress import progress
 from coresnap.client import api, cf, render
 
 
@@ -28,9 +29,10 @@ def add_parser(sub: Any) -> None:
 
 
 def _upload(args: argparse.Namespace, conf: cf.CoronerConfig) -> int:
-    for path in args.files:
-        r = api.upload_debug_file(conf, args.project, path, args.token)
-        print(f"{r['build_id']}  {r['size']:>10}  {path}")
+    with progress("coroner symbols upload", lines=False) as step:  # a bar on a terminal
+        for path in args.files:
+            r = api.upload_debug_file(conf, args.project, path, args.token, progress=step)
+            print(f"{r['build_id']}  {r['size']:>10}  {path}")
     return 0
 
 

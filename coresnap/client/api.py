@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,32 @@ def read_json(cf: CoronerConfig, project: str, what: str, token: str | None = No
         return client.json("GET", f"{API}/{project}/{what}")
 
 
+class _Sent:
+    """A body sent in chunks, telling ``progress`` (name, bytes sent, size) as it goes; each
+    retry iterates it again from the start."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, body: bytes, name: str, progress: Callable[[str, int, int], None]) -> None:
+        self.body, self.name, self.progress = body, name, progress
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.body), self.CHUNK):
+            chunk = self.body[start : start + self.CHUNK]
+            yield chunk
+            self.progress(self.name, start + len(chunk), len(self.body))
+
+
 def upload_debug_file(
-    cf: CoronerConfig, project: str, path: str | os.PathLike[str], token: str | None = None
+    cf: CoronerConfig,
+    project: str,
+    path: str | os.PathLike[str],
+    token: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Upload the ELF debug file ``path`` (an unstripped executable or a separate .debug file)
     for the build id it carries; returns the store's record (build_id, name, size, uploaded).
+    ``progress`` hears (file name, bytes sent, size) as the body goes out.
 
     Raises ConfigError (no such file or token), InvalidDebugFile (not ELF, no build id, no
     symbols: checked here before sending) or StoreError (refused by the store).
@@ -98,8 +120,8 @@ def upload_debug_file(
         reply: dict[str, Any] = client.json(
             "PUT",
             f"{API}/{project}/symbols/{build_id}",
-            content=body,
+            content=body if progress is None else _Sent(body, Path(path).name, progress),
             params={"name": Path(path).name},
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(body))},
         )
     return reply
