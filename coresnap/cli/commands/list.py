@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     _cfg, root = hostopts.load(args)
     if not os.path.isdir(root):
         raise CoresnapError(f"no dump root {root} (is coresnap installed? coresnap install)")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise CoresnapError(f"cannot read {root}: run as root or as a member of dump.group")
     items = inventory.scan(root)
     if not (args.all or args.latest):
         items = [i for i in items if i.stage is not Stage.COMMITTED]
