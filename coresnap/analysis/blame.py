@@ -65,7 +65,7 @@ def _caller(snapshot: dict[str, Any]) -> dict[str, Any] | None:
         facts = e.get("facts") if isinstance(e, dict) else None
         caller = facts.get("caller") if isinstance(facts, dict) else None
         named = isinstance(caller, dict) and (caller.get("function") or caller.get("module"))
-        if e.get("label") in _CALLER_LABELS and named:
+        if named and isinstance(e, dict) and e.get("label") in _CALLER_LABELS:
             return caller
     return None
 
@@ -77,9 +77,22 @@ def frames_of(snapshot: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     lost = bool(raw) and not raw[0].get("function") and not raw[0].get("module")
     if caller is None or not lost:
         return raw, False
-    if len(raw) > 1 and raw[1].get("module_offset") == caller.get("module_offset"):
-        return raw, False
+    if len(raw) > 1 and (
+        raw[1].get("module_offset") == caller.get("module_offset")
+        or raw[1].get("pc") == _address(caller.get("return_address"))
+    ):
+        return raw, False  # the unwinder found the caller at sp itself (its frames are there)
     return [raw[0], caller, *raw[1:]], True
+
+
+def _address(value: object) -> int | None:
+    """An address as a fact spells it (``"0x55d0…"``) or as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value), 16) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _first(roles: list[FrameRole], wanted: Role) -> int | None:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crashes import Crash, build, crash
-from snapshot_oracles import GdbFrame, gdb_backtraces, normalize, without_params
 
 from coresnap.analysis.demangle import last_component
 from coresnap.analysis.quality import score
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
+from tests.crashes import Crash, build, crash
+from tests.snapshot.snapshot_oracles import GdbFrame, gdb_backtraces, normalize, without_params
 
 ENGINES = ["drgn", "corefile"]
 INLINE_MODES = ["total", "ctor", "lambda"]
@@ -202,3 +202,21 @@ def test_a_cold_part_has_its_functions_qualified_name(engine: str, tmp_path: Pat
         gdb = [g.name for g in crashed_gdb(c, tmp_path / opt)]
         assert names[opt] in gdb
     assert names["-O2"] == names["-O0"] == "app::Config::load"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("opt", ["-O2", "-O0"])
+def test_a_call_to_a_bad_pc_goes_on_from_the_return_address(
+    engine: str, opt: str, tmp_path: Path
+) -> None:
+    """A call through a bad function pointer: the caller is the return address at sp, with the
+    inline function the call was in (drgn alone goes on from the frame pointer and skips
+    both at -O2)."""
+    exe = build("snap_badcall.c", flags=("-g", opt))
+    c = crash(exe, cwd=tmp_path / "run", expect_signal=signal.SIGSEGV)
+    gdb = [g.function for g in crashed_gdb(c, tmp_path)]
+    frames = crashed_frames(snapshot(c, engine))
+    ours = up_to_main([normalize(f["function"] or "??") for f in frames], gdb)
+    assert ours == gdb
+    assert gdb[:4] == ["??", "fire", "run_timers", "main"]
+    assert frames[1]["inline"] is (opt == "-O2") and frames[1]["line"] == 18

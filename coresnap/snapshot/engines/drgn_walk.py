@@ -10,6 +10,9 @@ Where the walk ends, and why:
 - a pc that is not code (in no executable mapping): garbage read off a broken stack or a
   stack switch (Go's ``mcall`` on the g0 stack). That frame is kept, untrusted; drgn would go
   on with frame-pointer guesses from stale registers, repeating frames it already gave.
+  Except the first frame's: a call through a bad function pointer, whose caller is the
+  return address the call left (at sp), as gdb finds it; its frames (inline ones too) come
+  next, untrusted, then its callers unwound by CFI from there.
 
 A signal trampoline drgn cannot unwind through (Go's: ordinary CFI) is continued from the
 registers the kernel saved (:mod:`~coresnap.snapshot.engines.drgn_signal`), and Go's switch to
@@ -28,7 +31,11 @@ import drgn
 from coresnap.analysis.demangle import is_rust_symbol
 from coresnap.snapshot.engines.drgn_goswitch import SWITCH, goroutine_trace
 from coresnap.snapshot.engines.drgn_names import Group, linkage_marked
-from coresnap.snapshot.engines.drgn_signal import interrupted_trace, trampoline_kind
+from coresnap.snapshot.engines.drgn_signal import (
+    interrupted_trace,
+    trace_from_registers,
+    trampoline_kind,
+)
 from coresnap.snapshot.engines.tailcalls import tail_call_frames
 
 if TYPE_CHECKING:
@@ -91,6 +98,12 @@ def walk_frames(
         guessed = guess
         if garbage or out["function"] in ENTRY_POINTS:
             return
+        if i == 1 and not walker.code.holds(out["pc"]):
+            called = _called_from(walker, frame, caller)
+            if called:  # a call to a bad pc: gdb's caller, the return address at sp
+                walk[i:] = called
+                guessed = True
+                continue
         if signal == "code":  # drgn walked on as if the kernel had called the handler
             resumed = interrupted_trace(walker.prog, frame)
             if resumed is None:
@@ -106,6 +119,35 @@ def walk_frames(
                 top, guessed = walk[i] if i < len(walk) else None, True
         elif caller is not None and signal is None:
             frames.extend(_tail_calls(walker, frame, caller, len(frames)))
+
+
+def _called_from(
+    walker: FrameWalker, top: drgn.StackFrame, caller: drgn.StackFrame | None
+) -> list[drgn.StackFrame] | None:
+    """The walk past a call to a bad pc, as gdb makes it: the caller is the return address the
+    call left at sp (x86-64), its frames (inline ones too) looked up as a return address, then
+    its callers unwound by CFI from the registers the call left (sp past the return address).
+    None when drgn's next frame is that caller already, or the address is no code. With no
+    CFI at a bad pc, drgn goes on from the frame pointer and skips the function that made the
+    call (and the inline functions it was in: the bug's own code, most often)."""
+    try:
+        regs = dict(top.registers())
+        sp = regs["rsp"]
+        ra = walker.prog.read_u64(sp)
+    except (*_ERRORS, KeyError):
+        return None
+    if not ra or not walker.code.holds(ra) or (caller is not None and caller.pc == ra):
+        return None
+    try:
+        called = list(walker.prog.stack_trace_from_pcs([ra]))
+    except _ERRORS:
+        return None
+    # Unwound at ra - 1, the call's last byte: the rules of the call site (a call that does
+    # not return may be the function's last instruction, ra the next function's first).
+    cont = trace_from_registers(walker.prog, {**regs, "rip": ra - 1, "rsp": sp + 8})
+    rest = list(cont) if cont is not None else []
+    physical = next((n for n, f in enumerate(rest) if not f.is_inline), None)
+    return called + (rest[physical + 1 :] if physical is not None else [])
 
 
 def _unnamed(record: dict[str, Any]) -> dict[str, Any]:
