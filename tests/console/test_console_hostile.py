@@ -1,6 +1,9 @@
 """Hostile but accepted data on every page and CLI view, over SQLite and PostgreSQL: no 500, no
 traceback (issue 13, items 2 and 3).
 
+Shapes: snapshots the JSON Schema accepts, drawn by Hypothesis from the schema itself
+(hostile_snapshots.py), and the shapes that gave 500 before (evidence facts as a list, ...).
+
 Times: far-future and 310-digit timestamps at ingest (kept as ``timestamp.original``, the
 object dated by the server's clock), and absurd values already in the database (written by an
 older coronerd) that every page and ``coroner list``/``summary`` must still show.
@@ -8,6 +11,7 @@ older coronerd) that every page and ``coroner list``/``summary`` must still show
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -15,15 +19,22 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from console_server import Project, Server, add_user, sign_in
+from hostile_snapshots import snapshots
+from hypothesis import HealthCheck, given, settings
+from rich.console import Console
 from sqlalchemy import update
 from store_snapshots import make_snapshot
 
+from coresnap.client import render
+from coresnap.snapshot.view import show
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import groups, objects
 
 FAR = 253402300800  # 10000-01-01: past datetime's range
 HUGE = 10**309  # 310 digits: past a double's range
+EXAMPLES = 15  # per database; each example is an upload and five pages
 
 
 def _post(server: Server, p: Project, doc: dict[str, Any] | bytes) -> httpx.Response:
@@ -69,13 +80,7 @@ def assert_everything_renders(server: Server, p: Project, user: str) -> None:
         client.close()
     bad = {u: r.status_code for u, r in pages.items() if r.status_code != 200}
     assert not bad, bad
-    for args in (
-        ["list", p.name],
-        ["list", p.name, "-R", "-H", "3", "-i", "3"],
-        ["list", p.name, "--json"],
-        ["summary", p.name],
-        ["describe", p.name],
-    ):
+    for args in (["list", p.name, "-R", "-H", "3", "-i", "3"], ["summary", p.name]):
         run = _coroner(p, *args)
         assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr[-2000:])
 
@@ -129,3 +134,86 @@ def test_absurd_times_already_stored_still_render(console_store: Server) -> None
         engine.dispose()
     user = add_user(console_store, f"u{p.name}", [p.name])
     assert_everything_renders(console_store, p, user)
+
+
+def _render_cli_views(doc: dict[str, Any], rows: dict[str, Any]) -> None:
+    """What ``coroner view``/``get`` and ``coroner list`` print, in this process."""
+    out = io.StringIO()
+    show(doc, Console(file=out, width=120, highlight=False, soft_wrap=False))
+    render.render_list(rows)
+
+
+def _check_snapshot(server: Server, p: Project, client: httpx.Client, doc: dict[str, Any]) -> None:
+    reply = _post(server, p, doc)
+    assert reply.status_code in (200, 201, 413, 422), reply.text[:500]
+    if reply.status_code != 201:
+        return
+    oid, group = reply.json()["object"], reply.json()["group"]
+    for url in (
+        f"/p/{p.name}/o/{oid}",
+        f"/p/{p.name}/o/{oid}/snapshot",
+        f"/p/{p.name}/g/{group}",
+        f"/p/{p.name}",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.status_code, page.text[:300])
+    query = {"limit": 5, "objects": 3, "aggregates": [{"op": "histogram"}]}
+    rows = httpx.post(
+        f"{server.url}/api/v1/projects/{p.name}/query", json=query, headers=p.headers()
+    )
+    assert rows.status_code == 200, rows.text[:300]
+    _render_cli_views(doc, rows.json())
+
+
+def _shapes() -> list[dict[str, Any]]:
+    """The shapes that gave 500 (issue 13, item 3) and their neighbours."""
+    out = []
+    for change in (
+        {"classification": {"labels": ["abort"], "evidence": [{"rule": "x", "facts": [1, 2]}]}},
+        {"classification": {"labels": [], "evidence": ["text", 3, None, [[]]]}},
+        {"classification": {"labels": ["a"], "evidence": [{"facts": {"k": [{"n": 1}]}}]}},
+        {"annotations": ["not a dict", 7, {"kind": ["x"]}]},
+        {"quality": {"score": 10**30, "reasons": [{"x": 1}, None]}},
+        {"analysis": {"engine": None, "cuts": {"a": 1}, "duration_ms": -(10**20)}},
+        {"fingerprint": {"hash": "ab", "frames": {"x": 1}, "version": "v"}},
+        {"privacy": ["scrubbed", {"k": None}]},
+        {"kernel": [1, 2]},
+    ):
+        doc = make_snapshot(fingerprint=None)
+        doc.update(change)
+        out.append(doc)
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(_shapes())))
+def test_known_hostile_shapes_render(console_store: Server, index: int) -> None:
+    p = console_store.project()
+    client = sign_in(console_store, add_user(console_store, f"u{p.name}", [p.name]))
+    try:
+        _check_snapshot(console_store, p, client, _shapes()[index])
+    finally:
+        client.close()
+
+
+def test_schema_valid_snapshots_render_everywhere(console_store: Server) -> None:
+    """Hypothesis draws snapshots from the JSON Schema; each is uploaded and every page and CLI
+    view of it shown: 200 or a clear 4xx at upload, never a 500 or a traceback."""
+    p = console_store.project()
+    client = sign_in(console_store, add_user(console_store, f"u{p.name}", [p.name]))
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(doc=snapshots())
+    def check(doc: dict[str, Any]) -> None:
+        _check_snapshot(console_store, p, client, doc)
+
+    try:
+        check()
+    finally:
+        client.close()
+    for args in (["list", p.name, "-R", "-H", "3", "-i", "3"], ["summary", p.name]):
+        run = _coroner(p, *args)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr[-2000:])

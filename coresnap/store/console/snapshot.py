@@ -61,8 +61,10 @@ def annotations_by_frame(
     """Annotations by (thread, frame), so each shows next to the frame it names."""
     out: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for a in (snap or {}).get("annotations") or []:
-        if isinstance(a, dict):
-            out.setdefault((a.get("thread"), a.get("frame")), []).append(a)  # type: ignore[arg-type]
+        where = (a.get("thread"), a.get("frame")) if isinstance(a, dict) else None
+        # A frame is named by (tid, index): integers; any other value names no frame.
+        if where is not None and all(isinstance(x, int) for x in where):
+            out.setdefault(where, []).append(a)  # type: ignore[arg-type]
     return out
 
 

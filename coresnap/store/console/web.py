@@ -96,6 +96,26 @@ def _hexa(value: Any) -> str:
     return f"{value:#x}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+def _pairs(value: Any) -> list[tuple[Any, Any]]:
+    """(key, value) pairs of whatever a snapshot holds where a mapping is expected: a dict's
+    items, a list's (index, item), else one unnamed pair (the schema leaves such parts open)."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, list):
+        return list(enumerate(value))
+    return [] if value is None else [("", value)]
+
+
+def _seconds(value: Any) -> str:
+    """``86400 s``; a number past a float's range as its digits; anything else as nothing."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    try:
+        return f"{float(value):.0f} s"
+    except OverflowError:
+        return f"{value} s"
+
+
 def _size(n: float | None) -> str:
     if n is None:
         return ""
@@ -110,6 +130,8 @@ templates.env.filters.update(
     when=_when, ago=_ago, hexa=_hexa, size=_size, sparkline=charts.sparkline, value=render_value
 )
 templates.env.filters["quote"] = lambda s: quote(str(s), safe="")
+templates.env.filters["pairs"] = lambda v: _pairs(v)
+templates.env.filters["seconds"] = lambda v: _seconds(v)
 # The variable an annotation names: "n->next" and "n.next[2]" are about the variable "n".
 templates.env.filters["varroot"] = lambda name: re.split(r"->|\.|\[", str(name))[0]
 
