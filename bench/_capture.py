@@ -7,20 +7,16 @@ import contextlib
 import os
 import resource
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coresnap.capture import fields
+from tests import crashes
+from tests.capture.hook import ARCHIVE, pipe_limit
+from tests.daemon.daemon_helpers import CORESNAPD, names, stop, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
-for _helpers in ("tests", "tests/capture", "tests/daemon"):
-    sys.path.insert(0, str(ROOT / _helpers))
-
-import crashes  # noqa: E402
-from daemon_helpers import CORESNAPD, names, stop, wait_for  # noqa: E402
-from hook import ARCHIVE, pipe_limit  # noqa: E402
-
-from coresnap.capture import fields  # noqa: E402
 
 BUILT_IN = (
     "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate --timeout 600"

@@ -7,21 +7,14 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "capture"))
-sys.path.insert(0, str(ROOT / "tests" / "daemon"))
-
-import crashes  # noqa: E402
-from daemon_helpers import CORESNAPD, conf, cpu_ticks, names, wait_for  # noqa: E402
-from hook import ARCHIVE, archive_hook, crash_piped  # noqa: E402
-
-from coresnap.capture import fields  # noqa: E402
+from coresnap.capture import fields
+from tests import crashes
+from tests.capture.hook import ARCHIVE, archive_hook, crash_piped
+from tests.daemon.daemon_helpers import CORESNAPD, conf, cpu_ticks, names, wait_for
 
 BIG_MIB = 256
 RUNS = 3

@@ -129,8 +129,7 @@ def _fill(cfg: config.StoreConfig, n: int) -> int:
 
 def _real_objects(cfg: config.StoreConfig, pid: int) -> None:
     """Five objects of the biggest group through ingest.store (a stored snapshot to show)."""
-    sys.path.insert(0, str(ROOT / "tests" / "store"))
-    from store_snapshots import compress, make_snapshot
+    from tests.store.store_snapshots import compress, make_snapshot
 
     engine = make_engine(cfg.database_url)
     for _ in range(5):

@@ -12,17 +12,12 @@ change to coresnap's code re-makes only the snapshots.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "grouping"), str(ROOT / "tests")]
-
-import corpus  # noqa: E402
-import truth  # noqa: E402
-from measure import measure, report  # noqa: E402
+from tests.grouping import corpus, truth
+from tests.grouping.measure import measure, report
 
 
 def main() -> None:

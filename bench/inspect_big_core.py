@@ -14,13 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from crashes import build, crash  # noqa: E402
-
-from coresnap.corefile import open_core  # noqa: E402
-from coresnap.corefile.summary import summarize  # noqa: E402
+from coresnap.corefile import open_core
+from coresnap.corefile.summary import summarize
+from tests.crashes import build, crash
 
 MIB = int(os.environ.get("CORESNAP_BENCH_BIG_CORE_MIB", "2048"))
 

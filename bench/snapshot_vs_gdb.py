@@ -20,10 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from crashes import build, crash  # noqa: E402
+from tests.crashes import build, crash
 
 CASES = (
     ("small", "snap_basic.c", ()),

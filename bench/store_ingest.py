@@ -42,8 +42,7 @@ FPS = [f"{i:064x}" for i in range(500)]
 
 
 def _snapshot(rng: random.Random, ts: float, fps: list[str] = FPS) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests" / "store"))
-    from store_snapshots import make_snapshot
+    from tests.store.store_snapshots import make_snapshot
 
     return make_snapshot(
         application=rng.choice(APPS),

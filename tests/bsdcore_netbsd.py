@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from bsdcore import PT_LOAD, Load, SourceCore, SourceThread, _phdrs, walk_notes
+from tests.bsdcore import PT_LOAD, Load, SourceCore, SourceThread, _phdrs, walk_notes
 
 # NetBSD AT_* -> Linux AT_* numbering, which build_freebsd_core translates to FreeBSD's.
 _AUXV = {3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 2000: 12, 2001: 11, 2002: 14, 2003: 13,

@@ -1,12 +1,7 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
-
-# Helper modules (crashes, paths, ...) are imported by name from every test directory.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # This run's name, set once by the controller (or a plain run) before xdist starts its workers,
 # which inherit it: results collected in files (the corpus report) are told apart from stale ones.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from crashes import PROGRAMS, build, core_pattern
+from tests.crashes import PROGRAMS, build, core_pattern
 
 # CORESNAP_TEST_NODE runs the tests against another node build (or a wrapper that execs one).
 NODE = Path(os.environ.get("CORESNAP_TEST_NODE", "/usr/bin/node"))

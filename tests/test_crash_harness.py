@@ -6,7 +6,7 @@ import signal
 import struct
 from pathlib import Path
 
-from crashes import build, crash
+from tests.crashes import build, crash
 
 
 def test_null_deref_leaves_a_kernel_core(tmp_path: Path) -> None:

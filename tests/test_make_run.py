@@ -8,8 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from crashes import read_core_pattern
-from paths import ROOT
+from tests.crashes import read_core_pattern
+from tests.paths import ROOT
 
 
 def test_make_run_shows_the_whole_pipeline() -> None:

@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 import httpx
-from coronerd_server import Project, Server
-from store_snapshots import compress, make_snapshot
 
 from coresnap.store import auth
 from coresnap.store.db.engine import make_engine, writing
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import compress, make_snapshot
 
 CONSOLE = "http://console.example:6098"
 ALERTING: dict[str, dict[str, object]] = {

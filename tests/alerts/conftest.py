@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS / "store") not in sys.path:
-    sys.path.insert(0, str(TESTS / "store"))
-
-from alert_store import ALERTING  # noqa: E402
-from coronerd_server import Server, fresh_pg_database, make_server  # noqa: E402
+from tests.alerts.alert_store import ALERTING
+from tests.store.coronerd_server import Server, fresh_pg_database, make_server
 
 
 @pytest.fixture(scope="session")

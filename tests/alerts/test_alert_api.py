@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from alert_receivers import HttpReceiver
-from alert_store import add_target, admin_project, api, deliveries, put, settle
-from coronerd_server import Server
+
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.alerts.alert_store import add_target, admin_project, api, deliveries, put, settle
+from tests.store.coronerd_server import Server
 
 FP_A, FP_B = "d4" * 32, "e5" * 32
 

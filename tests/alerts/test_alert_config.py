@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alert_receivers import HttpReceiver
-from alert_store import ALERTING, api, put, settle
-from coronerd_server import Server, fresh_pg_database, make_server
-from store_snapshots import group_key
 
 from coresnap.store.db.engine import make_engine, upgrade
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.alerts.alert_store import ALERTING, api, put, settle
+from tests.store.coronerd_server import Server, fresh_pg_database, make_server
+from tests.store.store_snapshots import group_key
 
 FP = "f6" * 32
 

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alert_receivers import HttpReceiver, SmtpReceiver
-from alert_store import CONSOLE, add_target, admin_project, put, set_state, settle
-from coronerd_server import Project, Server
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, select
-from store_snapshots import group_key
 
 from coresnap.store import auth
 from coresnap.store.db.engine import make_engine
 from coresnap.store.db.models import group_events, group_tickets, groups
+from tests.alerts.alert_receivers import HttpReceiver, SmtpReceiver
+from tests.alerts.alert_store import CONSOLE, add_target, admin_project, put, set_state, settle
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import group_key
 
 BUG_A, BUG_B = "a1" * 32, "b2" * 32  # make_snapshot seeds; coronerd's keys of their groups:
 B = {"frames": ("parse_header", "main"), "labels": ("null-deref",)}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import email
 import email.policy
 
-from alert_receivers import HttpReceiver, SmtpReceiver
-from alert_store import add_target, admin_project, put, settle
-from coronerd_server import Server
+from tests.alerts.alert_receivers import HttpReceiver, SmtpReceiver
+from tests.alerts.alert_store import add_target, admin_project, put, settle
+from tests.store.coronerd_server import Server
 
 FP = "c7" * 32
 

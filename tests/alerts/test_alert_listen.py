@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 import httpx
-from alert_receivers import free_port
-from alert_store import CONSOLE, add_target, admin_project, put, settle
-from coronerd_server import Server
-from store_snapshots import group_key
+
+from tests.alerts.alert_receivers import free_port
+from tests.alerts.alert_store import CONSOLE, add_target, admin_project, put, settle
+from tests.store.coronerd_server import Server
+from tests.store.store_snapshots import group_key
 
 FPS = ("1a" * 32, "2b" * 32)
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alert_receivers import HttpReceiver
-from alert_store import (
+
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.alerts.alert_store import (
     ALERTING,
     add_target,
     admin_project,
@@ -18,8 +19,8 @@ from alert_store import (
     put,
     settle,
 )
-from coronerd_server import Server, fresh_pg_database, make_server
-from store_snapshots import group_key
+from tests.store.coronerd_server import Server, fresh_pg_database, make_server
+from tests.store.store_snapshots import group_key
 
 FP = [f"{i:02x}" * 32 for i in range(10, 60)]
 

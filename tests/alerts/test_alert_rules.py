@@ -9,15 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from alert_receivers import HttpReceiver
-from alert_store import add_target, admin_project, put, set_state, settle
-from coronerd_server import Server
 from sqlalchemy import update
-from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.store import auth
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import alert_targets
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.alerts.alert_store import add_target, admin_project, put, set_state, settle
+from tests.store.coronerd_server import Server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 FP = [f"{i:02x}" * 32 for i in range(1, 8)]  # bugs (make_snapshot seeds)
 # Messages name a group by coronerd's key (its fingerprint of the bug's snapshots).

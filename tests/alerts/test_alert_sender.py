@@ -8,11 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alert_receivers import HttpReceiver
-from coronerd_server import fresh_pg_database
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
-from store_snapshots import compress, make_snapshot
 
 from coresnap.store import auth, ingest
 from coresnap.store.alerts import sender, targets
@@ -20,6 +17,9 @@ from coresnap.store.blobs import open_blobs
 from coresnap.store.config import StoreConfig, defaults
 from coresnap.store.db.engine import make_engine, upgrade, writing
 from coresnap.store.db.models import alert_deliveries, alert_targets
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.store.coronerd_server import fresh_pg_database
+from tests.store.store_snapshots import compress, make_snapshot
 
 
 def _store(tmp_path: Path, url: str, **values: object) -> tuple[Engine, StoreConfig, int]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crashes import Crash
+from tests.crashes import Crash
 
 O0 = ("-g", "-O0")
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analysis_support import O0, Analyzed, Factory
-from crashes import build, crash
-from paths import ROOT
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.analysis.analysis_support import O0, Analyzed, Factory
+from tests.crashes import build, crash
+from tests.paths import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from crashes import PROGRAMS
+from tests.crashes import PROGRAMS
 
 _CACHE = Path(os.environ.get("CORESNAP_TEST_BUILD_CACHE", "/tmp/coresnap-test-builds"))
 GO_DEBUG = ("-gcflags=all=-N -l",)  # no optimisation, no inlining: what delve users build

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import ROOT
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.errors import CoresnapError
 from coresnap.snapshot.build import build_snapshot
+from tests.paths import ROOT
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text()) if CORPUS.is_dir() else []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from analysis_support import Factory
+
+from tests.analysis.analysis_support import Factory
 
 SMASH = ("-g", "-O0", "-fstack-protector-strong", "-U_FORTIFY_SOURCE")
 

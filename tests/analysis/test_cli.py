@@ -6,11 +6,11 @@ import copy
 from pathlib import Path
 
 import pytest
-from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.cli.coresnap import main
 from coresnap.snapshot import load, validate, write
+from tests.analysis.analysis_support import Factory
 
 STORED = [
     ("demo/programs/simple.c", ()),

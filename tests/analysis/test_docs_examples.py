@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analysis_support import O0, Factory
-from crashes import crash
-from paths import ROOT
-from runtime_builds import RUST_O0, build_go, build_rust, runtime_env
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.analysis.analysis_support import O0, Factory
+from tests.analysis.runtime_builds import RUST_O0, build_go, build_rust, runtime_env
+from tests.crashes import crash
+from tests.paths import ROOT
 
 DOC = ROOT / "docs" / "analysis.md"
 

@@ -7,11 +7,11 @@ core. The same crash must get the same labels and the same group either way.
 from __future__ import annotations
 
 import pytest
-from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.analysis.analysis_support import Factory
 
 CASES = [
     ("demo/programs/simple.c", (), ("-g", "-O0")),

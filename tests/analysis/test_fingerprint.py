@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from analysis_support import Factory
 
 from coresnap.analysis.fingerprint import explain, fingerprint, normalize_function
+from tests.analysis.analysis_support import Factory
 
 GROUP = "cls_fp_group.c"
 O2 = ("-g", "-O2")

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_crashes import crash_node, skip_reason
 
 from coresnap.snapshot.build import build_snapshot
+from tests.node_crashes import crash_node, skip_reason
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 

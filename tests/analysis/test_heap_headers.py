@@ -4,10 +4,10 @@ pointer malloc never returned (invalid-free), told apart by the heap walk."""
 from __future__ import annotations
 
 import pytest
-from analysis_support import O0, Factory
 
 from coresnap.analysis.chunks import REACHED_TOP
 from coresnap.corefile import open_core
+from tests.analysis.analysis_support import O0, Factory
 
 O2 = ("-g", "-O2")
 

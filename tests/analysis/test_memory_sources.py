@@ -6,10 +6,10 @@ import copy
 
 import drgn
 import pytest
-from analysis_support import Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
+from tests.analysis.analysis_support import Factory
 
 SMASH = ("-g", "-O0", "-fstack-protector-strong", "-U_FORTIFY_SOURCE")
 

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_crashes import (
+
+from coresnap.analysis import analyze
+from coresnap.analysis.classify import RULES, classify
+from coresnap.analysis.context import Context
+from coresnap.corefile import open_core
+from coresnap.snapshot.build import build_snapshot
+from tests.node_crashes import (
     NodeCrash,
     addon_skip_reason,
     build_addon,
@@ -20,13 +26,7 @@ from node_crashes import (
     skip_reason,
     v8_version,
 )
-from paths import ROOT
-
-from coresnap.analysis import analyze
-from coresnap.analysis.classify import RULES, classify
-from coresnap.analysis.context import Context
-from coresnap.corefile import open_core
-from coresnap.snapshot.build import build_snapshot
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 

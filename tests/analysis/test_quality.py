@@ -6,11 +6,10 @@ import copy
 import shutil
 from pathlib import Path
 
-from analysis_support import Factory
-
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.analysis.analysis_support import Factory
 
 
 def test_complete_snapshot_scores_100(analyzed: Factory) -> None:

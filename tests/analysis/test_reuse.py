@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from analysis_support import O0, Analyzed, Factory
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
+from tests.analysis.analysis_support import O0, Analyzed, Factory
 
 O2 = ("-g", "-O2")
 TEXT = "the new owner wrote this text "  # what cls_uaf_call.c copies into the reused chunk

@@ -11,14 +11,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from analysis_support import Analyzed
-from crashes import crash
-from runtime_builds import GO_DEBUG, RUST_O0, RUST_O2, build_go, build_rust, runtime_env
 
 from coresnap.analysis import analyze
 from coresnap.analysis.runtimes import runtime_name
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.analysis.analysis_support import Analyzed
+from tests.analysis.runtime_builds import (
+    GO_DEBUG,
+    RUST_O0,
+    RUST_O2,
+    build_go,
+    build_rust,
+    runtime_env,
+)
+from tests.crashes import crash
 
 Run = Callable[..., Analyzed]
 

@@ -18,9 +18,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import crashes
-
 from coresnap.capture import fields
+from tests import crashes
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPE_LIMIT = Path("/proc/sys/kernel/core_pipe_limit")

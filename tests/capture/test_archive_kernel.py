@@ -11,12 +11,12 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import archive_hook, crash_piped, pending_ids, short_dir, write_conf
 
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import archive_hook, crash_piped, pending_ids, short_dir, write_conf
 
 
 @pytest.fixture

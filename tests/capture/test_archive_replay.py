@@ -9,13 +9,13 @@ import signal
 import subprocess
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import ARCHIVE, short_dir, write_conf
 
 from coresnap.capture import archive, fields
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import ARCHIVE, short_dir, write_conf
 
 
 @pytest.fixture(scope="module")

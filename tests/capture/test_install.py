@@ -6,12 +6,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import pipe_limit, short_dir
 
 from coresnap.capture import install
 from coresnap.cli.coresnap import main as coresnap_main
+from tests import crashes
+from tests.capture.hook import pipe_limit, short_dir
 
 APPORT = "|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from console_server import Server
-from coronerd_server import fresh_pg_database, make_server
+
+from tests.console.console_server import Server
+from tests.store.coronerd_server import fresh_pg_database, make_server
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashes import build, crash
-from run_cli import coresnap
+from tests.crashes import build, crash
+from tests.run_cli import coresnap
 
 # (program, expected signal): three different faults, so three groups.
 PROGRAMS = (

@@ -6,19 +6,14 @@ Reuses tests/store/coronerd_server.py (the store tests' process helper) by path.
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-
-from coronerd_server import Project, Server  # noqa: E402
-from store_snapshots import compress, make_snapshot  # noqa: E402
-
-from coresnap.store.console import users  # noqa: E402
-from coresnap.store.db.engine import make_engine, writing  # noqa: E402
+from coresnap.store.console import users
+from coresnap.store.db.engine import make_engine, writing
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import compress, make_snapshot
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

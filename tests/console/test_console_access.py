@@ -8,12 +8,12 @@ import uuid
 
 import httpx
 import pytest
-from console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
 from sqlalchemy import select, update
-from store_snapshots import group_key
 
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import group_events, groups, projects, sessions
+from tests.console.console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
+from tests.store.store_snapshots import group_key
 
 BUG = "d1" * 32  # a make_snapshot seed, and coronerd's key of its group:
 FP = group_key(fingerprint=BUG)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,17 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
-from store_snapshots import group_key
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
-
-from alert_receivers import HttpReceiver  # noqa: E402
-from alert_store import ALERTING, admin_project  # noqa: E402
-from coronerd_server import Project, fresh_pg_database, make_server  # noqa: E402
-
-from coresnap.store.alerts.kinds.webhook import SIGNATURE, sign  # noqa: E402
-from coresnap.store.db.engine import make_engine, upgrade  # noqa: E402
+from coresnap.store.alerts.kinds.webhook import SIGNATURE, sign
+from coresnap.store.db.engine import make_engine, upgrade
+from tests.alerts.alert_receivers import HttpReceiver
+from tests.alerts.alert_store import ALERTING, admin_project
+from tests.console.console_server import PASSWORD, Server, add_user, csrf_of, sign_in, upload
+from tests.store.coronerd_server import Project, fresh_pg_database, make_server
+from tests.store.store_snapshots import group_key
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

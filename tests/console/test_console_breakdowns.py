@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from console_server import Server, add_user, sign_in, upload
+
+from tests.console.console_server import Server, add_user, sign_in, upload
 
 _SECTION = re.compile(r'<section class="breakdown" data-attribute="([a-z]+)">(.*?)</section>', re.S)
 _ROW = re.compile(

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import zstandard
-from console_crashes import PROGRAMS, RealCrash, real_crash, snapshot
-from console_server import PASSWORD, Server, add_user
 from playwright.sync_api import Page, expect, sync_playwright
 
 from coresnap.client import cf, put_snapshot
+from tests.console.console_crashes import PROGRAMS, RealCrash, real_crash, snapshot
+from tests.console.console_server import PASSWORD, Server, add_user
 
 
 @pytest.fixture(scope="module")

@@ -20,17 +20,17 @@ from typing import Any
 
 import httpx
 import pytest
-from console_server import Project, Server, add_user, sign_in
-from hostile_snapshots import snapshots
 from hypothesis import HealthCheck, given, settings
 from rich.console import Console
 from sqlalchemy import update
-from store_snapshots import make_snapshot
 
 from coresnap.client import render
 from coresnap.snapshot.view import show
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import groups, objects
+from tests.console.console_server import Project, Server, add_user, sign_in
+from tests.console.hostile_snapshots import snapshots
+from tests.store.store_snapshots import make_snapshot
 
 FAR = 253402300800  # 10000-01-01: past datetime's range
 HUGE = 10**309  # 310 digits: past a double's range

@@ -14,16 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 import zstandard
-from console_crashes import real_crash, snapshot
-from console_server import PASSWORD, Server, add_user, sign_in, upload
 from sqlalchemy import insert, select
-from store_snapshots import group_key
 
 from coresnap.client import cf, put_snapshot
 from coresnap.store import auth
 from coresnap.store.console import users
 from coresnap.store.db.engine import make_engine, writing
 from coresnap.store.db.models import alert_deliveries, alert_targets, groups
+from tests.console.console_crashes import real_crash, snapshot
+from tests.console.console_server import PASSWORD, Server, add_user, sign_in, upload
+from tests.store.store_snapshots import group_key
 
 
 def test_object_page_folds_identical_threads_and_serves_attachments(

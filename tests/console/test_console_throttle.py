@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 
 import httpx
-from console_server import PASSWORD, Server, add_user, csrf_of
 
 from coresnap.store.console.throttle import ADDRESS, NAME, PAIR, Throttle, address_key
+from tests.console.console_server import PASSWORD, Server, add_user, csrf_of
 
 
 def _attempt(server: Server, address: str, name: str, password: str = "not it") -> int:

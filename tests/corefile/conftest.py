@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_report import REPORT_DIR, RUN_ENV
-from crashes import Crash, build, crash
+
+from tests.corefile.corpus_report import REPORT_DIR, RUN_ENV
+from tests.crashes import Crash, build, crash
 
 
 def _m32_works(tmp: Path) -> str | None:

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from crashes import Crash
-from synthcore import EM_386, EM_PPC, EM_PPC64, Load, SynthCore, prstatus, siginfo
 
 from coresnap.corefile import open_core
 from coresnap.corefile.summary import summarize
 from coresnap.errors import CoreFileUnreadable, CoreFormatError, MemoryUnavailable
+from tests.corefile.synthcore import EM_386, EM_PPC, EM_PPC64, Load, SynthCore, prstatus, siginfo
+from tests.crashes import Crash
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "core") -> Path:

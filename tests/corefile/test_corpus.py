@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_facts import CHECKERS, NOT_FOR_THE_READER, OBSERVED, Ctx
-from corpus_report import corpus_report_file
 
 from coresnap.corefile import open_core
 from coresnap.errors import CoresnapError
+from tests.corefile.corpus_facts import CHECKERS, NOT_FOR_THE_READER, OBSERVED, Ctx
+from tests.corefile.corpus_report import corpus_report_file
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus"
 

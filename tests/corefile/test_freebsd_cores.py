@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bsdcore import LINUX_REGS, FreeBSDCore, build_freebsd_core
-from bsdcore_netbsd import read_netbsd_aarch64_core
-from crashes import Crash, build, crash
 from elftools.elf.elffile import ELFFile
 
 from coresnap.corefile import open_core
 from coresnap.errors import CoreFormatError
 from coresnap.unwind.unwinder import unwind_thread
+from tests.bsdcore import LINUX_REGS, FreeBSDCore, build_freebsd_core
+from tests.bsdcore_netbsd import read_netbsd_aarch64_core
+from tests.crashes import Crash, build, crash
 
 KINDS = {  # name -> (program, compiler flags)
     "null": ("bsd_null.c", ("-g", "-O0")),

@@ -10,7 +10,15 @@ import struct
 import time
 
 import pytest
-from bsdcore import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coresnap.corefile import freebsd
+from coresnap.corefile import freebsd_notes as N
+from coresnap.corefile import freebsd_procstat as P
+from coresnap.corefile.model import ElfIdent, Note
+from coresnap.errors import CoreFormatError
+from tests.bsdcore import (
     KINFO_FILE,
     KINFO_PROC,
     KINFO_VMENTRY,
@@ -23,14 +31,6 @@ from bsdcore import (
     ptlwpinfo,
     thrmisc,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from coresnap.corefile import freebsd
-from coresnap.corefile import freebsd_notes as N
-from coresnap.corefile import freebsd_procstat as P
-from coresnap.corefile.model import ElfIdent, Note
-from coresnap.errors import CoreFormatError
 
 AMD64 = ElfIdent(64, "<", 62, "x86_64", 9)
 I386 = ElfIdent(32, "<", 3, "i386", 9)

@@ -10,14 +10,14 @@ import tracemalloc
 from collections import Counter
 
 import pytest
-from crashes import Crash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synthcore import EM_386, EM_PPC64, EM_X86_64, Load, SynthCore, prstatus, siginfo
 
 from coresnap.corefile import open_core
 from coresnap.corefile.summary import summarize
 from coresnap.errors import CoresnapError
+from tests.corefile.synthcore import EM_386, EM_PPC64, EM_X86_64, Load, SynthCore, prstatus, siginfo
+from tests.crashes import Crash
 
 MAX_PEAK = 64 << 20  # bytes allocated at once while reading one mutated core
 

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crashes import Crash
-
 from coresnap.corefile import open_core
 from coresnap.corefile.summary import FORMAT, summarize
+from tests.crashes import Crash
 
 DOC = Path(__file__).parents[2] / "docs" / "inspect.md"
 _DYNAMIC = {"registers", "auxv"}  # maps whose keys are register / AT_* names

@@ -9,16 +9,16 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from corefile_oracles import (
+
+from coresnap.corefile import Core, open_core
+from tests.corefile.corefile_oracles import (
     eu_int,
     eu_nt_file,
     eu_readelf_notes,
     readelf_build_id,
     readelf_loads,
 )
-from crashes import Crash
-
-from coresnap.corefile import Core, open_core
+from tests.crashes import Crash
 
 # eu-readelf's register names where they differ from the kernel's user_regs_struct names.
 _EU_NAMES = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}

@@ -6,10 +6,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from crashes import build, crash
-
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
+from tests.crashes import build, crash
 
 THREADS = 1000
 

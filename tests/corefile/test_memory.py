@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from corefile_oracles import nm_address
-from crashes import Crash
 
 from coresnap.corefile import Core, open_core
 from coresnap.errors import MemoryUnavailable
+from tests.corefile.corefile_oracles import nm_address
+from tests.crashes import Crash
 
 
 def _exe_bias(core: Core) -> int:

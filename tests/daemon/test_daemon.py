@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import conf, coresnapd, cpu_ticks, names, replay, wait_for
 
 from coresnap.daemon.pipeline import BESIDE, ENDS, PIPELINE, WRITTEN_BY_ARCHIVE
 from coresnap.spool import counters
 from coresnap.spool.stages import Spool, Stage
+from tests import crashes
+from tests.daemon.daemon_helpers import conf, coresnapd, cpu_ticks, names, replay, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def open_dir() -> Iterator[Path]:
     """A temp dir nobody can traverse (pytest's own are root-only)."""
     import shutil
 
-    from hook import short_dir
+    from tests.capture.hook import short_dir
 
     work = short_dir()
     os.chmod(work, 0o755)

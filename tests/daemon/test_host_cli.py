@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import names, replay
 
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.spool import counters
 from coresnap.spool.inventory import human_size
 from coresnap.spool.stages import Spool, Stage
+from tests import crashes
+from tests.daemon.daemon_helpers import names, replay
 
 LINE = re.compile(
     r"^ *(pending|sending|committed|failed)/[0-9a-f]{12}\.\.\. [c-][s-][a-] (\S+) +"

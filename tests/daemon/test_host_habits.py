@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import crashes
 import pytest
 import zstandard
-from daemon_helpers import names, replay
 
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.spool.stages import Spool, Stage
+from tests import crashes
+from tests.daemon.daemon_helpers import names, replay
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import crashes
-from daemon_helpers import conf, coresnapd, names, replay, wait_for
-
 from coresnap.snapshot.format import load
+from tests import crashes
+from tests.daemon.daemon_helpers import conf, coresnapd, names, replay, wait_for
 
 BUILT_IN = "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B"
 

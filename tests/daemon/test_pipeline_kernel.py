@@ -9,16 +9,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import conf, coresnapd, names, wait_for
-from hook import crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import install
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import crash_piped, pipe_limit, short_dir
+from tests.daemon.daemon_helpers import conf, coresnapd, names, wait_for
 
 
 @pytest.fixture
@@ -95,9 +95,9 @@ def test_disk_full_archive_stops_daemon_goes_on(root: Path) -> None:
 
 def test_end_to_end_into_a_real_store(root: Path) -> None:
     """The default put step (``coroner put``) into a real coronerd on loopback."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
     import httpx
-    from coronerd_server import make_server
+
+    from tests.store.coronerd_server import make_server
 
     server = make_server("sqlite", root / "store", None)
     server.start()

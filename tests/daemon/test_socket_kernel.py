@@ -12,15 +12,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import CORESNAPD, conf, coresnapd, names, stop, wait_for
-from hook import crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import coredump_socket, install
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import crash_piped, pipe_limit, short_dir
+from tests.daemon.daemon_helpers import CORESNAPD, conf, coresnapd, names, stop, wait_for
 
 pytestmark = pytest.mark.skipif(
     not coredump_socket.supported(),

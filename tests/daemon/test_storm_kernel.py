@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import CORESNAPD, QUICK, conf, coresnapd, names, wait_for
-from hook import archive_hook, crash_piped, short_dir
 
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import archive_hook, crash_piped, short_dir
+from tests.daemon.daemon_helpers import CORESNAPD, QUICK, conf, coresnapd, names, wait_for
 
 
 def exe_of(dumps: Path, dump_id: str) -> str:

@@ -12,14 +12,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import conf, coresnapd, cpu_ticks, names, replay, wait_for
-from snapshot_equal import comparable
 
 from coresnap.daemon import commands
 from coresnap.daemon.warm import WarmWorker, built_in
 from coresnap.snapshot.format import load
+from tests import crashes
+from tests.daemon.daemon_helpers import conf, coresnapd, cpu_ticks, names, replay, wait_for
+from tests.snapshot_equal import comparable
 
 BUILT_IN = "coresnap snapshot %c -o %S --resource %a --kv coresnap.object:%B --isolate"
 

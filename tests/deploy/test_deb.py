@@ -19,11 +19,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import crash_piped, pipe_limit
 
 from coresnap.capture import install
+from tests import crashes
+from tests.capture.hook import crash_piped, pipe_limit
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path("/opt/coresnap-wheel")  # the wheel's virtualenv (the package's is /opt/coresnap)

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import pipe_limit
 
 from coresnap.capture import install
 from coresnap.cli.coresnap import main as coresnap_main
 from coresnap.deploy import layout
+from tests import crashes
+from tests.capture.hook import pipe_limit
 
 BIN = Path(sys.executable).parent
 USERS = ("coresnap", "coronerd")

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from bsdcore import build_freebsd_core
-from crashes import build, crash
-from daemon_helpers import wait_for
 
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
+from tests.bsdcore import build_freebsd_core
+from tests.crashes import build, crash
+from tests.daemon.daemon_helpers import wait_for
 
 BIN = Path(sys.executable).parent
 

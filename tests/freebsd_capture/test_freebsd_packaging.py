@@ -11,9 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kernel_samples import Variant, write_textdump
-
 from coresnap.cli.coresnap import build_parser
+from tests.kernel.kernel_samples import Variant, write_textdump
 
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging" / "freebsd"
 RC = PACKAGING / "rc.d" / "coresnapd"

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from bsdcore import build_freebsd_core
-from crashes import build, crash
 
 from coresnap.daemon import watch
 from coresnap.snapshot.format import load
+from tests.bsdcore import build_freebsd_core
+from tests.crashes import build, crash
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from truth import Build, Program
+from tests.grouping.truth import Build, Program
 
 CACHE = Path(os.environ.get("CORESNAP_GROUPING_CACHE", "/tmp/coresnap-grouping-corpus"))
 RUSTC = shutil.which("rustc") or "/root/.cargo/bin/rustc"

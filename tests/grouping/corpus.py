@@ -9,7 +9,7 @@ Two caches under ``CORESNAP_GROUPING_CACHE`` (default /tmp/coresnap-grouping-cor
   change to the snapshot or analysis code re-makes snapshots from the cached cores without
   crashing again: frames, classification and fingerprint always follow the code.
 
-``python tests/grouping/corpus.py [--gdb] [ID_PREFIX...]`` runs cases and prints, for each, its
+``python -m tests.grouping.corpus [--gdb] [ID_PREFIX...]`` runs cases and prints, for each, its
 signal and gdb's innermost frames: the check to make when adding a case.
 """
 
@@ -29,13 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+from tests.crashes import crash
+from tests.grouping.builds import CACHE, build_key, build_program, locked
+from tests.grouping.truth import Case, Corpus, load
+from tests.run_cli import coresnap
 
-from builds import CACHE, build_key, build_program, locked  # noqa: E402
-from crashes import crash  # noqa: E402
-from run_cli import coresnap  # noqa: E402
-from truth import Case, Corpus, load  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 # The coresnap package the snapshot command imports (PYTHONPATH can put another first: a bench
 # of an older version extracts it with git archive and runs with PYTHONPATH pointing there).

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus import Crashed
-from product import store_groups
-from score import (
+from coresnap.snapshot import load
+from tests.grouping.corpus import Crashed
+from tests.grouping.product import store_groups
+from tests.grouping.score import (
     Accuracy,
     Pairwise,
     accuracy,
@@ -29,8 +30,6 @@ from score import (
     pairwise,
     render_confusion,
 )
-
-from coresnap.snapshot import load
 
 # The module, not the function coresnap.analysis exports under the same name.
 fp = importlib.import_module("coresnap.analysis.fingerprint")

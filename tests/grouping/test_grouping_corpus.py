@@ -12,10 +12,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import corpus
 import pytest
-import truth
-from measure import Measured, measure, report
+
+from tests.grouping import corpus, truth
+from tests.grouping.measure import Measured, measure, report
 
 THRESHOLDS = Path(__file__).parent / "thresholds.toml"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "grouping-corpus.md"
@@ -46,7 +46,7 @@ def test_the_truth_file_holds_the_corpus_the_docs_promise() -> None:
 
 
 def test_the_docs_show_the_bug_table_of_the_truth_file() -> None:
-    assert truth.bug_table(truth.load()) in DOCS.read_text(), "python tests/grouping/truth.py"
+    assert truth.bug_table(truth.load()) in DOCS.read_text(), "python -m tests.grouping.truth"
 
 
 @pytest.mark.timeout(900)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from score import (
+
+from tests.grouping.score import (
     accuracy,
     baseline_frames,
     baseline_hash,

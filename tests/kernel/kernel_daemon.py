@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from daemon_helpers import coresnapd, names, wait_for
+from tests.daemon.daemon_helpers import coresnapd, names, wait_for
 
 CORESNAP = Path(sys.executable).parent / "coresnap"
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import random
 import time
 
-from kernel_samples import Variant, core_txt, info, textdump_members
-
 from coresnap.errors import KernelDumpError
 from coresnap.kernel import reader
 from coresnap.kernel.snapshot import build_kernel_snapshot
 from coresnap.snapshot.format import validate
+from tests.kernel.kernel_samples import Variant, core_txt, info, textdump_members
 
 
 def mutate(rng: random.Random, text: str) -> str:

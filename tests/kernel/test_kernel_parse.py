@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from kernel_samples import (
+
+from coresnap.analysis import analyze
+from coresnap.errors import KernelDumpError
+from coresnap.kernel import crashinfo, ddb, reader, savecore, textdump
+from coresnap.kernel.snapshot import build_kernel_snapshot
+from coresnap.snapshot.format import dumps as snap_dumps
+from coresnap.snapshot.format import loads, validate, write
+from tests.kernel.kernel_samples import (
     ASSERT_PANIC,
     VERSION_13,
     VERSION_14,
@@ -22,13 +29,6 @@ from kernel_samples import (
     write_crashinfo,
     write_textdump,
 )
-
-from coresnap.analysis import analyze
-from coresnap.errors import KernelDumpError
-from coresnap.kernel import crashinfo, ddb, reader, savecore, textdump
-from coresnap.kernel.snapshot import build_kernel_snapshot
-from coresnap.snapshot.format import dumps as snap_dumps
-from coresnap.snapshot.format import loads, validate, write
 
 OTHER = Variant(pid=4321, tid=100999, when=1764420000, base=0xFFFFFE00D1230000,
                 uptime="17h2m1s", host="db2.example.org", shift=0x10)  # fmt: skip

@@ -12,15 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from coronerd_server import fresh_pg_database, make_server
-from kernel_daemon import CORESNAP, coresnapd, names, wait_for, write_conf
-from kernel_samples import VERSION_13, VERSION_14, Variant, write_crashinfo, write_textdump
 
 from coresnap import config
 from coresnap.capture.log import Log
 from coresnap.kernel.capture import KIND, KernelImport, dump_id
 from coresnap.snapshot.format import load
 from coresnap.spool import counters
+from tests.kernel.kernel_daemon import CORESNAP, coresnapd, names, wait_for, write_conf
+from tests.kernel.kernel_samples import (
+    VERSION_13,
+    VERSION_14,
+    Variant,
+    write_crashinfo,
+    write_textdump,
+)
+from tests.store.coronerd_server import fresh_pg_database, make_server
 
 OTHER = Variant(pid=77, tid=100777, when=1764430000, base=0xFFFFFE00DEAD0000, shift=0x20)
 

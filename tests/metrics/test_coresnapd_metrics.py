@@ -7,18 +7,18 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from coronerd_server import free_port
-from daemon_helpers import conf, coresnapd, names, wait_for
-from hook import archive_hook, crash_piped, short_dir
-from metrics_scrape import Scrape, boot_id, replay_crash, scrape
 
 from coresnap import config
 from coresnap.daemon import metrics
 from coresnap.daemon.dump import load
 from coresnap.errors import ConfigError
 from coresnap.spool.stages import Spool, Stage
+from tests import crashes
+from tests.capture.hook import archive_hook, crash_piped, short_dir
+from tests.daemon.daemon_helpers import conf, coresnapd, names, wait_for
+from tests.metrics.metrics_scrape import Scrape, boot_id, replay_crash, scrape
+from tests.store.coronerd_server import free_port
 
 SEGV_EXE = "/opt/metrics/segv_server"
 ABRT_EXE = "/opt/metrics/abort_tool"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from coronerd_server import Server, make_server
-from metrics_scrape import scrape
-from store_snapshots import compress, make_snapshot
 
 from coresnap.store import metrics
+from tests.metrics.metrics_scrape import scrape
+from tests.store.coronerd_server import Server, make_server
+from tests.store.store_snapshots import compress, make_snapshot
 
 OBJECTS = "/api/v1/projects/{project}/objects"
 FP1, FP2 = "a1" * 32, "b2" * 32

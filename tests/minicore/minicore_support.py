@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import crashes
-
 from coresnap.capture import minicore, readahead
+from tests import crashes
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"

@@ -8,14 +8,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from daemon_helpers import conf, coresnapd, names, wait_for
-from hook import archive_hook, crash_piped, pipe_limit, short_dir
 
 from coresnap.capture import coredump_socket
 from coresnap.corefile import open_core
 from coresnap.spool.assets import read_metadata
+from tests import crashes
+from tests.capture.hook import archive_hook, crash_piped, pipe_limit, short_dir
+from tests.daemon.daemon_helpers import conf, coresnapd, names, wait_for
 
 
 @pytest.fixture

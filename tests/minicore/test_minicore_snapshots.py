@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from minicore_support import (
+
+from tests.minicore.minicore_support import (
     CASES,
     Case,
     core_reads,
@@ -17,7 +18,7 @@ from minicore_support import (
     missing_reads,
     snapshot,
 )
-from snapshot_equal import comparable
+from tests.snapshot_equal import comparable
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -10,7 +10,6 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
-import crashes
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from coresnap.analysis import chunks
 from coresnap.capture import elfcheck, heapwalk, minicore, readahead
 from coresnap.corefile import open_core
+from tests import crashes
 
 MAX_PEAK = 16 << 20  # bytes allocated at once while cutting one core (1 MiB blocks)
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 # The kernel hook, the daemon, the store and the console helpers of the other test directories.
-_TESTS = Path(__file__).resolve().parents[1]
-for _name in ("capture", "daemon", "store", "console"):
-    if str(_TESTS / _name) not in sys.path:
-        sys.path.insert(0, str(_TESTS / _name))
-
-from coronerd_server import Server, make_server  # noqa: E402
+from tests.store.coronerd_server import Server, make_server
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The example of docs/privacy.md, made for real: privacy_leak crashed with the planted secrets
 (plain kernel core), then ``coresnap snapshot --json`` and ``coresnap view`` under a
-coresnap.conf that lists its ``-k`` option. ``python tests/privacy/docs_example.py`` prints it."""
+coresnap.conf that lists its ``-k`` option. ``python -m tests.privacy.docs_example`` prints it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-_TESTS = Path(__file__).resolve().parents[1]
-for _dir in (_TESTS, _TESTS / "privacy", _TESTS / "capture", _TESTS / "daemon", _TESTS / "store"):
-    sys.path.insert(0, str(_dir))
-
-import crashes  # noqa: E402
-from planted import FLAG_SETTING, args, environ  # noqa: E402
+from tests import crashes
+from tests.privacy.planted import FLAG_SETTING, args, environ
 
 CONF = "".join(f"{k.replace('__', '.')} = {v}\n" for k, v in FLAG_SETTING.items())
 

@@ -17,11 +17,12 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import crashes
 import zstandard
-from coronerd_server import Project, Server
-from daemon_helpers import conf, coresnapd, names, wait_for
-from hook import archive_hook, short_dir
+
+from tests import crashes
+from tests.capture.hook import archive_hook, short_dir
+from tests.daemon.daemon_helpers import conf, coresnapd, names, wait_for
+from tests.store.coronerd_server import Project, Server
 
 # What each secret is, and how the program gets it. None of these bytes is in the program.
 ARGV = {"--password=": "hunter2", "--token": "abcTOKEN77", "-k": "4242PINcode",

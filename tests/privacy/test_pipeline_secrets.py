@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import zstandard
-from console_server import add_user, sign_in
-from coronerd_server import Server
-from planted import (
+
+from coresnap.capture.scrub import MARK
+from coresnap.client import cf
+from coresnap.client.api import get_object, query
+from tests.console.console_server import add_user, sign_in
+from tests.privacy.planted import (
     FLAG_SETTING,
     IN_ASSETS,
     REMOVED_BY,
@@ -25,11 +28,8 @@ from planted import (
     crash_through_pipeline,
     found,
 )
-from run_cli import coresnap
-
-from coresnap.capture.scrub import MARK
-from coresnap.client import cf
-from coresnap.client.api import get_object, query
+from tests.run_cli import coresnap
+from tests.store.coronerd_server import Server
 
 pytestmark = pytest.mark.slow
 

@@ -11,12 +11,12 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import crashes
 import pytest
-from hook import write_conf
 
 from coresnap.capture import archive, fields
 from coresnap.capture.scrub import MARK
+from tests import crashes
+from tests.capture.hook import write_conf
 
 SECRETS = {"hunter2", "abcTOKEN77", "lcSecretTok3n", "sk9Q2mZ7vV"}
 

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from docs_example import example
+from tests.privacy.docs_example import example
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"
 ADDRESS = re.compile(r"0x[0-9a-f]+")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crashes import Crash, build, crash
-from snapshot_support import PROGRAMS, Crashed, crash_and_snapshot, lib_program
+
+from tests.crashes import Crash, build, crash
+from tests.snapshot.snapshot_support import PROGRAMS, Crashed, crash_and_snapshot, lib_program
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crashes import Crash, build, crash
-from run_cli import coresnap
-
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
+from tests.crashes import Crash, build, crash
+from tests.run_cli import coresnap
 
 # name -> (source, flags, expected signal)
 PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {

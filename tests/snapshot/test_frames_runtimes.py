@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crashes import Crash, crash
-from snapshot_oracles import GdbFrame, gdb_backtraces, normalize
-from toolchains import build_go, build_rust
 
 from coresnap.analysis.quality import score
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
+from tests.crashes import Crash, crash
+from tests.snapshot.snapshot_oracles import GdbFrame, gdb_backtraces, normalize
+from tests.snapshot.toolchains import build_go, build_rust
 
 ENGINES = ["drgn", "corefile"]
 RUST_CASES = {  # name -> (flags, argv[1])
@@ -187,3 +187,22 @@ def test_locked_goroutines_keep_their_threads(go_crashes: dict[str, Crash], engi
     held = [names(t["frames"]) for t in snap["threads"]]
     held = [got for got in held if "runtime.stoplockedm" in got or "main.spin" in got]
     assert len(held) == 4, held
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_go_fault_in_an_inlined_function_names_it(engine: str, tmp_path: Path) -> None:
+    """Go's signal handler makes the faulting goroutine call runtime.sigpanic with the faulting
+    pc as its return address: that frame's inline frames are the ones at the pc itself (Go's
+    own traceback, printed on stderr, says the same), not those one byte before."""
+    exe = build_go("snap_go", "snap_go")
+    env = {**os.environ, "GOTRACEBACK": "crash"}
+    c = crash(exe, ("inline",), cwd=tmp_path / "run", env=env)
+    source = (Path(__file__).parents[1] / "programs" / "snap_go" / "main.go").read_text()
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if 'mode "inline"' in text)
+    assert re.search(rf"main\.tailValue\(.*\)\n\s+\S+main\.go:{line}", c.stderr), c.stderr[-800:]
+    frames = next(t for t in snapshot(c, engine)["threads"] if t["crashed"])["frames"]
+    got = names(frames)
+    at = got.index("runtime.sigpanic") + 1
+    assert got[at : at + 2] == ["main.tailValue", "main.sumTails"]
+    assert frames[at]["inline"] and frames[at]["line"] == line
+    assert frames[at]["pc"] == frames[at + 1]["pc"]

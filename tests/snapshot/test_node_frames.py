@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crashes import build, crash
-from node_crashes import NodeCrash, crash_node, skip_reason, v8_version
-from paths import ROOT
 
 from coresnap.analysis.v8 import find_v8, metadata
 from coresnap.corefile import open_core
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import validate
+from tests.crashes import build, crash
+from tests.node_crashes import NodeCrash, crash_node, skip_reason, v8_version
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from crashes import Crash
-from snapshot_support import Crashed, coresnap
-
 from coresnap.snapshot import load
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.isolate import Limits, run_snapshot
+from tests.crashes import Crash
+from tests.snapshot.snapshot_support import Crashed, coresnap
 
 
 def _fails_cleanly(core: Path, tmp: Path, what: str) -> None:
@@ -68,8 +67,8 @@ def test_wrong_executable_is_flagged_not_used(crashed: dict[str, Crashed], tmp_p
 
 
 def test_library_deleted_after_the_crash(tmp_path: Path) -> None:
-    from crashes import crash
-    from snapshot_support import lib_program
+    from tests.crashes import crash
+    from tests.snapshot.snapshot_support import lib_program
 
     exe = lib_program(tmp_path / "build")
     result = crash(exe, cwd=tmp_path / "run")

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bsdcore import build_freebsd_core
-from crashes import build, crash
-from paths import SHARED
 
 from coresnap.analysis import analyze
 from coresnap.corefile import open_core
 from coresnap.snapshot import validate
 from coresnap.snapshot.build import build_snapshot
+from tests.bsdcore import build_freebsd_core
+from tests.crashes import build, crash
+from tests.paths import SHARED
 
 CORPUS = SHARED / "corpus"
 

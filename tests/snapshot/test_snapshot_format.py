@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from snapshot_support import Crashed, coresnap
 
 from coresnap.errors import ConfigError, SnapshotFormatError
 from coresnap.snapshot import dumps, load, loads, validate
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import schema
+from tests.snapshot.snapshot_support import Crashed, coresnap
 
 
 def test_every_snapshot_validates_and_round_trips(crashed: dict[str, Crashed]) -> None:

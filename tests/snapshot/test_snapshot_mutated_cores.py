@@ -10,11 +10,11 @@ import struct
 from pathlib import Path
 
 import pytest
-from snapshot_support import Crashed
 
 from coresnap.errors import CoresnapError
 from coresnap.snapshot import validate
 from coresnap.snapshot.isolate import Limits, run_snapshot
+from tests.snapshot.snapshot_support import Crashed
 
 LIMITS = Limits(cpu_seconds=20, memory_mb=2048, wall_seconds=30)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_support import Crashed
 
 from coresnap.errors import ConfigError, SnapshotEngineError
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.engines import start_drgn
 from coresnap.snapshot.engines.drgn_engine import Background, DebugInfoLoad
+from tests.snapshot.snapshot_support import Crashed
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

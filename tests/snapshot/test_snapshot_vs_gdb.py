@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_oracles import check_gdb_value, gdb_backtraces, gdb_frame_vars, normalize
-from snapshot_support import PROGRAMS, Crashed
 
 from coresnap.snapshot.build import build_snapshot
+from tests.snapshot.snapshot_oracles import (
+    check_gdb_value,
+    gdb_backtraces,
+    gdb_frame_vars,
+    normalize,
+)
+from tests.snapshot.snapshot_support import PROGRAMS, Crashed
 
 ALL = [*PROGRAMS, "c_lib"]
 

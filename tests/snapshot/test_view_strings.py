@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import crashes
-from snapshot_support import coresnap
-
 from coresnap.capture.scrub import MARK
 from coresnap.snapshot import load
+from tests import crashes
+from tests.snapshot.snapshot_support import coresnap
 
 
 def test_members_strings_and_escapes(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from crashes import _BUILD_CACHE, PROGRAMS
+
+from tests.crashes import _BUILD_CACHE, PROGRAMS
 
 RUSTC_PLACES = (Path.home() / ".cargo/bin/rustc", Path("/root/.cargo/bin/rustc"))
 

@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from coronerd_server import Server, fresh_pg_database, make_server
+
+from tests.store.coronerd_server import Server, fresh_pg_database, make_server
 
 
 @pytest.fixture(scope="session")

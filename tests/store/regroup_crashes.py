@@ -22,9 +22,6 @@ from typing import Any
 
 import httpx
 import zstandard
-from coronerd_server import Project, Server
-from crashes import build, crash
-from run_cli import coresnap
 from sqlalchemy import Engine, func, insert, select, update
 
 from coresnap.analysis.fingerprint import VERSION
@@ -41,6 +38,9 @@ from coresnap.store.db.models import (
     projects,
 )
 from coresnap.store.regroup.read import KeyFunction
+from tests.crashes import build, crash
+from tests.run_cli import coresnap
+from tests.store.coronerd_server import Project, Server
 
 PROGRAM = Path(__file__).parent / "programs" / "regroup_bugs.c"
 # name -> (build, argv, stdin): which program crashes how

@@ -9,11 +9,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-from coronerd_server import Server
-from store_snapshots import make_snapshot, write
 
 from coresnap.cli.coronerd import main
 from coresnap.client import cf, put_snapshot
+from tests.store.coronerd_server import Server
+from tests.store.store_snapshots import make_snapshot, write
 
 
 def coronerd(store: Server, *args: str) -> SimpleNamespace:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from coronerd_server import make_server
-from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
 from coresnap.errors import StoreError
 from coresnap.store.blobs import LocalBlobs, blob_key
+from tests.store.coronerd_server import make_server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 
 def test_put_writes_whole_files_and_replaces_a_killed_writers_leftover(tmp_path: Path) -> None:

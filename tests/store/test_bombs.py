@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 import zstandard
-from coronerd_server import Project, Server, make_server
-from store_snapshots import compress, make_snapshot
+
+from tests.store.coronerd_server import Project, Server, make_server
+from tests.store.store_snapshots import compress, make_snapshot
 
 BOMBS = 8
 # What coronerd may grow by under all the bombs below (defaults: 16 MiB per snapshot, a

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from coronerd_server import Project, Server
-from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 CLIENTS, EACH = 16, 200
 FINGERPRINTS = [f"{i:02x}" * 32 for i in range(7)]

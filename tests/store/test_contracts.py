@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import httpx
-from coronerd_server import Server
 
 from coresnap.store.config import SETTINGS
 from coresnap.store.openapi import document
+from tests.store.coronerd_server import Server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coronerd_server import Server
-from store_snapshots import make_snapshot, write
+from tests.store.coronerd_server import Server
+from tests.store.store_snapshots import make_snapshot, write
 
 
 def _coroner(cf: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,15 +15,22 @@ from typing import Any
 import httpx
 import pytest
 import zstandard
-from coronerd_server import Project, Server
-from crashes import build, crash
-from regroup_crashes import consistency, coronerd, keyed, project_id, store_parts, upload
-from run_cli import coresnap
 from sqlalchemy import select
 
 from coresnap.analysis import document
 from coresnap.store import debugsyms, fingerprints, symbols
 from coresnap.store.db.models import objects
+from tests.crashes import build, crash
+from tests.run_cli import coresnap
+from tests.store.coronerd_server import Project, Server
+from tests.store.regroup_crashes import (
+    consistency,
+    coronerd,
+    keyed,
+    project_id,
+    store_parts,
+    upload,
+)
 
 PROGRAM = Path(__file__).parent / "programs" / "stripped_bugs.c"
 # name -> (build, argv): the twin crashes through via_a, the stripped build through via_b.
@@ -32,6 +39,8 @@ RUNS = {
     "twin-b": ("debug", ["b", "3"]),
     "stripped": ("stripped", ["b", "1"]),
     "stripped2": ("stripped", ["b", "2"]),
+    "jump": ("debug", ["c"]),  # a bad jump: the caller is found in the classification only
+    "stripped-jump": ("stripped", ["c"]),
 }
 
 
@@ -95,6 +104,22 @@ def test_debug_file_names_a_pc_exactly_as_the_unstripped_snapshot(crashes: Crash
     assert fingerprints.compute(twin).hash == fingerprints.compute(crashes.docs["twin"]).hash
     assert fingerprints.compute(stripped).hash != fingerprints.compute(twin).hash
     assert debugsyms.resolve(str(crashes.debug), {0: True}) == {}  # the ELF header names nothing
+
+
+def test_a_bad_jumps_caller_is_named_from_the_debug_file(crashes: Crashes) -> None:
+    stripped, twin = crashes.docs["stripped-jump"], crashes.docs["jump"]
+    assert "bad-jump" in document.labels(stripped)
+    build_id = _build_id(crashes.docs["stripped"])
+    pcs = debugsyms.wanted(stripped, symbols.Symbols())
+    known = symbols.Symbols()
+    for offset, chain in debugsyms.resolve(str(crashes.debug), pcs[build_id]).items():
+        known.pcs[(build_id, offset)] = chain
+    filled, fills = symbols.fill(stripped, known)
+    assert {"frame": "caller", "function": ["via_c"]}.items() <= fills[-1].items()
+    caller = next(e["facts"]["caller"] for e in document.classification(filled)["evidence"])
+    assert caller["function"] == "via_c"
+    assert fingerprints.compute(stripped, known).hash == fingerprints.compute(twin).hash
+    assert fingerprints.compute(stripped).hash != fingerprints.compute(twin).hash
 
 
 def test_stripped_crash_groups_with_its_twin_once_the_debug_file_is_uploaded(

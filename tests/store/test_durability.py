@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from coronerd_server import Project, Server, fresh_pg_database, make_server
-from store_snapshots import compress, group_key, make_snapshot
 
 from coresnap.client.api import put_body
 from coresnap.client.http import Client
 from coresnap.errors import CoresnapError
+from tests.store.coronerd_server import Project, Server, fresh_pg_database, make_server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 
 def _upload_until_failure(

@@ -12,9 +12,16 @@ from typing import Any
 
 import pytest
 import zstandard
-from coronerd_server import Server
-from crashes import build, crash
-from regroup_crashes import (
+from sqlalchemy import select, update
+
+from coresnap.analysis.fingerprint import VERSION
+from coresnap.store import fingerprints, regroup
+from coresnap.store.db.engine import writing
+from coresnap.store.db.models import groups, objects
+from tests.crashes import build, crash
+from tests.run_cli import coresnap
+from tests.store.coronerd_server import Server
+from tests.store.regroup_crashes import (
     PROGRAM,
     Snap,
     consistency,
@@ -26,13 +33,6 @@ from regroup_crashes import (
     store_parts,
     upload,
 )
-from run_cli import coresnap
-from sqlalchemy import select, update
-
-from coresnap.analysis.fingerprint import VERSION
-from coresnap.store import fingerprints, regroup
-from coresnap.store.db.engine import writing
-from coresnap.store.db.models import groups, objects
 
 # name -> (build flags, argv, stdin)
 RUNS: dict[str, tuple[tuple[str, ...], list[str], bytes | None]] = {

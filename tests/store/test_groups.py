@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from coronerd_server import Project, Server, make_server
-from store_snapshots import compress, group_key, make_snapshot
+
+from tests.store.coronerd_server import Project, Server, make_server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 # Two bugs, and the keys coronerd groups them by (its own fingerprint of their snapshots).
 BUG_A, BUG_B = "a1" * 32, "b2" * 32

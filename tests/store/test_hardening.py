@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from coronerd_server import Server, make_server
-from store_snapshots import compress, make_snapshot
+
+from tests.store.coronerd_server import Server, make_server
+from tests.store.store_snapshots import compress, make_snapshot
 
 TOKEN = "m" * 40
 

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from coronerd_server import Project, Server, make_server
 from sqlalchemy import text
-from store_snapshots import compress, make_snapshot
 
 from coresnap.errors import QueryTimeout
 from coresnap.store.db.engine import make_engine, writing
+from tests.store.coronerd_server import Project, Server, make_server
+from tests.store.store_snapshots import compress, make_snapshot
 
 # Patterns that froze SQLite's store for 15-23 s on a 28-character value in Python's engine.
 PATTERNS = [

@@ -7,8 +7,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from coronerd_server import Server
-from regroup_crashes import project_id
 from sqlalchemy import Engine, Table, func, insert, select
 
 from coresnap.store import aliases, learned, symbols
@@ -20,6 +18,8 @@ from coresnap.store.db.models import (
     learned_functions,
     learned_pcs,
 )
+from tests.store.coronerd_server import Server
+from tests.store.regroup_crashes import project_id
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from coronerd_server import Project, Server
-from store_snapshots import compress, group_key, make_snapshot
+
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import compress, group_key, make_snapshot
 
 T0 = 1_700_000_000.0
 # Three bugs, and the keys coronerd groups them by (its fingerprint of their snapshots).

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from coronerd_server import Server
-from crashes import build, crash
-from run_cli import coresnap
 
 from coresnap.client import cf, put_snapshot
 from coresnap.client.api import get_object, query
+from tests.crashes import build, crash
+from tests.run_cli import coresnap
+from tests.store.coronerd_server import Server
 
 
 @pytest.fixture(scope="module")

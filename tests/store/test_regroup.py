@@ -11,8 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 import zstandard
-from coronerd_server import Server
-from regroup_crashes import (
+from sqlalchemy import Engine, select
+
+from coresnap.analysis.fingerprint import VERSION
+from coresnap.store.db.models import objects
+from tests.store.coronerd_server import Server
+from tests.store.regroup_crashes import (
     Snap,
     add_ticket,
     consistency,
@@ -30,10 +34,6 @@ from regroup_crashes import (
     tables,
     upload,
 )
-from sqlalchemy import Engine, select
-
-from coresnap.analysis.fingerprint import VERSION
-from coresnap.store.db.models import objects
 
 REASON = f"fingerprint v{VERSION - 1} → v{VERSION}"
 

@@ -11,8 +11,9 @@ import threading
 import time
 
 import pytest
-from coronerd_server import Project, Server
-from regroup_crashes import (
+
+from tests.store.coronerd_server import Project, Server
+from tests.store.regroup_crashes import (
     Snap,
     add_ticket,
     consistency,

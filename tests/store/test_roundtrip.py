@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import zstandard
-from coronerd_server import Server
-from store_snapshots import compress, group_key, make_snapshot, write
 
 from coresnap.client import cf, put_snapshot
+from tests.store.coronerd_server import Server
+from tests.store.store_snapshots import compress, group_key, make_snapshot, write
 
 
 def coroner(cf: Path, *args: str) -> subprocess.CompletedProcess[str]:

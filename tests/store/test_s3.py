@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from coronerd_server import Server, free_port, make_server
-from store_snapshots import compress, make_snapshot
 
 from coresnap.client import cf, put_snapshot
 from coresnap.client.api import get_object
+from tests.store.coronerd_server import Server, free_port, make_server
+from tests.store.store_snapshots import compress, make_snapshot
 
 WEED = shutil.which("weed") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "weed")
 KEY, SECRET = "coresnap-test", "coresnap-test-secret"

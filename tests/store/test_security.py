@@ -7,8 +7,9 @@ import json
 import httpx
 import pytest
 import zstandard
-from coronerd_server import Project, Server
-from store_snapshots import compress, make_snapshot
+
+from tests.store.coronerd_server import Project, Server
+from tests.store.store_snapshots import compress, make_snapshot
 
 
 def objects_url(store: Server, p: Project) -> str:

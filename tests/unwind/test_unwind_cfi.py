@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crashes import build
 from elftools.elf.elffile import ELFFile
-from unwind_oracles import addr2line, readelf_frames
 
 from coresnap.unwind.arch import X86_64
 from coresnap.unwind.cfi import FrameTable, load_frame_table
 from coresnap.unwind.ehframehdr import load_indexed_table
 from coresnap.unwind.objfile import open_object
 from coresnap.unwind.rules import Row, row_at
+from tests.crashes import build
+from tests.unwind.unwind_oracles import addr2line, readelf_frames
 
 LIBC = Path("/usr/lib/x86_64-linux-gnu/libc.so.6")
 READELF_NAMES = {**X86_64.dwarf_names, 16: "ra"}

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import SHARED
 
 from coresnap.corefile import open_core
 from coresnap.unwind import unwind_thread
 from coresnap.unwind.objfile import open_object
+from tests.paths import SHARED
 
 CORPUS = SHARED / "corpus"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="no ../shared/corpus on this machine")

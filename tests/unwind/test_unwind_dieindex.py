@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from crashes import build
 from elftools.dwarf.enums import ENUM_DW_TAG
 from elftools.elf.elffile import ELFFile
 
 from coresnap.unwind.debuginfo import die_ranges
 from coresnap.unwind.dieindex import SCOPE_TAGS, AddressTable, index_unit
+from tests.crashes import build
 
 MAX_UNITS = 6  # units checked per file (glibc has hundreds: the first ones are enough)
 

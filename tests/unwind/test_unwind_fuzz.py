@@ -8,7 +8,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from crashes import build, crash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from coresnap.corefile import open_core
 from coresnap.errors import DwarfExpressionError, UnwindError
 from coresnap.unwind import cache, dwarfexpr, unwind_thread
 from coresnap.unwind.objfile import object_from_bytes
+from tests.crashes import build, crash
 
 MASK = (1 << 64) - 1
 

@@ -14,12 +14,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from crashes import build, crash
-from unwind_compare import Agreement, compare_thread
-from unwind_oracles import gdb_backtraces
 
 from coresnap.corefile import open_core
 from coresnap.unwind import unwind_thread
+from tests.crashes import build, crash
+from tests.unwind.unwind_compare import Agreement, compare_thread
+from tests.unwind.unwind_oracles import gdb_backtraces
 
 NO_EH_FRAME = ("-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-omit-frame-pointer")
 # (name, compiler flags, argv mode, expected signal); unw_calls.c unless the name says cxx

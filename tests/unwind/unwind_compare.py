@@ -7,10 +7,10 @@ from functools import cache
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
-from unwind_oracles import GdbFrame
 
 from coresnap.unwind import UnwoundFrame
 from coresnap.unwind.objfile import debug_file_for
+from tests.unwind.unwind_oracles import GdbFrame
 
 
 @cache
