@@ -41,7 +41,8 @@ Wanted = dict[str, dict[int, bool]]  # build id -> module offset -> looked up at
 
 
 def wanted(doc: dict[str, Any], known: symbols.Symbols) -> Wanted:
-    """The nameless crashed-thread pcs of ``doc`` that ``known`` has no frames for."""
+    """The nameless crashed-thread pcs of ``doc`` (and its bad jump's nameless caller, see
+    ``symbols.callers``) that ``known`` has no frames for."""
     out: Wanted = {}
     exact = True  # the innermost frame's pc is where it stopped, not a return address
     for frame in document.crashed_frames(doc)[: symbols.MAX_FRAMES]:
@@ -54,6 +55,9 @@ def wanted(doc: dict[str, Any], known: symbols.Symbols) -> Wanted:
             if not symbols.named(frame) and (build, offset) not in known.pcs:
                 out.setdefault(build, {})[offset] = exact
         exact = bool(frame.get("signal_frame"))  # the frame a signal interrupted
+    for _, place in symbols.callers(doc):  # a bad jump's caller: a return address
+        if place not in known.pcs:
+            out.setdefault(place[0], {}).setdefault(place[1], False)
     return out
 
 

@@ -122,10 +122,32 @@ def teach(doc: dict[str, Any]) -> Symbols:
     return out
 
 
+def callers(doc: dict[str, Any]) -> list[tuple[int, Key]]:
+    """The nameless callers a bad jump's evidence recovered (the return address at sp: the
+    classification's ``facts.caller``, which the blame inserts as a frame), each with its place:
+    (index of the evidence, (build id of its module, module offset of the return address))."""
+    builds = {
+        m.get("path"): m.get("build_id") for m in doc.get("modules") or [] if isinstance(m, dict)
+    }
+    out = []
+    for i, e in enumerate(document.classification(doc).get("evidence") or []):
+        facts = e.get("facts") if isinstance(e, dict) else None
+        caller = facts.get("caller") if isinstance(facts, dict) else None
+        if not isinstance(caller, dict) or named(caller):
+            continue
+        module = caller.get("module")
+        place = _place(
+            {**caller, "build_id": builds.get(module) if isinstance(module, str) else None}
+        )
+        if place is not None:
+            out.append((i, place))
+    return out
+
+
 def wanted(doc: dict[str, Any]) -> tuple[set[Key], set[Key]]:
-    """The (function, pc) keys worth reading for ``doc``: to fill its frames and to know which
-    of its facts are new."""
-    functions, pcs = set(), set()
+    """The (function, pc) keys worth reading for ``doc``: to fill its frames and its bad jump's
+    caller, and to know which of its facts are new."""
+    functions, pcs = set(), {place for _, place in callers(doc)}
     for frame in document.crashed_frames(doc)[:MAX_FRAMES]:
         place = _place(frame)
         if place is None:
@@ -157,8 +179,11 @@ def fill(doc: dict[str, Any], known: Symbols) -> tuple[dict[str, Any], list[dict
     """``doc`` with its crashed thread's nameless frames filled from ``known`` (a copy; ``doc``
     is not changed), and what was filled: one record per filled frame."""
     frames = document.crashed_frames(doc)
-    if not known or not any(not named(f) for f in frames):
+    if not known:
         return doc, []
+    doc, filled_callers = _fill_callers(doc, known)
+    if not any(not named(f) for f in frames):
+        return doc, filled_callers
     out: list[dict[str, Any]] = []
     filled: list[dict[str, Any]] = []
     for index, frame in enumerate(frames):
@@ -181,8 +206,41 @@ def fill(doc: dict[str, Any], known: Symbols) -> tuple[dict[str, Any], list[dict
             }
         )
     if not filled:
+        return doc, filled_callers
+    return _with_frames(doc, out), filled + filled_callers
+
+
+def _fill_callers(
+    doc: dict[str, Any], known: Symbols
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``doc`` with its bad jump's nameless caller named by the function of its return address
+    (the physical frame of the pc's frames), as the classification names it with symbols."""
+    names = {}
+    for at, place in callers(doc):
+        chain = known.pcs.get(place)
+        if chain and isinstance(chain[-1].get("function"), str):
+            names[at] = (place, chain[-1]["function"])
+    if not names:
         return doc, []
-    return _with_frames(doc, out), filled
+    evidence = list(document.classification(doc)["evidence"])
+    filled = []
+    for at, (place, name) in names.items():
+        facts = evidence[at]["facts"]
+        evidence[at] = {
+            **evidence[at],
+            "facts": {**facts, "caller": {**facts["caller"], "function": name}},
+        }
+        filled.append(
+            {
+                "frame": "caller",
+                "build_id": place[0],
+                "module_offset": place[1],
+                "by": "pc",
+                "function": [name],
+            }
+        )
+    classification = {**document.classification(doc), "evidence": evidence}
+    return {**doc, "classification": classification}, filled
 
 
 def _fill_frame(frame: dict[str, Any], place: Key, known: Symbols) -> list[dict[str, Any]] | None:

@@ -35,6 +35,14 @@ via_b(struct rec *r, int n)
 	put_len(r, n * 3 + 1);
 }
 
+/* "c": a call through a bad function pointer (a bad jump to 0x1000), made by via_c. */
+__attribute__((noinline)) static void
+via_c(struct rec *r, void (*fn)(struct rec *, int))
+{
+	fn(r, 1);
+	r->len = &storage; /* after the call: not a tail call, via_c's return address is on the stack */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -42,6 +50,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "a") == 0)
 		via_a(&r, argv[0]);
+	else if (argc > 1 && strcmp(argv[1], "c") == 0)
+		via_c(&r, argc > 9 ? via_b : (void (*)(struct rec *, int))0x1000);
 	else
 		via_b(&r, argc > 2 ? atoi(argv[2]) : 0);
 	return 0;
