@@ -4,7 +4,7 @@
 
 A package is a directory under coresnap/; the top-level modules (``errors``, ``config``,
 ``coresnap`` for ``__init__``) are one node each. Every ``import`` counts, also those inside
-functions: a lazy import is still a dependency. :data:`LAYERS` orders the packages from the
+functions: a lazy import is still a dependency (not one under ``if TYPE_CHECKING:``). :data:`LAYERS` orders the packages from the
 bottom up, as a crash travels (the core reader, the unwinder, the spool and the capture, the
 analysis, the snapshot that runs it, the host daemon, the store, the entry points): a package
 imports only packages below it. ``--why`` names the imports behind each edge, ``--modules``
@@ -40,7 +40,17 @@ def _imports(path: Path, module: str, known: set[str]) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
+    # Imports under ``if TYPE_CHECKING:`` are for annotations only: no dependency at run time.
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -18,7 +18,8 @@ from coresnap.errors import ConfigError, SnapshotEngineError
 from coresnap.snapshot import facts, privacy
 from coresnap.snapshot.attributes import attributes
 from coresnap.snapshot.bounds import DEFAULT_BOUNDS, Bounds
-from coresnap.snapshot.engines import EngineResult, corefile_engine, start_drgn
+from coresnap.snapshot.engines import corefile_engine, start_drgn
+from coresnap.snapshot.engines.result import EngineResult
 from coresnap.snapshot.engines.scan import scan_crashed_thread
 from coresnap.snapshot.format import FORMAT, VERSION
 from coresnap.snapshot.labels import label_mappings

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from coresnap.snapshot.engines import EngineResult
+from coresnap.snapshot.engines.result import EngineResult
 
 
 def merge_threads(snap: dict[str, Any], result: EngineResult) -> None:

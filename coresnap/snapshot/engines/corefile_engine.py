@@ -14,7 +14,7 @@ from typing import Any
 
 from coresnap.corefile.model import Module, Thread
 from coresnap.snapshot.bounds import Bounds
-from coresnap.snapshot.engines import EngineResult
+from coresnap.snapshot.engines.result import EngineResult
 from coresnap.snapshot.facts import crashed_tid
 
 Unwinder = Callable[..., Any]

@@ -25,8 +25,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import drgn  # noqa: E402 - must come after OMP_NUM_THREADS is set
 
 from coresnap.errors import SnapshotEngineError
-from coresnap.snapshot.engines import EngineResult
 from coresnap.snapshot.engines.drgn_memory import add_file_segments
+from coresnap.snapshot.engines.result import EngineResult
 
 if TYPE_CHECKING:
     from coresnap.snapshot.bounds import Bounds
