@@ -18,7 +18,7 @@ import zstandard
 from sqlalchemy import select
 
 from coresnap.analysis import document
-from coresnap.store import debugsyms, fingerprints, symbols
+from coresnap.store import debugfiles, debugsyms, fingerprints, symbols
 from coresnap.store.db.models import objects
 from tests.crashes import build, crash
 from tests.run_cli import coresnap
@@ -104,6 +104,17 @@ def test_debug_file_names_a_pc_exactly_as_the_unstripped_snapshot(crashes: Crash
     assert fingerprints.compute(twin).hash == fingerprints.compute(crashes.docs["twin"]).hash
     assert fingerprints.compute(stripped).hash != fingerprints.compute(twin).hash
     assert debugsyms.resolve(str(crashes.debug), {0: True}) == {}  # the ELF header names nothing
+
+
+def test_a_separate_debug_file_names_the_same_frames(crashes: Crashes, tmp_path: Path) -> None:
+    separate = tmp_path / "prog.debug"
+    subprocess.run(["objcopy", "--only-keep-debug", str(crashes.debug), str(separate)], check=True)
+    data = separate.read_bytes()
+    assert debugfiles.build_id_of(data) == _build_id(crashes.docs["stripped"])
+    pcs = debugsyms.wanted(crashes.docs["stripped"], symbols.Symbols())
+    for wanted in pcs.values():
+        found = debugsyms.resolve(str(separate), wanted)
+        assert found and found == debugsyms.resolve(str(crashes.debug), wanted)
 
 
 def test_a_bad_jumps_caller_is_named_from_the_debug_file(crashes: Crashes) -> None:
