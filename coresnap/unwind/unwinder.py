@@ -43,6 +43,8 @@ from coresnap.unwind.step import (
 from coresnap.unwind.symbolize import symbolize
 from coresnap.unwind.tailcall import tail_call_chain
 
+# What Go's signal handler makes a faulting goroutine call (runtime/signal_amd64.go).
+GO_SIGPANIC = "runtime.sigpanic"
 # Entry points whose caller is nobody: stop there even when the CFI does not say so.
 # Only consulted when the frame has no CFI (the CFI of glibc's _start and clone3 already
 # marks the return address undefined).
@@ -133,6 +135,11 @@ class _Walk:
                 self.segment = resumed
                 return resumed
         caller = self.caller(state, loaded, frames[-1].function)
+        if caller is not None and frames[-1].function == GO_SIGPANIC:
+            # Go's signal handler pushed the faulting pc as sigpanic's return address: the
+            # caller's pc is the faulting instruction itself (Go's traceback does not back it
+            # up either), so its inline frames are those at the pc, not one byte before.
+            caller.exact_pc = True
         if caller is not None:
             self.add(
                 _tail_call_frames(state, caller, loaded, self.modules, self.arch, self.result.notes)

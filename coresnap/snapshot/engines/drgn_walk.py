@@ -17,6 +17,8 @@ Where the walk ends, and why:
 A signal trampoline drgn cannot unwind through (Go's: ordinary CFI) is continued from the
 registers the kernel saved (:mod:`~coresnap.snapshot.engines.drgn_signal`), and Go's switch to
 the system stack from the goroutine that made it (:mod:`~coresnap.snapshot.engines.drgn_goswitch`).
+The frame that Go's ``runtime.sigpanic`` returns to is the faulting instruction itself:
+its inline frames are looked up at its pc (a return address is looked up one byte before).
 A caller found without CFI (after a pc in no module, or a frame with neither symbol nor FDE,
 or by that search) is not trusted.
 """
@@ -41,6 +43,9 @@ from coresnap.snapshot.engines.tailcalls import tail_call_frames
 if TYPE_CHECKING:
     from coresnap.snapshot.engines.drgn_frames import FrameWalker
 
+# What Go's signal handler makes the faulting goroutine call (runtime/signal_amd64.go
+# preparePanic pushes the faulting pc as its return address).
+SIGPANIC = "runtime.sigpanic"
 ENTRY_POINTS = frozenset({"_start", "__start", "___start"})
 _ERRORS = (LookupError, ValueError, drgn.FaultError, drgn.BadDataError)
 
@@ -117,8 +122,28 @@ def walk_frames(
             if found is not None:
                 walk[i:] = list(found)
                 top, guessed = walk[i] if i < len(walk) else None, True
+        elif out["function"] == SIGPANIC and caller is not None:
+            exact = _at_exact_pc(walker, caller)
+            if exact:
+                walk[i:] = exact
         elif caller is not None and signal is None:
             frames.extend(_tail_calls(walker, frame, caller, len(frames)))
+
+
+def _at_exact_pc(walker: FrameWalker, faulted: drgn.StackFrame) -> list[drgn.StackFrame] | None:
+    """The walk from the frame Go's signal handler made call ``runtime.sigpanic``: its pc is the
+    faulting instruction, not a return address (the runtime's own traceback does not back it
+    up either), so its inline frames are those at the pc itself: drgn, taking it for a return
+    address, looks them up one byte earlier, in the code before (often the inline mark of the
+    function the faulting one was inlined into)."""
+    try:
+        regs = dict(faulted.registers())
+        regs["rip"] = faulted.pc
+    except _ERRORS:
+        return None
+    trace = trace_from_registers(walker.prog, regs)
+    walk = list(trace) if trace is not None else []
+    return walk if walk and walk[0].pc == faulted.pc else None
 
 
 def _called_from(

@@ -2,7 +2,8 @@
 // signal so that the kernel dumps core): argv[1] "panic" panics, "nil" dereferences a nil
 // pointer in main.walk (SIGSEGV turned into a panic by runtime.sigpanic), "busy" does the
 // same while four goroutines spin on threads of their own, "unlock" unlocks an unlocked
-// mutex in main.release (a fatal error: runtime.throw crashes on the system stack).
+// mutex in main.release (a fatal error: runtime.throw crashes on the system stack), "inline"
+// dereferences a nil pointer in main.tailValue, inlined into main.sumTails.
 package main
 
 import (
@@ -18,6 +19,21 @@ type Node struct {
 
 //go:noinline
 func walk(n *Node) int { return n.next.v }
+
+// Small enough for the compiler to inline into sumTails: the nil dereference is at a pc of
+// sumTails whose inline frames say tailValue.
+func tailValue(n *Node) int {
+	return n.next.v // the nil dereference of mode "inline"
+}
+
+//go:noinline
+func sumTails(nodes []*Node) int {
+	total := 0
+	for _, n := range nodes {
+		total += tailValue(n)
+	}
+	return total
+}
 
 //go:noinline
 func release(mu *sync.Mutex) { mu.Unlock() }
@@ -53,6 +69,9 @@ func main() {
 			go spin(&ready)
 		}
 		ready.Wait()
+	}
+	if mode == "inline" {
+		println(sumTails([]*Node{{next: &Node{v: 1}}, {}}))
 	}
 	println(walk(&Node{}))
 }
