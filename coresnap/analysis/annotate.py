@@ -4,7 +4,9 @@ Each annotation names where it points (thread, frame, register or variable) and 
 one sentence. Variables are matched by value: one that holds the faulting address (or the
 register the address was formed from), one that points into a freed heap chunk, one that points
 outside every mapping. With a drgn program at hand, struct members one level down are searched
-too, so the annotation can say "`n->next` is NULL".
+too, so the annotation can say "`n->next` is NULL". Only the program's own frames are searched
+(roles.py): the locals of glibc's ``_int_free`` or ``__assert_fail_base`` point into freed chunks
+as a matter of course, and are not where a reader should look.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from coresnap.analysis.blame import find_blame
 from coresnap.analysis.context import DRGN_ERRORS, NULL_PAGE_LIMIT, Context
 from coresnap.analysis.fingerprint import UNKNOWN, family, frame_name, is_noise
 from coresnap.analysis.heap import free_chunks, heap_state
+from coresnap.analysis.roles import Role, role
 
 _NO_FRAME: tuple[type[Exception], ...] = (AttributeError, *DRGN_ERRORS)
 
@@ -197,7 +200,12 @@ def _stale_pointers(classification: dict[str, Any], tid: Any) -> list[dict[str, 
 
 def _variable_annotations(ctx: Context, classification: dict[str, Any], tid: Any) -> list[dict]:
     bad, freed, out = _bad_values(classification, ctx), _free_ranges(ctx), []
+    process = ctx.snapshot.get("process")
+    exe = process.get("exe") if isinstance(process, dict) else None
+    program = exe if isinstance(exe, str) and exe else None
     for frame in ctx.frames:
+        if role(frame, program).role is not Role.OWN:
+            continue
         index = frame.get("index")
         found = [(n, v, t) for n, v, t in _vars(frame)]
         if ctx.program is not None and isinstance(index, int):
