@@ -25,7 +25,14 @@ from typing import Any
 from coresnap.analysis import document
 from coresnap.analysis.blame import Blame, find_blame
 from coresnap.analysis.names import module_name, normalize_function
-from coresnap.analysis.roles import UNKNOWN, Role, frame_key, frame_name, is_noise
+from coresnap.analysis.roles import (
+    UNKNOWN,
+    Role,
+    frame_key,
+    frame_name,
+    is_noise,
+    library_source,
+)
 
 __all__ = [
     "UNKNOWN",
@@ -105,7 +112,11 @@ def site(frame: dict[str, Any] | None) -> str | None:
     if frame is None:
         return None
     line, file = frame.get("line"), frame.get("file")
-    if isinstance(line, int) and line > 0 and isinstance(file, str) and file:
+    # A real frame of the program's whose line is a library's (library code inlined at its pc
+    # without an inline frame: Rust's unwrap at -O) says where in the library, not where in
+    # the program: its offset in the function says more, and matches a build without -g.
+    inlined = not frame.get("inline") and library_source(file) is not None
+    if isinstance(line, int) and line > 0 and isinstance(file, str) and file and not inlined:
         return f"{os.path.basename(file)}:{line}"
     offset = frame.get("function_offset")
     if isinstance(offset, int) and not frame.get("inline"):

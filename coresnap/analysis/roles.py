@@ -103,7 +103,8 @@ def _library_module(path: str, program: str | None) -> str | None:
     return None
 
 
-def _library_source(file: object) -> str | None:
+def library_source(file: object) -> str | None:
+    """The library_sources.txt rule ``file`` matches, if any."""
     if not isinstance(file, str) or not file:
         return None
     for pattern in patterns("library_sources.txt"):
@@ -125,13 +126,27 @@ def role(frame: dict[str, Any], program: str | None, kernel: bool = False) -> Fr
         return FrameRole(Role.RUNTIME, name, why)
     if frame.get("language") == "js":
         # A JS frame runs in the engine's module (node, or libnode.so): its script says whose.
-        why = _library_source(frame.get("file"))
+        why = library_source(frame.get("file"))
         if why:
             return FrameRole(Role.LIBRARY, name, why)
         return FrameRole(Role.OWN, name, "a JS frame of the program's own scripts")
     module = frame.get("module")
     why = _library_module(module, program) if isinstance(module, str) and module else None
-    why = why or _library_source(frame.get("file"))
+    if why:
+        return FrameRole(Role.LIBRARY, name, why)
+    why = library_source(frame.get("file"))
+    if why and not frame.get("inline") and _program_namespace(name):
+        return FrameRole(Role.OWN, name, "its name is the program's (library code inlined)")
     if why:
         return FrameRole(Role.LIBRARY, name, why)
     return FrameRole(Role.OWN, name, "not in a library, runtime or noise list")
+
+
+def _program_namespace(name: str) -> bool:
+    """Whether ``name`` (normal form, ``module!`` removed) is qualified and its first component
+    is not a library's (``library_namespaces.txt``)."""
+    bare = name.split("!", 1)[-1]
+    if "::" not in bare:
+        return False
+    first = bare.split("::", 1)[0].lstrip("<")
+    return bool(first) and not any(p.search(first) for p in patterns("library_namespaces.txt"))

@@ -247,3 +247,23 @@ def test_function_keys_meet_a_build_without_lines_or_inline_frames() -> None:
     assert len(with_g["weak"]) == 2 and without["weak"][0] == with_g["weak"][1]
     other_class = fingerprint(_snap("resize", "main", labels=("div-by-zero",)))
     assert not set(other_class["weak"]) & set(with_g["weak"])
+
+
+def test_a_program_function_whose_line_is_inlined_library_code_is_own_at_its_offset() -> None:
+    """-O Rust: unwrap inlined into parse_count with no inline frame puts parse_count's pc at a
+    line of core's result.rs. The name says whose function it is (not a library namespace);
+    the site is its offset, as a build without -g spells it. A library template's real frame
+    (std::vector::at, in /usr/include) stays library."""
+    snap = _snap(
+        "core::result::unwrap_failed", "app::cli::parse_count", "app::main", labels=("abort",)
+    )
+    frames = snap["threads"][0]["frames"]
+    frames[0]["file"] = "/rustc/59807616e1fa/library/core/src/result.rs"
+    frames[1].update(
+        file="/rustc/59807616e1fa/library/core/src/result.rs", line=1233, function_offset=0xFF
+    )
+    fp = fingerprint(snap)
+    assert fp["blame"]["function"] == "app::cli::parse_count" and fp["site"] == "+0xff"
+    template = _snap("std::vector<int>::at", "app::lookup", labels=("abort",))
+    template["threads"][0]["frames"][0]["file"] = "/usr/include/c++/12/bits/stl_vector.h"
+    assert fingerprint(template)["blame"]["function"] == "app::lookup"
