@@ -31,8 +31,10 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, select, update
 
+from coresnap.errors import DeliveryFailed
 from coresnap.store.alerts import metrics
-from coresnap.store.alerts.kinds import DeliveryFailed, Outgoing, senders
+from coresnap.store.alerts.kinds import senders
+from coresnap.store.alerts.kinds.outgoing import Outgoing
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import alert_deliveries, alert_targets

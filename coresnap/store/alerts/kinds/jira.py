@@ -18,8 +18,9 @@ import httpx
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from coresnap.errors import DeliveryFailed
 from coresnap.store.alerts import message
-from coresnap.store.alerts.kinds import DeliveryFailed, Outgoing, post_json
+from coresnap.store.alerts.kinds.outgoing import Outgoing, post_json
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import group_events, group_tickets
 

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from coresnap.store.alerts import message
-from coresnap.store.alerts.kinds import Outgoing, post_json
+from coresnap.store.alerts.kinds.outgoing import Outgoing, post_json
 
 
 def body(payload: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import ssl
 from email.message import EmailMessage
 from typing import Any
 
+from coresnap.errors import DeliveryFailed
 from coresnap.store.alerts import message
-from coresnap.store.alerts.kinds import DeliveryFailed, Outgoing
+from coresnap.store.alerts.kinds.outgoing import Outgoing
 
 
 def build(payload: dict[str, Any], settings: dict[str, Any]) -> EmailMessage:

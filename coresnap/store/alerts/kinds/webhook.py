@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 
-from coresnap.store.alerts.kinds import Outgoing, post_json
+from coresnap.store.alerts.kinds.outgoing import Outgoing, post_json
 
 SIGNATURE = "X-Coresnap-Signature"
 
