@@ -8,8 +8,8 @@ functions: a lazy import is still a dependency (not one under ``if TYPE_CHECKING
 bottom up, as a crash travels (the core reader, the unwinder, the spool and the capture, the
 analysis, the snapshot that runs it, the host daemon, the store, the entry points): a package
 imports only packages below it. ``--why`` names the imports behind each edge, ``--modules``
-prints the module-level cycles; ``--check`` exits 1 on a cycle between packages or an import
-of a package above (or beside and unlisted).
+prints the module-level cycles; ``--check`` exits 1 on a cycle (between packages or modules) or
+an import of a package above (or beside and unlisted).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.modules:
         for c in mod_cycles:
             print("  " + " <-> ".join(c))
-    return 1 if args.check and (pkg_cycles or upward) else 0
+    return 1 if args.check and (pkg_cycles or upward or mod_cycles) else 0
 
 
 if __name__ == "__main__":
