@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from coresnap.snapshot import load
+from coresnap.store import debugfiles, debugsyms, symbols
 from tests.grouping.corpus import Crashed
 from tests.grouping.product import store_groups
 from tests.grouping.score import (
@@ -58,6 +59,9 @@ class Measured:
     classes: Accuracy
     confusion: Counter[tuple[str, str]]
     blame: Accuracy | None  # None: the fingerprint names no blamed function yet
+    # The blame once the store has the debug files of stripped builds (coroner symbols upload):
+    # the stripped cases' frames filled from their twin as coronerd fills them, the rest as is.
+    blame_store: Accuracy | None = None
 
     def partition(self, grouping: str) -> set[frozenset[str]]:
         """The cases of each group of ``grouping``, whatever the groups are called."""
@@ -120,7 +124,27 @@ def measure(
         classes=accuracy(expected_class, found_class),
         confusion=confusion(expected_class, found_class),
         blame=_blame_accuracy(crashed, snaps),
+        blame_store=_blame_accuracy(crashed, {**snaps, **_symbolised(crashed, snaps)}),
     )
+
+
+def _symbolised(
+    crashed: Sequence[Crashed], snaps: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The stripped cases' snapshots with their fingerprint recomputed after filling their
+    nameless frames from the unstripped twin (the debug file), with coronerd's own code."""
+    out = {}
+    for c in crashed:
+        if c.symbols.stat().st_size == c.exe.stat().st_size:
+            continue  # not stripped: its own file is its debug file
+        doc = snaps[c.case.id]
+        build = debugfiles.build_id_of(c.symbols.read_bytes())
+        offsets = debugsyms.wanted(doc, symbols.Symbols()).get(build, {})
+        chains = debugsyms.resolve(str(c.symbols), offsets) if offsets else {}
+        known = symbols.Symbols(pcs={(build, o): chains.get(o, []) for o in offsets})
+        filled, _ = symbols.fill(doc, known)
+        out[c.case.id] = {**filled, "fingerprint": fp.fingerprint(filled)}
+    return out
 
 
 def _blame_accuracy(
@@ -165,9 +189,16 @@ def report(m: Measured) -> str:
         out.append("   blame accuracy n/a (the fingerprint names no blamed function)")
     else:
         out.append(f"   blame accuracy {m.blame.ratio:.3f} ({m.blame.correct}/{m.blame.total})")
+    if m.blame_store is not None:
+        b = m.blame_store
+        out.append(
+            f"   blame accuracy with the store's debug files {b.ratio:.3f} ({b.correct}/{b.total})"
+        )
     out += ["", "   misses:"]
     for key, p in m.groupings.items():
         out += _misses(NAMES[key].format(v=m.version), p)
     out += [f"   class: {c}: {e} -> {f}" for c, e, f in m.classes.misses]
     out += [f"   blame: {c}: {e} -> {f}" for c, e, f in (m.blame.misses if m.blame else [])]
+    misses = m.blame_store.misses if m.blame_store else []
+    out += [f"   blame with debug files: {c}: {e} -> {f}" for c, e, f in misses]
     return "\n".join(out)
