@@ -163,15 +163,35 @@ def decode(data: bytes, path: str | None = None) -> dict[str, Any]:
             raise SnapshotFormatError(path, f"bad zstd data: {e}") from None
         if len(data) > MAX_DECOMPRESSED:
             raise SnapshotFormatError(path, f"inflates to over {MAX_DECOMPRESSED} bytes")
-    try:
-        snapshot = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SnapshotFormatError(path, f"not JSON: {e}") from None
-    if not isinstance(snapshot, dict) or snapshot.get("format") != FORMAT:
+    snapshot = parse(data, path)
+    if snapshot.get("format") != FORMAT:
         raise SnapshotFormatError(path, f"not a {FORMAT} document")
     if snapshot.get("version") != VERSION:
         raise SnapshotFormatError(path, f"unsupported version {snapshot.get('version')!r}")
     return snapshot
+
+
+def parse(raw: bytes | bytearray, path: str | None = None) -> dict[str, Any]:
+    """The JSON object in ``raw`` (inflated snapshot bytes): the one JSON reader of snapshots,
+    here and in coronerd (which inflates uploads its own bounded way first).
+
+    Raises:
+        SnapshotFormatError: not JSON (NaN and Infinity are not, nor JSON nested deeper than
+            Python's recursion limit), or not an object.
+    """
+    try:
+        doc = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise SnapshotFormatError(path, "not JSON: nested too deep") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        raise SnapshotFormatError(path, f"not JSON: {str(e)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise SnapshotFormatError(path, f"not a {FORMAT} document: not a JSON object")
+    return doc
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def load(source: str | os.PathLike[str] | bytes, *, check: bool = True) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coresnap.analysis import document
 from coresnap.errors import InvalidSnapshot, PayloadTooLarge, SnapshotFormatError
+from coresnap.snapshot.format import parse as parse_snapshot
 from coresnap.snapshot.format import validate as validate_schema
 from coresnap.store import aliases, debugsyms, fingerprints, grouping, inflate, learned, symbols
 from coresnap.store.alerts import outbox
@@ -109,20 +110,12 @@ def decode(body: bytes, limit: int, *, check: bool = True) -> dict[str, Any]:
     if len(raw) > limit:
         raise PayloadTooLarge("decompressed snapshot", limit)
     try:
-        doc = json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError as e:
-        raise InvalidSnapshot("JSON nested too deep") from e
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
-        raise InvalidSnapshot(f"JSON: {str(e)[:200]}") from e
-    if not isinstance(doc, dict):
-        raise InvalidSnapshot("a snapshot is a JSON object")
+        doc = parse_snapshot(raw)  # the JSON reader of snapshot.format
+    except SnapshotFormatError as e:
+        raise InvalidSnapshot(e.what) from e
     if check:
         validate(doc)
     return doc
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
 
 
 def validate(doc: dict[str, Any]) -> None:
