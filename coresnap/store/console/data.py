@@ -93,6 +93,36 @@ def project_groups(engine: Engine, pid: int, v: View) -> dict[str, Any]:
     return result
 
 
+VOLUME_BUCKETS = 60
+
+
+def project_volume(
+    engine: Engine, pid: int, v: View, now: float | None = None
+) -> tuple[list[int], tuple[float, float]] | None:
+    """The project's crashes matching ``v`` per time bucket of the chosen window (the age
+    selector's, else from the first to the last match), and the window; None without one."""
+    now = time.time() if now is None else now
+    base = (
+        select(objects.c.id, objects.c.timestamp, literal(0).label("factor"))
+        .select_from(_joined())
+        .where(_where(pid, v.filters, v.seconds))
+        .subquery("base")
+    )
+    with engine.connect() as conn:
+        if v.seconds:
+            window = (now - v.seconds, now)
+        else:
+            lo, hi = conn.execute(
+                select(func.min(base.c.timestamp), func.max(base.c.timestamp))
+            ).one()
+            if lo is None:
+                return None
+            window = (float(lo), max(float(hi), float(lo) + 60.0))
+        window = aggregate.clamp_window(window, now)
+        counts = aggregate.histogram(conn, base, window, VOLUME_BUCKETS)
+    return counts.get(0, [0] * VOLUME_BUCKETS), window
+
+
 def _joined() -> Any:
     return objects.join(groups, groups.c.id == objects.c.group_id)
 

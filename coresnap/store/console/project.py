@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from coresnap.errors import QueryError
 from coresnap.querylang import OPERATORS
@@ -23,10 +24,11 @@ def project_page(
     pid = web.project_of(request, user, project)
     engine = web.context(request).engine
     started = time.perf_counter()
-    error, result, breakdowns = None, None, {}
+    error, result, breakdowns, volume = None, None, {}, None
     try:
         view = data.view(q, age, sort, page)
         result = data.project_groups(engine, pid, view)
+        volume = data.project_volume(engine, pid, view)
         breakdowns = data.breakdowns(engine, pid, view.filters, view.seconds)
     except QueryError as e:
         error = e.message
@@ -49,6 +51,7 @@ def project_page(
         factors=(result or {}).get("factors", 0),
         window=(result or {}).get("window"),
         breakdowns=bars,
+        volume=_volume_chart(volume),
         problems=problems,
         sorts=data.SORTS,
         operators=OPERATORS,
@@ -56,6 +59,15 @@ def project_page(
         page_size=data.PAGE,
         elapsed=time.perf_counter() - started,
     )
+
+
+def _volume_chart(volume: tuple[list[int], tuple[float, float]] | None) -> Markup | None:
+    """The crash-volume chart of the chosen window (``data.project_volume``)."""
+    if volume is None:
+        return None
+    counts, window = volume
+    start, end = (web.templates.env.filters["when"](t) for t in window)
+    return charts.timechart(counts, start, end)
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
