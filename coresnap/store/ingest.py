@@ -88,6 +88,18 @@ class Stored:
     group_created: bool = False
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character of its strings (keys too) replaced by U+FFFD: JSON
+    allows ``\\u0000`` but PostgreSQL's text does not, and a C string never holds one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def normalize_oid(oid: str) -> str:
     """``oid`` as 32 lowercase hex digits (hyphens of a canonical UUID dropped).
 
@@ -246,6 +258,7 @@ def _store(
     body: bytes,
     extra: dict[str, str],
 ) -> Stored:
+    doc = without_nul(doc)  # what is indexed; the blob keeps the snapshot as sent
     oid = normalize_oid(str(doc["uuid"]))
     pid, pname = project
     with reading(engine.connect()) as conn:  # no lock, no transaction: a retry costs one read

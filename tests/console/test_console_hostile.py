@@ -178,11 +178,14 @@ def _shapes() -> list[dict[str, Any]]:
         {"fingerprint": {"hash": "ab", "frames": {"x": 1}, "version": "v"}},
         {"privacy": ["scrubbed", {"k": None}]},
         {"kernel": [1, 2]},
+        {"attributes": {"note\x00": "a\x00b", "hostname": "h\x00st"}},
     ):
         doc = make_snapshot(fingerprint=None)
         doc.update(change)
         out.append(doc)
-    return out
+    nul = make_snapshot(application="app\x00x", frames=("f\x00n", "main"))
+    nul["classification"]["labels"] = ["abort\x00"]
+    return [*out, nul]  # NUL in indexed text: PostgreSQL's text refuses it
 
 
 @pytest.mark.parametrize("index", range(len(_shapes())))
