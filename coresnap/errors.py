@@ -130,6 +130,18 @@ class StoreError(CoresnapError):
         super().__init__(message)
 
 
+class InvalidDebugFile(StoreError):
+    """An uploaded debug file is refused: ``what`` says why (not ELF, another build id...)."""
+
+    status = 422
+    code = "invalid-debug-file"
+
+    def __init__(self, build_id: str, what: str) -> None:
+        self.build_id = build_id
+        self.what = what
+        super().__init__(f"debug file for {build_id[:128]}: {what}", build_id=build_id[:128])
+
+
 class ProjectNotFound(StoreError):
     """No project named ``project`` exists in the store."""
 

@@ -109,13 +109,13 @@ def upload_debug_file(
     Raises ConfigError (no such file or token), InvalidDebugFile (not ELF, no build id, no
     symbols: checked here before sending) or StoreError (refused by the store).
     """
-    from coresnap.store.debugfiles import build_id_of  # pyelftools: only this command pays
+    from coresnap.unwind.objfile import debug_file_build_id  # pyelftools: this command pays
 
     try:
         body = Path(path).read_bytes()
     except OSError as e:
         raise ConfigError(str(path), e.strerror or str(e)) from e
-    build_id = build_id_of(body)
+    build_id = debug_file_build_id(body)
     with Client(cf.write.url, cf.read_token(project, token), cf.write.verify) as client:
         reply: dict[str, Any] = client.json(
             "PUT",

@@ -11,7 +11,6 @@ Uploading again for a build id replaces the file. ``debugsyms.py`` symbolises fr
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import tempfile
 import time
@@ -19,30 +18,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from elftools.elf.elffile import ELFFile
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from coresnap.errors import StoreError
+from coresnap.errors import InvalidDebugFile, StoreError
 from coresnap.store.blobs import BlobStore, LocalBlobs
 from coresnap.store.db.engine import write_lock, writing
 from coresnap.store.db.models import debug_files
+from coresnap.unwind.objfile import debug_file_build_id as build_id_of
 
 BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
-_ELF_MAGIC = b"\x7fELF"
 _NAME = re.compile(r"[^A-Za-z0-9_.+-]")
-
-
-class InvalidDebugFile(StoreError):
-    """An uploaded debug file is refused: ``what`` says why (not ELF, another build id...)."""
-
-    status = 422
-    code = "invalid-debug-file"
-
-    def __init__(self, build_id: str, what: str) -> None:
-        self.build_id = build_id
-        self.what = what
-        super().__init__(f"debug file for {build_id[:128]}: {what}", build_id=build_id[:128])
 
 
 def debug_key(project: str, build_id: str) -> str:
@@ -56,39 +42,6 @@ def check_build_id(build_id: str) -> str:
     if not BUILD_ID.match(clean):
         raise StoreError(f"a build id is 8 to 128 hex digits, not {build_id[:80]!r}")
     return clean
-
-
-def build_id_of(data: bytes) -> str:
-    """The GNU build id of the ELF image ``data``; raises InvalidDebugFile when ``data`` is not
-    ELF, has no build id or has neither a symbol table nor DWARF (a stripped file names
-    nothing)."""
-    if not data.startswith(_ELF_MAGIC):
-        raise InvalidDebugFile("?", f"not an ELF file (starts with {data[:4]!r})")
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        found = _note_build_id(elf)
-        names = {s.name for s in elf.iter_sections()}
-    except Exception as e:  # pyelftools on hostile bytes: ELFError, construct, struct errors...
-        raise InvalidDebugFile("?", f"unreadable ELF file: {type(e).__name__}: {e}") from e
-    if found is None:
-        raise InvalidDebugFile("?", "the ELF file has no GNU build id note")
-    if not names & {".symtab", ".debug_info"}:
-        raise InvalidDebugFile(
-            found, "no .symtab and no .debug_info: a stripped file names nothing"
-        )
-    return found
-
-
-def _note_build_id(elf: ELFFile) -> str | None:
-    """``NT_GNU_BUILD_ID`` from the note sections (a separate .debug file keeps them as
-    sections), else from the PT_NOTE segments."""
-    sources: list[Any] = [s for s in elf.iter_sections() if s["sh_type"] == "SHT_NOTE"]
-    sources += [s for s in elf.iter_segments() if s["p_type"] == "PT_NOTE"]
-    for source in sources:
-        for note in source.iter_notes():
-            if note["n_type"] == "NT_GNU_BUILD_ID" and note["n_name"] == "GNU":
-                return str(note["n_desc"]).lower()
-    return None
 
 
 def put(

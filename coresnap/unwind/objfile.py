@@ -12,12 +12,12 @@ import mmap
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from coresnap.errors import UnwindError
+from coresnap.errors import InvalidDebugFile, UnwindError
 from coresnap.unwind.cfi import FrameEntry, FrameTable, SectionName, load_frame_table
 from coresnap.unwind.debuginfo import DebugInfo
 from coresnap.unwind.ehframehdr import load_indexed_table
@@ -126,6 +126,38 @@ def build_id_of(elf: ELFFile) -> str | None:
         for note in segment.iter_notes():  # type: ignore[attr-defined]
             if note["n_type"] == "NT_GNU_BUILD_ID" and note["n_name"] == "GNU":
                 return str(note["n_desc"])
+    return None
+
+
+def debug_file_build_id(data: bytes) -> str:
+    """The GNU build id of the ELF image ``data`` (a debug file to upload); raises
+    InvalidDebugFile when ``data`` is not ELF, has no build id or has neither a symbol table
+    nor DWARF (a stripped file names nothing). Notes are read from note sections (a separate
+    .debug file keeps them as sections), else from PT_NOTE segments."""
+    if not data.startswith(b"\x7fELF"):
+        raise InvalidDebugFile("?", f"not an ELF file (starts with {data[:4]!r})")
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        found = _note_build_id(elf)
+        names = {s.name for s in elf.iter_sections()}
+    except Exception as e:  # pyelftools on hostile bytes: ELFError, construct, struct errors...
+        raise InvalidDebugFile("?", f"unreadable ELF file: {type(e).__name__}: {e}") from e
+    if found is None:
+        raise InvalidDebugFile("?", "the ELF file has no GNU build id note")
+    if not names & {".symtab", ".debug_info"}:
+        raise InvalidDebugFile(
+            found, "no .symtab and no .debug_info: a stripped file names nothing"
+        )
+    return found
+
+
+def _note_build_id(elf: ELFFile) -> str | None:
+    sources: list[Any] = [s for s in elf.iter_sections() if s["sh_type"] == "SHT_NOTE"]
+    sources += [s for s in elf.iter_segments() if s["p_type"] == "PT_NOTE"]
+    for source in sources:
+        for note in source.iter_notes():
+            if note["n_type"] == "NT_GNU_BUILD_ID" and note["n_name"] == "GNU":
+                return str(note["n_desc"]).lower()
     return None
 
 
