@@ -59,5 +59,6 @@ def test_corpus_figures_hold_the_thresholds(measured: Measured) -> None:
     assert store.precision >= limits["store"]["precision"], text
     assert store.recall >= limits["store"]["recall"], text
     assert measured.classes.ratio >= limits["class"]["accuracy"], text
-    if measured.blame is not None:
-        assert measured.blame.ratio >= limits["blame"]["accuracy"], text
+    assert measured.blame is not None and measured.blame_store is not None, text
+    assert measured.blame.ratio >= limits["blame"]["accuracy"], text
+    assert measured.blame_store.ratio >= limits["blame"]["with_debug_files"], text
