@@ -200,7 +200,10 @@ def place_weak(
 ) -> list[str]:
     """The function keys' joins and merges (the section above) for an object of
     ``fingerprint`` at ``site``, inside the ingest transaction before ``grouping.observe``;
-    returns the keys not known yet, for :func:`register_weak` once the object's row exists."""
+    returns the keys for :func:`register_weak` once the object's row exists. Marks change
+    only there, after the object's group row is locked: a key's row is written after a group
+    row, always, so two uploads cannot wait on each other in the other order (PostgreSQL
+    found that deadlock when marks changed here)."""
     if not keys:
         return []
     found = _weak_rows(conn, project_id, keys)
@@ -214,9 +217,7 @@ def place_weak(
             return [x for x in keys if x not in found]
         mine = None if row is None else int(row["merged_into"] or row["id"])
         if with_line and k.blamed not in (LINELESS, site):
-            if mine != k.group_id:
-                _mark(conn, project_id, key, k.group_id, AMBIGUOUS)
-            continue
+            continue  # another site of the function: register_weak marks the key AMBIGUOUS
         if k.blamed == site or (not with_line and k.blamed == LINELESS):
             continue  # the same site (keys differ by callers), or two crashes without a line
         # A crash without a line meets a lined group, or a lined crash a lineless group.
@@ -226,10 +227,7 @@ def place_weak(
         elif mine != k.group_id:
             older, younger = sorted((mine, k.group_id))
             heritage.absorb(conn, younger, older, WHO, f"weak alias {key}")
-            mine = older
-        if with_line:
-            _mark(conn, project_id, key, mine, str(site)[:512])
-    return [x for x in keys if x not in found]
+    return list(keys)
 
 
 def register_weak(
@@ -242,7 +240,9 @@ def register_weak(
     if lined(site):
         row = conn.execute(select(groups.c.merged_into).where(groups.c.id == row_id)).first()
         mine = int(row[0] or row_id) if row is not None else row_id
-        for key, k in known(conn, project_id, keys).items():
-            if k.group_id != mine and lined(k.blamed) and k.blamed != mark:
+        for key, k in sorted(known(conn, project_id, keys).items()):
+            if k.blamed == LINELESS and k.group_id == mine:
+                _mark(conn, project_id, key, mine, mark)  # the lineless group is ours now
+            elif k.group_id != mine and lined(k.blamed) and k.blamed != mark:
                 _mark(conn, project_id, key, k.group_id, AMBIGUOUS)
     return added

@@ -1,4 +1,4 @@
-"""Opened object files kept per build id, so a second core of the same program is fast.
+"""Opened object files kept per build id (and size), so a second core of the same program is fast.
 
 Parsing libc's ``.eh_frame`` or a program's DWARF is the slow part of unwinding; the parsed
 tables live on the :class:`ObjectFile`, so keeping the object keeps them. Files without a
@@ -46,14 +46,17 @@ def object_for_path(path: str, build_id: str | None) -> ObjectFile:
     """
     st = os.stat(path)
     file_key: tuple[object, ...] = ("file", path, st.st_size, st.st_mtime_ns)
-    obj = _recall(("build-id", build_id)) if build_id else None
+    # A stripped file and its twin with symbols share a build id, not a size: keyed by both,
+    # the stripped copy opened first is never served for the twin (its frames would be ??).
+    id_key: tuple[object, ...] = ("build-id", build_id, st.st_size)
+    obj = _recall(id_key) if build_id else None
     if obj is None:
         obj = _recall(file_key)
     if obj is None:
         obj = open_object(path)
         # Keyed by build id only when the file really has it: a wrong file handed in by a
         # resolver must not be served later for the right build id.
-        key = ("build-id", build_id) if build_id and obj.build_id == build_id else file_key
+        key = id_key if build_id and obj.build_id == build_id else file_key
         _remember(key, obj)
     return obj
 

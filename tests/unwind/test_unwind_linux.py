@@ -156,3 +156,26 @@ def test_signal_frame_without_libc_cfi_reads_the_kernel_context(
     for name in ("rip", "rsp", "rbp", "rbx", "r12", "rdi", "rax"):
         assert got.registers[name] == expected.registers[name], name
     assert any("libc.so" in note for note in by_code.notes)  # says the file was not used
+
+
+def test_a_stripped_copy_is_never_served_for_its_twin(tmp_path: Path) -> None:
+    """A stripped copy and its twin share a build id: the object cache must not hand the
+    stripped one (opened first, as a warm worker may) to a core of the twin (its frames were
+    all ?? then)."""
+    import shutil
+    import subprocess
+
+    from coresnap.unwind import cache
+
+    full = tmp_path / "full"
+    shutil.copy2(build("snap_basic.c", flags=("-g", "-O2")), full)
+    stripped = tmp_path / "stripped"
+    shutil.copy2(full, stripped)
+    subprocess.run(["strip", "--strip-all", str(stripped)], check=True)
+    build_id = cache.object_for_path(str(stripped), None).build_id
+    assert build_id
+    cache.clear()
+    assert cache.object_for_path(str(stripped), build_id).path == str(stripped)
+    twin = cache.object_for_path(str(full), build_id)
+    assert twin.path == str(full) and twin.build_id == build_id
+    assert twin is cache.object_for_path(str(full), build_id)  # still cached
