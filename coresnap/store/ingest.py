@@ -199,7 +199,7 @@ def parse(
 def _attribute_rows(object_id: int, p: Parsed) -> list[dict[str, Any]]:
     rows = []
     for key, value in p.attributes.items():
-        num = float(value) if isinstance(value, int | float) else _number(value)
+        num = _number(value)  # an int past a double's range has no number (it is text)
         rows.append(dict(object_id=object_id, key=key, value_text=str(value), value_num=num))
     for label in p.labels:
         rows.append(
@@ -208,10 +208,10 @@ def _attribute_rows(object_id: int, p: Parsed) -> list[dict[str, Any]]:
     return rows
 
 
-def _number(text: str) -> float | None:
+def _number(text: str | int | float) -> float | None:
     try:
         value = float(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return value if math.isfinite(value) else None
 
