@@ -29,6 +29,13 @@ import subprocess
 _LEGACY_RUST = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
 _LEGACY_HASH = re.compile(r"::h[0-9a-f]{16}$")
 _CLONES = re.compile(r"(\s*\[clone [^\]]*\])+$")
+
+
+def without_clones(name: str) -> str:
+    """``f [clone .isra.0] [clone .cold]`` is ``f``: a name without its trailing clone marks."""
+    return _CLONES.sub("", name)
+
+
 _V0_DISAMBIGUATOR = re.compile(r"(?<=[A-Za-z0-9_])\[[0-9a-f]{1,16}\]")
 
 

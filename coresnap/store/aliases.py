@@ -177,10 +177,6 @@ def lined(site: str | None) -> bool:
     return bool(site) and not str(site).startswith("+")
 
 
-def _weak_rows(conn: Connection, project_id: int, keys: Sequence[str]) -> dict[str, Known]:
-    return known(conn, project_id, keys)
-
-
 def _mark(conn: Connection, project_id: int, key: str, group_id: int, mark: str) -> None:
     conn.execute(
         update(group_aliases)
@@ -206,7 +202,7 @@ def place_weak(
     found that deadlock when marks changed here)."""
     if not keys:
         return []
-    found = _weak_rows(conn, project_id, keys)
+    found = known(conn, project_id, keys)
     with_line = lined(site)
     for key in sorted(found):
         k = found[key]

@@ -8,12 +8,16 @@ the end (C++ and Rust demangling in one batch, parameters by the final name).
 from __future__ import annotations
 
 import bisect
-import re
 from typing import Any
 
 import drgn
 
-from coresnap.analysis.demangle import demangle_all, is_rust_symbol, last_component
+from coresnap.analysis.demangle import (
+    demangle_all,
+    is_rust_symbol,
+    last_component,
+    without_clones,
+)
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.engines.drgn_names import LINKAGE, FrameNamer, linkage_marked
 from coresnap.snapshot.engines.drgn_walk import CodeRanges, walk_frames
@@ -166,12 +170,15 @@ class FrameWalker:
                 if name and name.startswith(LINKAGE):
                     _, mangled, plain = name.split(LINKAGE, 2)
                     full = qualified.get(mangled)
+                    # A cold part or clone has the function's DWARF name and its own symbol
+                    # with the clone mark (``load`` vs ``load [clone .cold]``): the same one.
                     same = plain == mangled or (
                         full is not None
-                        and _unclone(last_component(full)) == _unclone(last_component(plain))
+                        and without_clones(last_component(full))
+                        == without_clones(last_component(plain))
                     )
                     if full and same and plain != mangled:
-                        full = _unclone(full)  # named by DWARF: gdb's name, no clone mark
+                        full = without_clones(full)  # named by DWARF: gdb's name, no clone mark
                     name = frame["function"] = full if full and same else plain
                 params = self._param_names(name)
                 for var in frame["variables"]:
@@ -228,13 +235,3 @@ def _safe_name(thread: drgn.Thread) -> str | None:
         return thread.name
     except _ERRORS:
         return None
-
-
-_CLONE_MARKS = re.compile(r"(\s*\[clone [^\]]*\])+$")
-
-
-def _unclone(name: str) -> str:
-    """``load [clone .cold]`` is ``load``: a function's cold part (or an .isra/.constprop
-    clone) has the function's DWARF name and its own symbol with the clone mark; gdb names
-    it by DWARF, without the mark."""
-    return _CLONE_MARKS.sub("", name)
