@@ -255,6 +255,16 @@ class SnapshotFormatError(CoresnapError):
         super().__init__(f"{where}{what}")
 
 
+class SnapshotTooLarge(SnapshotFormatError):
+    """A snapshot (``path``, or bytes) is over ``limit`` bytes once inflated: ``what`` says which
+    size (declared in its zstd frame, or found inflating it)."""
+
+    def __init__(self, path: str | None, what: str, limit: int) -> None:
+        self.limit = limit
+        self.size_what = what
+        super().__init__(path, f"{what} is over the limit of {limit} bytes")
+
+
 class SnapshotEngineError(CoresnapError):
     """Snapshot engine ``engine`` could not serve this core: ``why`` says what failed."""
 

@@ -1,6 +1,7 @@
 """Snapshot files: a zstd frame of UTF-8 JSON, validated against the v1 JSON Schema.
 
-``dumps``/``decode`` are the only places that know the on-disk encoding; ``validate`` is the only
+``dumps``/``decode`` are the only places that know the on-disk encoding (its compression is
+:mod:`.compression`, shared with coronerd's reading of uploads); ``validate`` is the only
 place that knows the schema; ``loads`` is both. A snapshot is checked against the schema once on
 its way to the store (where it is written, and by coronerd at upload): readers of a snapshot
 already checked use ``decode``. Plain (uncompressed) JSON is accepted by ``load`` too, so a
@@ -17,20 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import zstandard
-
 from coresnap.errors import SnapshotFormatError
+from coresnap.snapshot import compression
 
 if TYPE_CHECKING:
     import jsonschema
 
 FORMAT = "coresnap-snapshot"
 VERSION = 1
-# zstd frame magic (RFC 8878, 3.1.1): 0xFD2FB528 little-endian.
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # A snapshot is small by design; refuse to inflate anything absurd (a zstd bomb).
 MAX_DECOMPRESSED = 256 * 1024 * 1024
-_LEVEL = 10
 
 
 @functools.cache
@@ -134,7 +131,7 @@ def to_json(snapshot: dict[str, Any], *, indent: int | None = None) -> str:
 def dumps(snapshot: dict[str, Any]) -> bytes:
     """The snapshot as stored: a zstd frame of compact UTF-8 JSON."""
     data = to_json(snapshot).encode("utf-8")
-    return zstandard.ZstdCompressor(level=_LEVEL).compress(data)
+    return compression.compress(data)
 
 
 def loads(data: bytes, path: str | None = None) -> dict[str, Any]:
@@ -153,17 +150,10 @@ def decode(data: bytes, path: str | None = None) -> dict[str, Any]:
     schema check (for a snapshot already checked, e.g. one this host wrote).
 
     Raises:
-        SnapshotFormatError: not zstd/JSON, too large once inflated, or not a v1 document.
+        SnapshotFormatError: not one zstd frame of JSON (nor bare JSON), too large once
+            inflated (``SnapshotTooLarge``), or not a v1 document.
     """
-    if data[:4] == _ZSTD_MAGIC:
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(data)
-            data = reader.read(MAX_DECOMPRESSED + 1)
-        except zstandard.ZstdError as e:
-            raise SnapshotFormatError(path, f"bad zstd data: {e}") from None
-        if len(data) > MAX_DECOMPRESSED:
-            raise SnapshotFormatError(path, f"inflates to over {MAX_DECOMPRESSED} bytes")
-    snapshot = parse(data, path)
+    snapshot = parse(compression.inflate(data, MAX_DECOMPRESSED, path), path)
     if snapshot.get("format") != FORMAT:
         raise SnapshotFormatError(path, f"not a {FORMAT} document")
     if snapshot.get("version") != VERSION:
@@ -173,7 +163,8 @@ def decode(data: bytes, path: str | None = None) -> dict[str, Any]:
 
 def parse(raw: bytes | bytearray, path: str | None = None) -> dict[str, Any]:
     """The JSON object in ``raw`` (inflated snapshot bytes): the one JSON reader of snapshots,
-    here and in coronerd (which inflates uploads its own bounded way first).
+    here and in coronerd (which inflates uploads through :mod:`.compression` too, under its own
+    limit and memory budget).
 
     Raises:
         SnapshotFormatError: not JSON (NaN and Infinity are not, nor JSON nested deeper than

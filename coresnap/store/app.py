@@ -13,10 +13,10 @@ from coresnap import __version__
 from coresnap.store import metrics, retention
 from coresnap.store.alerts import sender, targets
 from coresnap.store.blobs import open_blobs
+from coresnap.store.budget import Budget
 from coresnap.store.config import StoreConfig
 from coresnap.store.console import mount as mount_console
 from coresnap.store.db.engine import make_engine, upgrade
-from coresnap.store.inflate import Budget
 from coresnap.store.openapi import DESCRIPTION, ROUTERS
 from coresnap.store.routes import Context, errors
 

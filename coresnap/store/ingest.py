@@ -27,26 +27,27 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import zstandard
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from coresnap.analysis import document
-from coresnap.errors import InvalidSnapshot, PayloadTooLarge, SnapshotFormatError
+from coresnap.errors import InvalidSnapshot, PayloadTooLarge, SnapshotFormatError, SnapshotTooLarge
+from coresnap.snapshot import compression
 from coresnap.snapshot.format import parse as parse_snapshot
 from coresnap.snapshot.format import validate as validate_schema
-from coresnap.store import aliases, debugsyms, fingerprints, grouping, inflate, learned, symbols
+from coresnap.store import aliases, debugsyms, fingerprints, grouping, learned, symbols
 from coresnap.store.alerts import outbox
 from coresnap.store.blobs import BlobStore, blob_key
+from coresnap.store.budget import Budget
 from coresnap.store.config import StoreConfig
 from coresnap.store.db.engine import reading, write_lock, writing
 from coresnap.store.db.models import MAX_VALUE, attributes, groups, objects
 
-ZSTD_MAGIC = inflate.ZSTD_MAGIC
 OID = re.compile(r"^[0-9a-f]{32}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The attribute saying how many frames learned symbols filled (objects.learned has which).
@@ -118,16 +119,23 @@ def decode(body: bytes, limit: int, *, check: bool = True) -> dict[str, Any]:
     Raises PayloadTooLarge when the decompressed JSON is over ``limit`` (zstd bombs), and
     InvalidSnapshot for bad compression, bytes after the frame, bad JSON or JSON nested too deep.
     """
-    raw = inflate.inflate(body, limit)  # one frame, at most limit bytes (see inflate.py)
-    if len(raw) > limit:
-        raise PayloadTooLarge("decompressed snapshot", limit)
-    try:
+    with _as_store_errors():
+        raw = compression.inflate(body, limit)  # one frame, at most limit bytes
         doc = parse_snapshot(raw)  # the JSON reader of snapshot.format
-    except SnapshotFormatError as e:
-        raise InvalidSnapshot(e.what) from e
     if check:
         validate(doc)
     return doc
+
+
+@contextlib.contextmanager
+def _as_store_errors() -> Iterator[None]:
+    """The snapshot reader's errors as the store's answers: 413 past the limit, else 422."""
+    try:
+        yield
+    except SnapshotTooLarge as e:
+        raise PayloadTooLarge(e.size_what, e.limit) from e
+    except SnapshotFormatError as e:
+        raise InvalidSnapshot(e.what) from e
 
 
 def validate(doc: dict[str, Any]) -> None:
@@ -236,7 +244,7 @@ def store(
     project: tuple[int, str],
     body: bytes,
     extra: dict[str, str],
-    budget: inflate.Budget | None = None,
+    budget: Budget | None = None,
 ) -> Stored:
     """Decode, validate and store one upload to ``project`` (id, name); see the module doc.
     With a ``budget``, the upload holds its decompressed size of it until it is stored.
@@ -244,7 +252,8 @@ def store(
     Raises PayloadTooLarge, InvalidSnapshot or StoreBusy (budget); nothing is stored then.
     """
     limit = config["limits.max_snapshot"]
-    size = inflate.declared_size(body, limit)
+    with _as_store_errors():
+        size = compression.declared_size(body, limit)
     with contextlib.nullcontext() if budget is None else budget.hold(size):
         return _store(engine, blobs, config, project, decode(body, limit), body, extra)
 
@@ -273,7 +282,7 @@ def _store(
         p.teaches = symbols.news(symbols.teach(doc), known)
         p.teaches.update(resolved)  # each pc is looked up in a debug file once
         written = grouping.likely_kept(conn, pid, p.fingerprint, config)
-    blob = body if body.startswith(ZSTD_MAGIC) else zstandard.compress(body)
+    blob = body if body.startswith(compression.ZSTD_MAGIC) else compression.compress(body, 3)
     key = blob_key(pname, p.oid)
     # The blob is written on another thread meanwhile: waiting for a SQLite writer's turn or
     # doing the transaction's work, this one overlaps its fsyncs.

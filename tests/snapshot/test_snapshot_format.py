@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from coresnap.errors import ConfigError, SnapshotFormatError
-from coresnap.snapshot import dumps, load, loads, validate
+from coresnap.errors import ConfigError, SnapshotFormatError, SnapshotTooLarge
+from coresnap.snapshot import compression, dumps, load, loads, validate
 from coresnap.snapshot.build import build_snapshot
 from coresnap.snapshot.format import schema
 from tests.snapshot.snapshot_support import Crashed, coresnap
@@ -44,11 +46,63 @@ def test_bad_snapshot_bytes_are_named() -> None:
         loads(b"\x00garbage")
     with pytest.raises(SnapshotFormatError, match="not a coresnap-snapshot"):
         loads(b'{"format": "other"}')
-    with pytest.raises(SnapshotFormatError, match="bad zstd"):
+    with pytest.raises(SnapshotFormatError, match="zstd"):
         loads(b"\x28\xb5\x2f\xfd" + b"\xff" * 20)
     bomb = zstandard.ZstdCompressor().compress(b" " * (300 * 1024 * 1024))
-    with pytest.raises(SnapshotFormatError, match="inflates"):
+    with pytest.raises(SnapshotTooLarge, match="declared in its zstd frame"):
         loads(bomb)
+    # Without a declared size, decompression stops at the limit.
+    streamed = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(streamed, closefd=False) as w:
+        for _ in range(300):
+            w.write(b" " * (1024 * 1024))
+    assert zstandard.frame_content_size(streamed.getvalue()) == -1
+    with pytest.raises(SnapshotTooLarge, match="decompressed snapshot is over the limit"):
+        loads(streamed.getvalue())
+
+
+def test_a_snapshot_is_one_frame_on_the_host_as_in_coronerd(
+    crashed: dict[str, Crashed], tmp_path: Path
+) -> None:
+    """Bytes after the snapshot's zstd frame (a second frame, garbage) are refused by the host's
+    reader as coronerd refuses them at upload: one reader (snapshot.compression) for both.
+    Before, the host read the first frame and ignored the rest."""
+    good = dumps(crashed["c_O0"].snapshot)
+    second = zstandard.ZstdCompressor().compress(b" " * (64 * 1024 * 1024))
+    for tail in (second, b"\x00", b"\x50\x2a\x4d\x18" + b"\x00" * 8):  # skippable frame
+        with pytest.raises(SnapshotFormatError, match="bytes after the snapshot's frame"):
+            loads(good + tail)
+    path = tmp_path / "two-frames.snap"
+    path.write_bytes(good + second)
+    result = coresnap("view", str(path))
+    assert result.returncode != 0 and "bytes after the snapshot's frame" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_compressed_reader_names_every_bad_input(data: st.DataObject) -> None:
+    """Any bytes (random, or a real frame with some bytes changed, cut or extended) give the
+    content within the limit or a SnapshotFormatError: no other exception, nothing longer."""
+    limit = 64 * 1024
+    frame = bytearray(compression.compress(b'{"format": "coresnap-snapshot"}' * 100))
+    kind = data.draw(st.sampled_from(["random", "mutated", "cut", "extended"]))
+    if kind == "random":
+        body = compression.ZSTD_MAGIC + data.draw(st.binary(max_size=200))
+    elif kind == "mutated":
+        for _ in range(data.draw(st.integers(1, 8))):
+            at = data.draw(st.integers(4, len(frame) - 1))
+            frame[at] = data.draw(st.integers(0, 255))
+        body = bytes(frame)
+    elif kind == "cut":
+        body = bytes(frame[: data.draw(st.integers(4, len(frame) - 1))])
+    else:
+        body = bytes(frame) + data.draw(st.binary(min_size=1, max_size=64))
+    try:
+        out = compression.inflate(body, limit)
+    except SnapshotFormatError:
+        return
+    assert len(out) <= limit
 
 
 def test_schema_rejects_a_broken_snapshot(crashed: dict[str, Crashed]) -> None:

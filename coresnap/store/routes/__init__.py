@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from coresnap.errors import AuthError, PayloadTooLarge
 from coresnap.store import auth
 from coresnap.store.blobs import BlobStore
+from coresnap.store.budget import Budget
 from coresnap.store.config import StoreConfig
-from coresnap.store.inflate import Budget
 
 API = "/api/v1"
 
