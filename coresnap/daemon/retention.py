@@ -16,11 +16,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import zstandard
-
 from coresnap.config import Config
 from coresnap.daemon import dump as dumps
 from coresnap.daemon.snapshotfile import fingerprint
+from coresnap.spool import kept
 from coresnap.spool.stages import (
     CORE_KEPT,
     CORE_KEPT_ZST,
@@ -100,8 +99,8 @@ class Retention:
 
     def _compress(self, dump_id: str, core: Path) -> None:
         temp = self.spool.staging_path(dump_id, "zst")
-        with open(core, "rb") as src, open(temp, "wb") as dst:
-            zstandard.ZstdCompressor(level=3, threads=0).copy_stream(src, dst)
+        with open(temp, "wb") as dst:
+            kept.compress(core, dst)
         os.chmod(temp, core.stat().st_mode & 0o777)
         self.spool.publish(temp, Stage.COMMITTED, dump_id, CORE_KEPT_ZST)
         core.unlink()

@@ -4,13 +4,13 @@ compressed one inflated, or the pending one; to stdout when it is not a terminal
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 from coresnap.cli import hostopts
 from coresnap.cli.commands import Command
 from coresnap.cli.commands.info import DumpNotFound, find
+from coresnap.spool import kept
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -20,8 +20,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zstandard
-
     _cfg, root = hostopts.load(args)
     item = find(root, args.id)
     cores = sorted(p for p, kind in item.files.items() if kind == "core")
@@ -29,16 +27,12 @@ def run(args: argparse.Namespace) -> int:
         raise DumpNotFound(root, args.id, f"{item.id} has no core left (retention purged it)")
     if not args.output and sys.stdout.isatty():
         raise DumpNotFound(root, args.id, "refusing to write a core to a terminal: -o FILE")
-    with open(cores[0], "rb") as src:
-        dst = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-        try:
-            if cores[0].name.endswith(".zst"):
-                zstandard.ZstdDecompressor().copy_stream(src, dst)
-            else:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        finally:
-            if args.output:
-                dst.close()
+    dst = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        kept.copy(cores[0], dst)
+    finally:
+        if args.output:
+            dst.close()
     if args.output:
         size = Path(args.output).stat().st_size
         print(f"{args.output}: core of {item.exe} ({item.id}), {size} bytes", file=sys.stderr)

@@ -8,11 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import zstandard
-
 from coresnap.cli import hostopts
 from coresnap.cli.commands import Command
 from coresnap.cli.commands.info import DumpNotFound, find
+from coresnap.spool import kept
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -33,11 +32,11 @@ def _core(root: str, prefix: str) -> tuple[Path, str | None]:
 def run(args: argparse.Namespace) -> int:
     _cfg, root = hostopts.load(args)
     core, exe = _core(root, args.id)
-    if core.name.endswith(".zst"):
+    if kept.is_compressed(core):
         # gdb needs a plain file: inflate into a private temp dir that outlives the exec.
-        plain = Path(tempfile.mkdtemp(prefix="coresnap-gdb-")) / core.name[:-4]
-        with open(core, "rb") as src, open(plain, "wb") as dst:
-            zstandard.ZstdDecompressor().copy_stream(src, dst)
+        plain = Path(tempfile.mkdtemp(prefix="coresnap-gdb-")) / kept.plain_name(core)
+        with open(plain, "wb") as dst:
+            kept.copy(core, dst)
         core = plain
     gdb = shutil.which("gdb")
     if not gdb:
