@@ -43,3 +43,11 @@ def snapshot(c: RealCrash, out: Path, version: str) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return out
+
+
+# (program, the headline the object page opens on): deliberate deaths, all SIGABRT.
+ABORTS = (
+    ("cls_assert.c", "Assertion 'count > 1 && \"need two arguments\"' failed"),
+    ("cls_uncaught_exception.cc", "Uncaught exception std::runtime_error"),
+    ("cls_abort.c", "abort() called in give_up (cls_abort.c:7)"),
+)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from coresnap.analysis import document
 from coresnap.errors import StoreError
 from coresnap.store import aggregate, grouping
-from coresnap.store.console import charts, data, snapshot, web
+from coresnap.store.console import charts, crashsite, data, snapshot, web
 from coresnap.store.db.engine import writing
 from coresnap.store.db.models import groups
 
@@ -31,7 +31,11 @@ def _group(request: Request, pid: int, fingerprint: str) -> dict[str, Any]:
     return g
 
 
-@router.get("/p/{project}/g/{fingerprint}", response_class=HTMLResponse)
+@router.get(
+    "/p/{project}/g/{fingerprint}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(web.query_slot)],
+)
 def group_page(request: Request, project: str, fingerprint: str, page: int = 0) -> Response:
     user = web.signed_in(request)
     pid = web.project_of(request, user, project)
@@ -73,6 +77,7 @@ def group_page(request: Request, project: str, fingerprint: str, page: int = 0) 
         snap=snap,
         crashed=_crashed(snap),
         notes=snapshot.annotations_by_frame(snap),
+        site=crashsite.crash_site(snap),
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from coresnap.errors import ObjectNotFound, StoreError
 from coresnap.store import catalog, ingest
-from coresnap.store.console import data, web
+from coresnap.store.console import crashsite, data, web
 
 router = APIRouter()
 
@@ -41,6 +41,7 @@ def object_page(request: Request, project: str, oid: str) -> Response:
         snap=snap,
         folded=fold_threads(snap["threads"]) if snap else [],
         notes=annotations_by_frame(snap),
+        site=crashsite.crash_site(snap),
     )
 
 
