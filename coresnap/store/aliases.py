@@ -177,6 +177,28 @@ def lined(site: str | None) -> bool:
     return bool(site) and not str(site).startswith("+")
 
 
+# The rules above as two pure functions, the one statement of them: ingest applies them one
+# crash at a time (place_weak, register_weak), the regroup planner to all crashes at once.
+
+
+def fold_mark(mark: str | None, site: str | None) -> str:
+    """A function key's mark once a crash at ``site`` brought it (``mark`` None: new key)."""
+    new = str(site)[:512] if lined(site) else LINELESS
+    if mark is None or (mark == LINELESS and lined(site)):
+        return new
+    if lined(mark) and lined(site) and mark != new:
+        return AMBIGUOUS
+    return mark
+
+
+def weak_joins(mark: str | None, site: str | None) -> bool:
+    """Whether a crash at ``site`` joins the group of a function key marked ``mark``: a crash
+    without a line meets the one group with a line, or a crash with a line the group without."""
+    if mark is None or mark == AMBIGUOUS:
+        return False
+    return lined(mark) != lined(site)
+
+
 def _mark(conn: Connection, project_id: int, key: str, group_id: int, mark: str) -> None:
     conn.execute(
         update(group_aliases)
@@ -203,7 +225,6 @@ def place_weak(
     if not keys:
         return []
     found = known(conn, project_id, keys)
-    with_line = lined(site)
     for key in sorted(found):
         k = found[key]
         if k.pinned or k.blamed == AMBIGUOUS:
@@ -212,10 +233,9 @@ def place_weak(
         if row is not None and row["pinned"]:
             return [x for x in keys if x not in found]
         mine = None if row is None else int(row["merged_into"] or row["id"])
-        if with_line and k.blamed not in (LINELESS, site):
-            continue  # another site of the function: register_weak marks the key AMBIGUOUS
-        if k.blamed == site or (not with_line and k.blamed == LINELESS):
-            continue  # the same site (keys differ by callers), or two crashes without a line
+        if not weak_joins(k.blamed, site):
+            continue  # the same site, two crashes without a line, or another site of the
+            # function (register_weak marks the key AMBIGUOUS then)
         # A crash without a line meets a lined group, or a lined crash a lineless group.
         if mine is None:
             row = _join(conn, project_id, fingerprint, k.group_id, ts, frames, f"weak {key}")
@@ -231,14 +251,14 @@ def register_weak(
 ) -> int:
     """Register function ``keys`` to row ``row_id`` with their mark (see above); a key
     another group brought with a line at another site becomes AMBIGUOUS."""
-    mark = str(site)[:512] if lined(site) else LINELESS
-    added = register(conn, project_id, row_id, keys, mark)
+    added = register(conn, project_id, row_id, keys, fold_mark(None, site))
     if lined(site):
         row = conn.execute(select(groups.c.merged_into).where(groups.c.id == row_id)).first()
         mine = int(row[0] or row_id) if row is not None else row_id
         for key, k in sorted(known(conn, project_id, keys).items()):
+            mark = fold_mark(k.blamed, site)
             if k.blamed == LINELESS and k.group_id == mine:
                 _mark(conn, project_id, key, mine, mark)  # the lineless group is ours now
-            elif k.group_id != mine and lined(k.blamed) and k.blamed != mark:
-                _mark(conn, project_id, key, k.group_id, AMBIGUOUS)
+            elif k.group_id != mine and mark == AMBIGUOUS != k.blamed:
+                _mark(conn, project_id, key, k.group_id, mark)
     return added

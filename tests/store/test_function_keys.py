@@ -157,3 +157,29 @@ def test_a_regroup_joins_what_came_before_the_function_keys(
         assert consistency(engine, pid) == []
     finally:
         engine.dispose()
+
+
+def test_the_rules_in_one_place_are_order_free_once_all_crashes_are_seen() -> None:
+    """``fold_mark``/``weak_joins`` are the function-key rules both ingest (one crash at a time)
+    and the regroup planner (all at once) apply: the mark after every crash does not depend on
+    their order, and who joins whom follows from it."""
+    import itertools
+
+    from coresnap.store.aliases import AMBIGUOUS, LINELESS, fold_mark, weak_joins
+
+    cases = {
+        ("+0x1f",): LINELESS,
+        ("+0x1f", "+0x2a"): LINELESS,
+        ("proto.c:59", "+0x1f"): "proto.c:59",
+        ("proto.c:59", "proto.c:59", None): "proto.c:59",
+        ("proto.c:59", "+0x1f", "proto.c:71"): AMBIGUOUS,
+    }
+    for sites, want in cases.items():
+        for order in itertools.permutations(sites):
+            mark = None
+            for site in order:
+                mark = fold_mark(mark, site)
+            assert mark == want, order
+    assert weak_joins("proto.c:59", "+0x1f") and weak_joins(LINELESS, "proto.c:59")
+    assert not weak_joins("proto.c:59", "proto.c:71") and not weak_joins(LINELESS, "+0x2a")
+    assert not weak_joins(AMBIGUOUS, "+0x1f") and not weak_joins(None, "+0x1f")

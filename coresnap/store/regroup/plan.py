@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from coresnap.store import aliases
 from coresnap.store.aliases import lined
 from coresnap.store.regroup.read import Reading, Stored
 
@@ -163,8 +164,9 @@ def _represent(
 def _weak_unions(
     plan: Plan, by_key: dict[str, list[Stored]], union: _Union, pinned: set[str]
 ) -> None:
-    """Step 1 for function keys (``aliases.py``): the keys without a line join the one group
-    with a line of their function key, when the key has crashes with a line at one site only."""
+    """Step 1 for function keys: ingest's rules (``aliases.fold_mark``, ``aliases.weak_joins``)
+    applied to all crashes at once: each key's mark folds every site that brought it, then the
+    keys without a line join the (first) group with a line of a key they may join."""
     owners: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
     for key, members in by_key.items():
         prints = [plan.reading.computed[s.id].print for s in members]
@@ -172,13 +174,15 @@ def _weak_unions(
         for weak in sorted({w for p in prints for w in p.weak}):
             owners[weak].append((key, site))
     for weak, keys in sorted(owners.items()):
-        sites = {site for _, site in keys if lined(site)}
-        if len(sites) != 1:
-            continue
-        target = min(k for k, site in keys if lined(site))
+        mark: str | None = None
+        for _, site in keys:
+            mark = aliases.fold_mark(mark, site)
+        targets = [k for k, site in keys if lined(site)]
         for key, site in keys:
-            if not lined(site) and key not in pinned and target not in pinned:
-                union.join(key, target, f"weak {weak}")
+            if not aliases.weak_joins(mark, site) or lined(site) or not targets:
+                continue
+            if key not in pinned and min(targets) not in pinned:
+                union.join(key, min(targets), f"weak {weak}")
 
 
 def _final(plan: Plan, key: str, members: list[Stored], row: Any, stays: dict[int, bool]) -> Final:
