@@ -44,7 +44,8 @@ PRELOAD = ("coresnap.snapshot.engines.drgn_engine", "coresnap.snapshot.command",
 
 
 def preload() -> list[str]:
-    """Import :data:`PRELOAD` and every module below it; returns those that failed."""
+    """Import :data:`PRELOAD` and every module below it, and compile the analysis rules
+    (:func:`coresnap.analysis.warm`); returns what failed."""
     failed = []
     for name in PRELOAD:
         try:
@@ -63,6 +64,12 @@ def preload() -> list[str]:
         drgn.Program()  # libdrgn loaded and initialized
     except ImportError:
         failed.append("drgn")
+    try:
+        from coresnap.analysis import warm
+
+        warm()  # the rule files compiled once here, not in every child
+    except (ImportError, OSError, ValueError) as e:
+        failed.append(f"coresnap.analysis.warm ({e})")
     return failed
 
 

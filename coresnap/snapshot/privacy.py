@@ -33,6 +33,9 @@ __all__ = ["MARK", "apply", "process_strings", "scrubbed_paths"]
 _CONTENT = ("value", "string", "deref", "strings")
 _SKIP = frozenset({"privacy"})  # the record itself is not swept
 MAX_STRINGS = 1 << 20  # bytes of argv + environ read from the core (ARG_MAX is often 2 MiB)
+# A path in the document, spelled (:func:`_spell`) only when something is found there: the
+# trail of its container (None at the top), the key or index, whether it is a list index.
+Trail = tuple["Trail | None", object, bool]
 
 
 def apply(
@@ -67,9 +70,9 @@ def apply(
         if isinstance(process.get("environ"), dict):
             process["environ"] = scrub.environ(process["environ"], "process.environ")
     if policy.on("variables"):
-        for where, variable in _variables(snap):
-            _variable(scrub, variable, where)
-    _sweep(scrub, snap, "")
+        for at, variable in _variables(snap):
+            _variable(scrub, variable, at)
+    _sweep(scrub, snap)
     snap["privacy"] = scrub.record()
     return snap["privacy"]
 
@@ -111,11 +114,13 @@ def _from_assets(where: str) -> str:
     return where
 
 
-def _variables(snap: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _variables(snap: dict[str, Any]) -> Iterator[tuple[Trail, dict[str, Any]]]:
     for t, thread in enumerate(_dicts(snap.get("threads"))):
+        at_thread: Trail = ((None, "threads", False), t, True)
         for f, frame in enumerate(_dicts(thread.get("frames"))):
+            at_frame: Trail = ((at_thread, "frames", False), f, True)
             for v, variable in enumerate(_dicts(frame.get("variables"))):
-                yield f"threads[{t}].frames[{f}].variables[{v}]", variable
+                yield ((at_frame, "variables", False), v, True), variable
 
 
 def _dicts(items: Any) -> list[dict[str, Any]]:
@@ -123,14 +128,15 @@ def _dicts(items: Any) -> list[dict[str, Any]]:
     return [i if isinstance(i, dict) else {} for i in items] if isinstance(items, list) else []
 
 
-def _variable(scrub: Scrub, variable: dict[str, Any], where: str) -> None:
+def _variable(scrub: Scrub, variable: dict[str, Any], at: Trail) -> None:
     """A variable named like a secret loses its content; any other, its secret members."""
     rule = scrub.secret_name(variable.get("name"))
     if rule is None:
         for key in ("value", "deref"):
-            _members(scrub, variable.get(key), f"{where}.{key}")
-        _member_strings(scrub, variable.get("strings"), f"{where}.strings")
+            _members(scrub, variable.get(key), (at, key, False))
+        _member_strings(scrub, variable.get("strings"), (at, "strings", False))
         return
+    where = _spell(at)
     for key in _CONTENT:
         old = variable.get(key)
         if old is None or old == MARK or (key == "value" and "points_to" in variable):
@@ -142,25 +148,26 @@ def _variable(scrub: Scrub, variable: dict[str, Any], where: str) -> None:
         scrub.note(where, "variables", rule.label)
 
 
-def _members(scrub: Scrub, value: Any, where: str) -> None:
+def _members(scrub: Scrub, value: Any, at: Trail) -> None:
     """Members named like a secret, at any depth of a struct (or array of structs) value."""
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _members(scrub, item, f"{where}[{i}]")
+            _members(scrub, item, (at, i, True))
     if not isinstance(value, dict):
         return
     for name, member in value.items():
         rule = scrub.secret_name(name)
         if rule is None:
-            _members(scrub, member, f"{where}.{name}")
+            _members(scrub, member, (at, name, False))
         elif member is not None and member != MARK:
             value[name] = MARK
+            where = _spell((at, name, False))
             for text in _strings(member):
-                scrub.note(f"{where}.{name}", "variables", rule.label, text)
-            scrub.note(f"{where}.{name}", "variables", rule.label)
+                scrub.note(where, "variables", rule.label, text)
+            scrub.note(where, "variables", rule.label)
 
 
-def _member_strings(scrub: Scrub, strings: Any, where: str) -> None:
+def _member_strings(scrub: Scrub, strings: Any, at: Trail) -> None:
     """The strings of ``char *`` members (by path: ``.user.password``, ``->token``) whose path
     names a secret anywhere: the member itself, or the struct holding it."""
     if not isinstance(strings, dict):
@@ -170,7 +177,8 @@ def _member_strings(scrub: Scrub, strings: Any, where: str) -> None:
         rule = next(filter(None, map(scrub.secret_name, filter(None, names))), None)
         if rule is not None and text != MARK:
             strings[path] = MARK
-            scrub.note(f"{where}[{json.dumps(path)}]", "variables", rule.label, str(text))
+            where = f"{_spell(at)}[{json.dumps(path)}]"
+            scrub.note(where, "variables", rule.label, str(text))
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -184,29 +192,35 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _sweep(scrub: Scrub, node: Any, where: str) -> None:
+def _sweep(scrub: Scrub, node: Any, path: Trail | None = None) -> None:
     """Every string below ``node`` through :meth:`Scrub.text` (values, and known secrets).
     A string's path is spelled only if something is found in it: a 65-thread snapshot has
     tens of thousands of strings and containers, and almost none holds a secret."""
+    text = scrub.text
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(value, str):
                 if len(value) >= MIN_EQUAL:
-                    node[key] = scrub.text(value, partial(_member, where, key))
-            elif isinstance(value, dict | list) and (where or key not in _SKIP):
-                _sweep(scrub, value, _member(where, key))
+                    node[key] = text(value, partial(_spell, (path, key, False)))
+            elif isinstance(value, (dict, list)) and (path is not None or key not in _SKIP):
+                _sweep(scrub, value, (path, key, False))
     elif isinstance(node, list):
         for i, value in enumerate(node):
             if isinstance(value, str):
                 if len(value) >= MIN_EQUAL:
-                    node[i] = scrub.text(value, partial(_item, where, i))
-            elif isinstance(value, dict | list):
-                _sweep(scrub, value, _item(where, i))
+                    node[i] = text(value, partial(_spell, (path, i, True)))
+            elif isinstance(value, (dict, list)):
+                _sweep(scrub, value, (path, i, True))
 
 
-def _member(where: str, key: object) -> str:
-    return f"{where}.{key}" if where else str(key)
-
-
-def _item(where: str, i: int) -> str:
-    return f"{where}[{i}]"
+def _spell(path: Trail) -> str:
+    """``threads[0].frames[2].variables[1]``: a path of :func:`_sweep` as the record says it."""
+    steps: list[tuple[object, bool]] = []
+    at: Trail | None = path
+    while at is not None:
+        at, key, item = at
+        steps.append((key, item))
+    where = ""
+    for key, item in reversed(steps):
+        where = f"{where}[{key}]" if item else f"{where}.{key}" if where else str(key)
+    return where

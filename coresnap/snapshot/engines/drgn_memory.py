@@ -69,20 +69,30 @@ def _has_main(prog: drgn.Program) -> bool:
 
 
 class _FileRange:
-    """drgn memory reader for ``[start, …)`` backed by ``path`` from file offset ``offset``."""
+    """drgn memory reader for ``[start, …)`` backed by ``path`` from file offset ``offset``.
+
+    The file is opened at the first read and stays open while drgn holds the reader: drgn asks
+    for each piece it needs (a code read per frame, each string literal), and opening the file
+    each time cost more than the reads (64 threads: ~20 ms of a snapshot)."""
 
     def __init__(self, path: str, offset: int, start: int) -> None:
         self.path = path
         self.offset = offset
         self.start = start
+        self._fd: int | None = None
 
     def __call__(self, address: int, count: int, offset: int, physical: bool) -> bytes:
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset + offset)
-                data = f.read(count)
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            data = os.pread(self._fd, count, self.offset + offset)
         except OSError as e:
             raise drgn.FaultError(f"{self.path}: {e.strerror}", address) from None
         if len(data) < count:
             raise drgn.FaultError(f"{self.path}: beyond end of file", address)
         return data
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
