@@ -233,6 +233,22 @@ class StoreBusy(StoreError):
         super().__init__(f"{resource} in use by other uploads for {wait:g} s: retry later")
 
 
+class QueriesBusy(StoreError):
+    """All ``slots`` query slots of coronerd (``limits.concurrent_queries``) stayed taken for
+    ``wait`` seconds; the client may retry after ``retry_after`` seconds (the Retry-After
+    header)."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, slots: int, wait: float, retry_after: int) -> None:
+        self.slots = slots
+        self.retry_after = retry_after
+        super().__init__(
+            f"all {slots} query slots in use for {wait:g} s: retry later", retry_after=retry_after
+        )
+
+
 class StoreUnavailable(StoreError):
     """The client could not reach coronerd at ``url`` after its retries."""
 
@@ -362,7 +378,9 @@ class PageError(StoreError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.code = {404: "not-found", 429: "too-many-requests"}.get(status, "forbidden")
+        self.code = {404: "not-found", 429: "too-many-requests", 503: "busy"}.get(
+            status, "forbidden"
+        )
 
 
 class SignInNeeded(StoreError):

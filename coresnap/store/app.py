@@ -18,6 +18,7 @@ from coresnap.store.config import StoreConfig
 from coresnap.store.console import mount as mount_console
 from coresnap.store.db.engine import make_engine, upgrade
 from coresnap.store.openapi import DESCRIPTION, ROUTERS
+from coresnap.store.queryslots import QuerySlots
 from coresnap.store.routes import Context, errors
 
 RETENTION_INTERVAL = 600.0
@@ -43,7 +44,9 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     if migrate:
         upgrade(engine)
     budget = Budget(config["limits.decompress_budget"], BUDGET_WAIT)
-    context = Context(config, engine, open_blobs(config), budget)
+    timeout = config["limits.statement_timeout"]
+    queries = QuerySlots(config["limits.concurrent_queries"], retry_after=timeout or 1)
+    context = Context(config, engine, open_blobs(config), budget, queries)
     targets.sync(engine, config)  # the config file's [[alerts]]
 
     @contextlib.asynccontextmanager

@@ -91,6 +91,16 @@ SETTINGS: tuple[Setting, ...] = (
         10,
         "seconds a query statement may run before it is stopped (503 query-timeout; 0: none)",
     ),
+    Setting(
+        "limits",
+        "concurrent_queries",
+        int,
+        2,
+        "queries (API query, attributes, summary; console project and group pages) this "
+        "process runs at once; one finding no slot free within 1 s is answered 503 busy with "
+        "Retry-After, so that slow queries cannot take the connections uploads need (0: no "
+        "bound; keep it under the PostgreSQL pool of 12)",
+    ),
     Setting("sampling", "first", int, 2, "blobs always kept per group and period"),
     Setting("sampling", "per_minute", int, 4, "after `first`: blobs kept per group per minute"),
     Setting("sampling", "per_hour", int, 8, "after `first`: blobs kept per group per hour"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
@@ -16,7 +16,7 @@ from coresnap.store.console import charts, data, web
 router = APIRouter()
 
 
-@router.get("/p/{project}", response_class=HTMLResponse)
+@router.get("/p/{project}", response_class=HTMLResponse, dependencies=[Depends(web.query_slot)])
 def project_page(
     request: Request, project: str, q: str = "", age: str = "", sort: str = "last", page: int = 0
 ) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from coresnap import timetext
-from coresnap.errors import PageError, SignInNeeded
+from coresnap.errors import PageError, QueriesBusy, SignInNeeded
 from coresnap.snapshot.view_values import render_value
 from coresnap.store.console import charts, users
 from coresnap.store.routes import Context
@@ -36,6 +37,23 @@ HEADERS = {
 def context(request: Request) -> Context:
     ctx: Context = request.app.state.context
     return ctx
+
+
+async def query_slot(request: Request) -> AsyncIterator[None]:
+    """The API's query slot (coresnap.store.queryslots) for a page that runs queries: a page
+    finding none free is an error page (503), not the API's JSON."""
+    slots = context(request).queries
+    if slots is None:
+        yield
+        return
+    try:
+        await slots.acquire()
+    except QueriesBusy as e:
+        raise PageError(503, e.message) from e
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def signed_in(request: Request) -> users.User:

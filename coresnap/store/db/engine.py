@@ -4,12 +4,13 @@ SQLite runs in WAL mode with a busy timeout, foreign keys on, and write transact
 with ``BEGIN IMMEDIATE`` (a deferred transaction that later writes can fail with SQLITE_BUSY
 without waiting: the busy handler is not called for a lock upgrade). An RE2 ``regexp`` function
 backs ``REGEXP`` (linear time in the value: no pattern can backtrack for minutes); patterns reach
-it only after :func:`coresnap.querylang.check_regex`.
+it only after :func:`coresnap.querylang.check_regex`, and it checks the statement's deadline.
 PostgreSQL uses psycopg 3; its migrations take an advisory lock so that several coronerd
 processes starting together upgrade the schema once.
 
 ``statement_timeout`` bounds every statement that is not part of a write transaction: SQLite
-through a progress handler that interrupts a statement past its deadline, PostgreSQL through its
+through a progress handler (and the ``regexp`` function) that interrupts a statement past its
+deadline, PostgreSQL through its
 ``statement_timeout`` (set for the session, lifted with ``SET LOCAL`` inside write transactions
 and for migrations). A query past it fails with :class:`~coresnap.errors.QueryTimeout`.
 """
@@ -81,10 +82,11 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
-    dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
     deadline = _Deadline()
     _record.info["deadline"] = deadline
     dbapi_conn.set_progress_handler(deadline.passed, _PROGRESS_STEPS)
+    bounded = functools.partial(_regexp, deadline=deadline, interrupt=dbapi_conn.interrupt)
+    dbapi_conn.create_function("regexp", 2, bounded, deterministic=True)
 
 
 class _Deadline:
@@ -131,9 +133,15 @@ def _compiled(pattern: str) -> Any:
     return compile_regex(pattern)
 
 
-def _regexp(pattern: str | None, value: str | None) -> bool:
-    # SQLite calls REGEXP(pattern, value) for "value REGEXP pattern".
+def _regexp(pattern: str | None, value: str | None, deadline: _Deadline, interrupt: Any) -> bool:
+    # SQLite calls REGEXP(pattern, value) for "value REGEXP pattern". One call may take
+    # milliseconds (RE2 is linear, but a counted repetition multiplies its states) while the
+    # statement runs few VM instructions per row: the progress handler alone would look at the
+    # deadline only after thousands of calls, so each call looks at it too.
     if pattern is None or value is None:
+        return False
+    if deadline.passed():
+        interrupt()  # the statement ends with "interrupted": QueryTimeout, as the handler's
         return False
     return _compiled(pattern).search(value) is not None
 

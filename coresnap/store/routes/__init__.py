@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,19 +14,21 @@ from coresnap.store import auth
 from coresnap.store.blobs import BlobStore
 from coresnap.store.budget import Budget
 from coresnap.store.config import StoreConfig
+from coresnap.store.queryslots import QuerySlots
 
 API = "/api/v1"
 
 
 @dataclass
 class Context:
-    """What every route needs: the settings, the database engine, the blob store, and the
-    decompression budget uploads share."""
+    """What every route needs: the settings, the database engine, the blob store, the
+    decompression budget uploads share and the slots queries share."""
 
     config: StoreConfig
     engine: Engine
     blobs: BlobStore
     budget: Budget | None = None
+    queries: QuerySlots | None = None
 
 
 def context(request: Request) -> Context:
@@ -34,6 +37,17 @@ def context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(context)]
+
+
+async def query_slot(request: Request) -> AsyncIterator[None]:
+    """Hold one of the query slots for the request (raises QueriesBusy when none frees up):
+    a dependency of every route whose cost the client chooses (coresnap.store.queryslots)."""
+    slots = context(request).queries
+    if slots is None:
+        yield
+        return
+    async with slots.hold():
+        yield
 
 
 def token_of(request: Request) -> str | None:
@@ -65,4 +79,14 @@ async def read_body(request: Request, limit: int, what: str = "request body") ->
     return b"".join(chunks)
 
 
-__all__ = ["API", "AuthError", "Context", "Ctx", "context", "grant", "read_body", "token_of"]
+__all__ = [
+    "API",
+    "AuthError",
+    "Context",
+    "Ctx",
+    "context",
+    "grant",
+    "query_slot",
+    "read_body",
+    "token_of",
+]

@@ -33,7 +33,11 @@ def error_response(status: int, code: str, message: str, **details: Any) -> JSON
 async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreError)
     details = {k: v for k, v in exc.details.items() if v is not None}
-    return error_response(exc.status, exc.code, exc.message, **details)
+    response = error_response(exc.status, exc.code, exc.message, **details)
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

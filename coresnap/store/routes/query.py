@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -12,9 +12,12 @@ from coresnap.querylang import AggregateOp, Operator
 from coresnap.store import aggregate
 from coresnap.store.db.models import attributes, groups, objects
 from coresnap.store.query import Aggregate, Filter, Query, parse_age
-from coresnap.store.routes import API, Ctx, grant
+from coresnap.store.routes import API, Ctx, grant, query_slot
 
-router = APIRouter(prefix=API + "/projects/{project}", tags=["query"])
+# Each route holds a query slot (limits.concurrent_queries): 503 busy when none frees up.
+router = APIRouter(
+    prefix=API + "/projects/{project}", tags=["query"], dependencies=[Depends(query_slot)]
+)
 
 
 class FilterIn(BaseModel):
