@@ -31,6 +31,21 @@ class CrashSite:
     fold: int
     where: str | None
 
+    def names(self, annotation: object) -> bool:
+        """Whether ``annotation`` (one of the snapshot's) is about the first own frame."""
+        return (
+            self.index is not None
+            and isinstance(annotation, dict)
+            and annotation.get("frame") == self.index
+            and annotation.get("thread") == (self.thread or {}).get("tid")
+        )
+
+    def annotated(self, snap: dict[str, Any]) -> bool:
+        """Whether one of ``snap``'s annotations is about the first own frame (the page links
+        that one to the frame rather than adding a line of its own)."""
+        found = snap.get("annotations")
+        return isinstance(found, list) and any(self.names(a) for a in found)
+
     @property
     def folded_modules(self) -> list[str]:
         """The file names of the folded frames' modules, once each: ``libc.so.6``."""
