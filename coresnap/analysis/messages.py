@@ -5,7 +5,11 @@ and fortify/stack-protector failures into an mmap'd ``struct abort_msg_s { unsig
 char msg[]; }`` and stores its address in the GLIBC_PRIVATE global ``__abort_msg`` just before
 abort(), precisely so that core dumps carry the text. libstdc++ (unwind-cxx.h) puts a
 ``__cxa_exception`` header before every thrown object; its ``_Unwind_Exception`` carries the
-class "GNUCC++\\0" and, 80 bytes before it, ``exceptionType`` (the ``std::type_info``).
+class "GNUCC++\\0" and, 80 bytes before it, ``exceptionType`` (the ``std::type_info``); the
+thrown object follows it (``__get_object_from_ue``). libstdc++'s own exceptions derived from
+``std::logic_error`` and ``std::runtime_error`` keep their ``what()`` text in the member that
+follows the vtable pointer, a ``__cow_string`` whose one word points at the characters
+(stdexcept, kept so for the old ABI's sake).
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ MAX_MESSAGE = 4096
 GNU_CXX_CLASS = (0x474E5543432B2B00, 0x474E5543432B2B01)  # "GNUCC++\0", dependent "…\1"
 EXCEPTION_TYPE_OFFSET = 80  # offsetof(__cxa_exception, unwindHeader) on LP64
 STACK_SCAN = 64 * 1024
+UNWIND_EXCEPTION_SIZE = 32  # sizeof(_Unwind_Exception) on LP64 (4 words, 16-byte aligned)
+MAX_WHAT = 1024
+# The standard exceptions whose object is (vptr, __cow_string _M_msg, …): logic_error,
+# runtime_error and their standard subclasses (stdexcept, system_error, ios_base::failure).
+MESSAGE_EXCEPTIONS = frozenset(
+    f"std::{name}"
+    for name in (
+        "logic_error", "domain_error", "invalid_argument", "length_error", "out_of_range",
+        "future_error", "runtime_error", "range_error", "overflow_error", "underflow_error",
+        "system_error", "ios_base::failure", "__ios_failure", "regex_error",
+    )
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=32)
@@ -101,10 +117,25 @@ def exception_type(ctx: Context) -> dict[str, object] | None:
         name_ptr = ctx.word(type_info + 8) if type_info else None
         mangled = _c_string(ctx, name_ptr, 256) if name_ptr else None
         if mangled:
-            return {
+            found: dict[str, object] = {
                 "type": demangle(mangled.lstrip("*")),
                 "mangled": mangled,
                 "exception_header": pointer,
                 "found_at": sp + i,
             }
+            what = _what(ctx, pointer, str(found["type"]))
+            if what:
+                found["what"] = what
+            return found
     return None
+
+
+def _what(ctx: Context, header: int, type_name: str) -> str | None:
+    """The ``what()`` text of a standard exception of type ``type_name`` whose unwind header
+    is at ``header``; None for other types and for a dependent exception (std::rethrow of an
+    exception_ptr: its object is elsewhere)."""
+    if type_name not in MESSAGE_EXCEPTIONS or ctx.word(header) != GNU_CXX_CLASS[0]:
+        return None
+    message = ctx.word(header + UNWIND_EXCEPTION_SIZE + 8)  # after the object's vptr
+    text = _c_string(ctx, message, MAX_WHAT) if message else None
+    return text or None

@@ -181,6 +181,7 @@ def test_cxx_uncaught_exception(analyzed: Factory) -> None:
     assert a.labels == ["cxx-uncaught-exception"]
     facts = a.facts("cxx-uncaught-exception")
     assert facts["type"] == "std::runtime_error" and facts["throw_frame"] == "__cxa_throw"
+    assert facts["what"] == "empty port"  # the message the program gave the exception
     assert a.snapshot["fingerprint"]["frames"][0] == "cls_uncaught_exception!parse_port"
 
 

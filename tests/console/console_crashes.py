@@ -48,6 +48,6 @@ def snapshot(c: RealCrash, out: Path, version: str) -> Path:
 # (program, the headline the object page opens on): deliberate deaths, all SIGABRT.
 ABORTS = (
     ("cls_assert.c", "Assertion 'count > 1 && \"need two arguments\"' failed"),
-    ("cls_uncaught_exception.cc", "Uncaught exception std::runtime_error"),
+    ("cls_uncaught_exception.cc", "Uncaught exception std::runtime_error: empty port"),
     ("cls_abort.c", "abort() called in give_up (cls_abort.c:7)"),
 )
