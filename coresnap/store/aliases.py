@@ -25,8 +25,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coresnap.store import grouping, heritage
@@ -43,18 +44,30 @@ class Known:
     blamed: str | None
 
 
+def _known_query() -> Select[Any]:
+    row, eff = groups.alias("row"), groups.alias("eff")
+    return (
+        select(group_aliases.c.alias, eff.c.id, row.c.pinned, eff.c.pinned, group_aliases.c.blamed)
+        .join(row, row.c.id == group_aliases.c.group_id)
+        .join(eff, eff.c.id == func.coalesce(row.c.merged_into, row.c.id))
+        .where(
+            group_aliases.c.project_id == bindparam("pid"),
+            group_aliases.c.alias.in_(bindparam("keys", expanding=True)),
+        )
+    )
+
+
+# Built once: an aliased table proxies every column of ``groups`` each time it is made (that
+# was half of ingest's time when built per call).
+_KNOWN = _known_query()
+
+
 def known(conn: Connection, project_id: int, keys: Sequence[str]) -> dict[str, Known]:
     """What the project knows of each of ``keys``."""
     if not keys:
         return {}
-    row, eff = groups.alias("row"), groups.alias("eff")
-    q = (
-        select(group_aliases.c.alias, eff.c.id, row.c.pinned, eff.c.pinned, group_aliases.c.blamed)
-        .join(row, row.c.id == group_aliases.c.group_id)
-        .join(eff, eff.c.id == func.coalesce(row.c.merged_into, row.c.id))
-        .where(group_aliases.c.project_id == project_id, group_aliases.c.alias.in_(sorted(keys)))
-    )
-    return {a: Known(int(g), bool(p1 or p2), b) for a, g, p1, p2, b in conn.execute(q)}
+    rows = conn.execute(_KNOWN, {"pid": project_id, "keys": sorted(set(keys))})
+    return {a: Known(int(g), bool(p1 or p2), b) for a, g, p1, p2, b in rows}
 
 
 def usable(found: dict[str, Known], blamed: str | None) -> dict[str, int]:
