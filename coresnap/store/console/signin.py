@@ -19,9 +19,6 @@ router = APIRouter()
 LOGIN_COOKIE = "coresnap_login"
 
 
-_throttle = throttle.Throttle()
-
-
 def _safe_next(target: str) -> str:
     """``target`` if it is a path of this site, else "/".
 
@@ -51,15 +48,21 @@ def login(
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         raise web.PageError(403, "the sign-in form is stale (no CSRF token): reload the page")
-    who = (request.client.host if request.client else "", name)
-    if _throttle.blocked(*who):
-        raise web.PageError(429, "too many failed sign-ins: wait a few minutes")
+    address = request.client.host if request.client else ""
+    device = request.cookies.get(throttle.DEVICE_COOKIE)
     engine = web.context(request).engine
     with writing(engine.connect()) as conn, conn.begin():
+        who = throttle.attempt(conn, address, name, device)
+        if throttle.blocked(conn, who):
+            raise web.PageError(429, "too many failed sign-ins: wait a few minutes")
         user = users.authenticate(conn, name, password)
-        token = users.open_session(conn, user) if user else None
+        if user is None:
+            throttle.failed(conn, who)
+            token = device = None
+        else:
+            token = users.open_session(conn, user)
+            device = throttle.succeeded(conn, who, user.id)
     if token is None:
-        _throttle.failed(*who)
         again = secrets.token_urlsafe(32)
         page = web.render(
             request,
@@ -73,9 +76,10 @@ def login(
         )
         web.set_cookie(request, page, LOGIN_COOKIE, again, 3600)
         return page
-    _throttle.succeeded(*who)
     response = RedirectResponse(_safe_next(next), status_code=303)
     web.set_cookie(request, response, web.COOKIE, token, users.SESSION_LIFETIME)
+    if device:
+        web.set_cookie(request, response, throttle.DEVICE_COOKIE, device, throttle.DEVICE_LIFETIME)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 

@@ -1,79 +1,42 @@
-"""The sign-in throttle: failed sign-ins counted per (address, name), per address, per name.
+"""The sign-in throttle: failed sign-ins counted in the database, and device cookies.
 
-Three windows of WINDOW seconds, each refusing past its limit (429):
+A failed sign-in from a browser the user has not signed in from counts three ways over the last
+WINDOW seconds, each refusing the next attempt (429) past its limit:
 
 - PAIR: one address guessing one user's password;
 - ADDRESS: one address spraying guesses across many names (IPv6 counted per /64, which one
   host usually owns whole);
-- NAME: many addresses guessing one user's password (a higher limit: it is also how far an
-  attacker can lock a real user out, for WINDOW seconds).
+- NAME: many addresses guessing one user's password.
 
-Kept in this process's memory (each coronerd process counts on its own), at most KEYS keys per
-counter. A full counter forgets its keys whose window is over, then, one at a time, the least
-recently failed key that has few failures: never all at once, and not the key halfway to its
-limit, so flooding it with new names or addresses does not reset the count of the user being
-guessed (and flooding from one address is itself throttled by ADDRESS).
+A successful sign-in gives the browser a device cookie (OWASP's "device cookies"): a random
+token, its SHA-256 a row of ``signin_devices`` bound to that user. An attempt at that user's name
+carrying it is not subject to the three counts above, only to its own (DEVICE failures per
+WINDOW), so that guessing against a user's name (the NAME limit) or from the user's own network
+(ADDRESS) does not lock out the user's browsers; an attacker has no device cookie of the user.
+Every successful sign-in replaces the cookie; a user keeps at most DEVICES_PER_USER.
+
+Counts are rows of ``signin_failures`` (a key, a time), so every coronerd process on one
+database counts the same failures; rows older than WINDOW are deleted as failures are added.
+No key is forgotten early: a flood of new names or addresses cannot reset a count.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-import threading
+import secrets
 import time
-from collections import OrderedDict
-from collections.abc import Hashable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from coresnap.store.db.models import signin_devices, signin_failures, users
 
 WINDOW = 300.0
-PAIR, ADDRESS, NAME = 10, 30, 50
-KEYS = 10_000
-_SCAN = 64
-
-
-class Counter:
-    """Failures per key within the last ``window`` seconds, at most ``keys`` keys."""
-
-    def __init__(self, limit: int, window: float = WINDOW, keys: int = KEYS) -> None:
-        self.limit, self.window, self.keys = limit, window, keys
-        # key -> failure times, oldest first; keys ordered by their latest failure
-        self._times: OrderedDict[Hashable, list[float]] = OrderedDict()
-
-    def recent(self, key: Hashable, now: float) -> int:
-        return sum(1 for t in self._times.get(key, ()) if t > now - self.window)
-
-    def blocked(self, key: Hashable, now: float) -> bool:
-        return self.recent(key, now) >= self.limit
-
-    def add(self, key: Hashable, now: float) -> None:
-        kept = [t for t in self._times.pop(key, []) if t > now - self.window][-self.limit :]
-        self._times[key] = [*kept, now]
-        self._expire(now)
-        if len(self._times) > self.keys:
-            self._evict()
-
-    def _evict(self) -> None:
-        # The least recently failed key with few failures: a key halfway to its limit (the
-        # user being guessed) outlives any number of one-off keys. Among the _SCAN oldest
-        # only, so that a table of hot keys still costs O(1); none cold there: the oldest.
-        for i, (key, times) in enumerate(self._times.items()):
-            if i >= _SCAN:
-                break
-            if len(times) < max(1, self.limit // 2):
-                del self._times[key]
-                return
-        self._times.popitem(last=False)
-
-    def forget(self, key: Hashable) -> None:
-        self._times.pop(key, None)
-
-    def _expire(self, now: float) -> None:
-        while self._times:
-            key, times = next(iter(self._times.items()))
-            if times[-1] > now - self.window:
-                return
-            del self._times[key]
-
-    def __len__(self) -> int:
-        return len(self._times)
+PAIR, ADDRESS, NAME, DEVICE = 10, 30, 50, 10
+DEVICE_COOKIE = "coresnap_device"
+DEVICE_LIFETIME = 365 * 86400
+DEVICES_PER_USER = 20
 
 
 def address_key(address: str) -> str:
@@ -89,32 +52,95 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
-class Throttle:
-    """The three counters behind one lock."""
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    def __init__(self, keys: int = KEYS) -> None:
-        self._lock = threading.Lock()
-        self.pair = Counter(PAIR, keys=keys)
-        self.address = Counter(ADDRESS, keys=keys)
-        self.name = Counter(NAME, keys=keys)
 
-    def blocked(self, address: str, name: str) -> bool:
-        now, where = time.time(), address_key(address)
-        with self._lock:
-            return (
-                self.pair.blocked((where, name), now)
-                or self.address.blocked(where, now)
-                or self.name.blocked(name, now)
-            )
+@dataclass(frozen=True)
+class Attempt:
+    """One sign-in attempt: where from, which name, and the device cookie's digest when the
+    browser holds a live one of that name's user (then ``trusted``)."""
 
-    def failed(self, address: str, name: str) -> None:
-        now, where = time.time(), address_key(address)
-        with self._lock:
-            self.pair.add((where, name), now)
-            self.address.add(where, now)
-            self.name.add(name, now)
+    address: str
+    name: str
+    device: str | None = None
 
-    def succeeded(self, address: str, name: str) -> None:
-        """A right password clears that pair only (the address's and name's counts stay)."""
-        with self._lock:
-            self.pair.forget((address_key(address), name))
+    @property
+    def trusted(self) -> bool:
+        return self.device is not None
+
+    def limits(self) -> dict[str, int]:
+        """The keys this attempt counts against, with their limits."""
+        if self.device is not None:
+            return {f"device:{self.device}": DEVICE}
+        return {
+            f"pair:{self.address}\n{self.name}": PAIR,
+            f"address:{self.address}": ADDRESS,
+            f"name:{self.name}": NAME,
+        }
+
+
+def attempt(conn: Connection, address: str, name: str, cookie: str | None) -> Attempt:
+    """The attempt of ``name`` from ``address`` with the browser's device ``cookie``."""
+    where = address_key(address)
+    if not cookie or len(cookie) > 128:
+        return Attempt(where, name)
+    digest = _digest(cookie)
+    row = conn.execute(
+        select(signin_devices.c.hash)
+        .join(users, users.c.id == signin_devices.c.user_id)
+        .where(
+            signin_devices.c.hash == digest,
+            users.c.name == name,
+            signin_devices.c.expires > time.time(),
+        )
+    ).first()
+    return Attempt(where, name, digest if row else None)
+
+
+def blocked(conn: Connection, a: Attempt) -> bool:
+    """Whether any of the attempt's counts is at its limit."""
+    limits = a.limits()
+    counts = conn.execute(
+        select(signin_failures.c.key, func.count())
+        .where(signin_failures.c.key.in_(limits), signin_failures.c.at > time.time() - WINDOW)
+        .group_by(signin_failures.c.key)
+    ).all()
+    return any(n >= limits[key] for key, n in counts)
+
+
+def failed(conn: Connection, a: Attempt) -> None:
+    """Count a failed attempt (in a write transaction); drops rows older than the window."""
+    now = time.time()
+    conn.execute(insert(signin_failures), [{"key": k, "at": now} for k in a.limits()])
+    conn.execute(delete(signin_failures).where(signin_failures.c.at < now - WINDOW))
+
+
+def succeeded(conn: Connection, a: Attempt, user_id: int) -> str:
+    """A right password (in a write transaction): clears that pair's count (the address's and
+    name's stay) and returns a new device cookie, replacing the one the browser had."""
+    now = time.time()
+    conn.execute(
+        delete(signin_failures).where(signin_failures.c.key == f"pair:{a.address}\n{a.name}")
+    )
+    if a.device is not None:
+        conn.execute(delete(signin_devices).where(signin_devices.c.hash == a.device))
+    conn.execute(delete(signin_devices).where(signin_devices.c.expires < now))
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(signin_devices).values(
+            hash=_digest(token), user_id=user_id, created=now, expires=now + DEVICE_LIFETIME
+        )
+    )
+    keep = (
+        select(signin_devices.c.hash)
+        .where(signin_devices.c.user_id == user_id)
+        .order_by(signin_devices.c.created.desc())
+        .limit(DEVICES_PER_USER)
+    )
+    conn.execute(
+        delete(signin_devices).where(
+            signin_devices.c.user_id == user_id, signin_devices.c.hash.not_in(keep)
+        )
+    )
+    return token

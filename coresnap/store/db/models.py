@@ -171,6 +171,29 @@ sessions = Table(
     Column("expires", Float, nullable=False),
 )
 
+# The sign-in throttle (migration 0006): one row per failed sign-in under each key it counts
+# against ("pair", "address", "name", "device" + what), and the device cookies (SHA-256) of
+# browsers that signed in as a user (store/console/throttle.py).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_signin_failures_key_at", "key", "at"),
+    Index("ix_signin_failures_at", "at"),
+)
+
+signin_devices = Table(
+    "signin_devices",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Index("ix_signin_devices_user", "user_id", "created"),
+)
+
 # Who changed a group's state, when, and how (resolve / mute / reopen / merge / unmerge / jira).
 group_events = Table(
     "group_events",
