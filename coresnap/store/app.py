@@ -43,6 +43,7 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     engine = make_engine(config.database_url, statement_timeout=config["limits.statement_timeout"])
     if migrate:
         upgrade(engine)
+    metrics_listen = metrics.listen_address(config["metrics.listen"])
     budget = Budget(config["limits.decompress_budget"], BUDGET_WAIT)
     timeout = config["limits.statement_timeout"]
     queries = QuerySlots(config["limits.concurrent_queries"], retry_after=timeout or 1)
@@ -56,9 +57,12 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
             threading.Thread(target=_retention_loop, args=(context, stop), daemon=True).start()
         alerts = sender.Sender(engine, config)
         alerts.start()
+        scraped = metrics.serve(metrics_listen, log) if metrics_listen else None
         yield
         stop.set()
         alerts.stop()
+        if scraped:
+            scraped.close()
         engine.dispose()
 
     docs = bool(config["server.docs"])  # Swagger UI and ReDoc load scripts from a CDN: opt-in
@@ -74,6 +78,6 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
-    metrics.install(app)
+    metrics.install(app, route=metrics_listen is None)  # else on metrics.listen only
     mount_console(app)
     return app

@@ -123,10 +123,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "metrics",
+        "listen",
+        str,
+        "",
+        "host:port where coronerd serves /metrics on a listener of its own (e.g. "
+        "127.0.0.1:9464; no token asked there); the main port's /metrics then answers 404 "
+        "(empty: /metrics on the main port)",
+    ),
+    Setting(
+        "metrics",
         "token",
         str,
         "",
-        "bearer token /metrics requires (empty: /metrics answers loopback clients only)",
+        "bearer token /metrics on the main port requires (empty: /metrics answers loopback "
+        "clients only)",
     ),
     Setting(
         "console",

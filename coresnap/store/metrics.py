@@ -1,6 +1,8 @@
 """coronerd's Prometheus metrics, served as text at ``GET /metrics`` to loopback clients, or to
 anyone with ``Authorization: Bearer <metrics.token>`` when that setting is set (the labels name
-projects: see docs/store.md).
+projects: see docs/store.md); or, when ``metrics.listen`` is set, only on that address (an HTTP
+server thread of the same process, coresnapd's :class:`~coresnap.daemon.metrics.MetricsServer`),
+and the main port's ``/metrics`` answers 404.
 
 Everything lives on prometheus-client's default registry, so the metrics other modules define
 there (``coronerd_alert_deliveries_total`` of coresnap/store/alerts/metrics.py) are served too.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import threading
 import time
 
@@ -24,7 +27,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coresnap.errors import AuthError
+from coresnap.daemon.metrics import MetricsServer
+from coresnap.errors import AuthError, ConfigError
 from coresnap.store.routes import API
 from coresnap.store.routes import query as query_routes
 
@@ -142,7 +146,31 @@ def _allowed(request: Request, token: str) -> bool:
         return False
 
 
-def install(app: FastAPI) -> None:
-    """Serve ``/metrics`` and measure every request of ``app``."""
-    app.include_router(router)
+def install(app: FastAPI, route: bool = True) -> None:
+    """Measure every request of ``app``, and serve ``/metrics`` there when ``route``."""
+    if route:
+        app.include_router(router)
     app.add_middleware(_Measure)
+
+
+def listen_address(text: str) -> tuple[str, int] | None:
+    """``metrics.listen``: ``host:port`` (``[v6]:port``); None when empty. Raises ConfigError."""
+    text = text.strip()
+    if not text:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError("metrics.listen", f"not host:port (e.g. 127.0.0.1:9464): {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def serve(listen: tuple[str, int], log: logging.Logger) -> MetricsServer | None:
+    """Serve the default registry at ``/metrics`` on ``listen``; None (logged) when the address
+    cannot be bound: the store matters more than its metrics."""
+    try:
+        server = MetricsServer(listen, REGISTRY)
+    except OSError as e:
+        log.warning("metrics.listen %s:%d: %s; no metrics", *listen, e.strerror or e)
+        return None
+    log.info("metrics on %s", server.url)
+    return server

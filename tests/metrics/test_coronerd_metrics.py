@@ -11,7 +11,7 @@ import pytest
 
 from coresnap.store import metrics
 from tests.metrics.metrics_scrape import scrape
-from tests.store.coronerd_server import Server, make_server
+from tests.store.coronerd_server import Server, free_port, make_server
 from tests.store.store_snapshots import compress, make_snapshot
 
 OBJECTS = "/api/v1/projects/{project}/objects"
@@ -88,3 +88,28 @@ def test_project_label_is_capped() -> None:
     assert len(kept) <= metrics.MAX_PROJECTS and labels.count(metrics.OTHER) >= 5
     assert all(label == name for label, name in zip(labels, names, strict=True) if label in kept)
     assert metrics.project_label(kept[0]) == kept[0]  # a labelled project keeps its name
+
+
+def test_metrics_listen_serves_metrics_apart_from_the_main_port(tmp_path: Path) -> None:
+    """With metrics.listen set, the coronerd process serves /metrics on that address and its
+    main port answers 404 there, to loopback clients and token bearers alike."""
+    port = free_port()
+    s = make_server("sqlite", tmp_path / "coronerd", None,
+                    metrics={"listen": f"127.0.0.1:{port}", "token": "t0ken"})  # fmt: skip
+    s.start()
+    try:
+        p = s.project()
+        upload = httpx.post(
+            s.url + OBJECTS.format(project=p.name),
+            content=compress(make_snapshot(fingerprint=FP1)),
+            headers=p.headers(),
+            timeout=10,
+        )
+        assert upload.status_code == 201, upload.text
+        m = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert m.value("coronerd_objects_ingested_total", project=p.name, result="stored") == 1
+        for headers in ({}, {"Authorization": "Bearer t0ken"}):
+            main = httpx.get(s.url + "/metrics", headers=headers, timeout=10)
+            assert main.status_code == 404, main.text
+    finally:
+        s.kill()
