@@ -264,11 +264,15 @@ def register_weak(
 ) -> int:
     """Register function ``keys`` to row ``row_id`` with their mark (see above); a key
     another group brought with a line at another site becomes AMBIGUOUS."""
-    added = register(conn, project_id, row_id, keys, fold_mark(None, site))
+    found = known(conn, project_id, keys)
+    new = [k for k in keys if k not in found]  # the usual case, a known crash: none
+    added = register(conn, project_id, row_id, new, fold_mark(None, site))
+    if added < len(new):  # a concurrent upload registered some (or the row is full)
+        found = known(conn, project_id, keys)
     if lined(site):
         row = conn.execute(select(groups.c.merged_into).where(groups.c.id == row_id)).first()
         mine = int(row[0] or row_id) if row is not None else row_id
-        for key, k in sorted(known(conn, project_id, keys).items()):
+        for key, k in sorted(found.items()):
             mark = fold_mark(k.blamed, site)
             if k.blamed == LINELESS and k.group_id == mine:
                 _mark(conn, project_id, key, mine, mark)  # the lineless group is ours now
