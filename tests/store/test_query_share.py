@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.console.console_server import add_user, sign_in
 from tests.store.coronerd_server import Project, Server, make_server
 from tests.store.store_snapshots import compress, make_snapshot
 from tests.store.test_hostile_queries import LONG, OBJECTS
@@ -149,3 +150,25 @@ def test_a_slow_query_stops_at_the_statement_timeout(
     if reply.status_code != 200:  # PostgreSQL's engine finds the application's "a" at once
         assert reply.json()["error"]["code"] == "query-timeout", reply.text[:300]
     assert seconds < 4.0, f"{server.kind} {attribute}: {seconds:.1f} s (statement timeout 2 s)"
+
+
+def test_a_console_page_without_a_slot_is_an_error_page(crowded: tuple[Server, Project]) -> None:
+    server, p = crowded
+    user = add_user(server, f"u{p.name}", [p.name])
+    stop = threading.Event()
+    browser = sign_in(server, user)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        running = [pool.submit(_hammer, server, p, _slow("note"), stop) for _ in range(6)]
+        try:
+            time.sleep(0.5)
+            pages = [browser.get(f"/p/{p.name}") for _ in range(10)]
+        finally:
+            stop.set()
+            browser.close()
+        for f in running:
+            f.result()
+    busy = [page for page in pages if page.status_code == 503]
+    assert busy, [page.status_code for page in pages]
+    assert "text/html" in busy[0].headers["content-type"]
+    assert "query slots in use" in busy[0].text
+    assert all(page.status_code in (200, 503) for page in pages)
