@@ -68,8 +68,9 @@ def throughput(work: Path) -> None:
     print(
         f"   coresnap-archive:  {arch_s:6.3f} s  {mib / arch_s:7.0f} MiB/s   (assets, checks, fsync)"
     )
-    print(f"   ratio archive / (cat > file): {arch_s / cat_s:.2f}; "
-          f"archive / (cat > file; sync): {arch_s / sync_s:.2f}")  # fmt: skip
+    # Throughput ratios (the goal's terms: >= 0.95 of the baseline's MiB/s), not time ratios.
+    print(f"   throughput archive / (cat > file): {cat_s / arch_s:.2f}; "
+          f"archive / (cat > file; sync): {sync_s / arch_s:.2f} (goal >= 0.95)")  # fmt: skip
     print(f"   archive start-up + refusal of an empty core: {empty * 1000:.0f} ms")
     print(f"   disk: sparse core {sparse_blocks / (1 << 20):.1f} MiB of {mib:.1f} MiB "
           f"({100 * sparse_blocks / size:.0f}%); cat > file {plain_blocks / (1 << 20):.1f} MiB")  # fmt: skip

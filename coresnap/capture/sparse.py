@@ -19,6 +19,7 @@ READ_SIZE = 1 << 20
 CHECK_EVERY = 1 << 20  # bytes written between two quota checks (statvfs costs ~1 us)
 WRITEBACK_EVERY = 8 << 20  # bytes written between two starts of writeback
 _ZEROS = bytes(ZERO_RUN)
+_ZEROS_BLOCK = bytes(BLOCK)
 
 
 class Readable(Protocol):
@@ -35,29 +36,50 @@ class StreamResult(NamedTuple):
 def write_runs(fd: int, data: bytes | bytearray, offset: int, start: int = 0, end: int = -1) -> int:
     """pwrite the non-zero blocks of ``data[start:end]`` at file ``offset``; return bytes written.
 
-    Blocks are compared in place (``startswith`` with bounds: memcmp speed, no slice copies; a
-    memoryview comparison is ~50x slower), 64 KiB of zeros at a time where they are aligned.
+    Blocks are ``BLOCK`` bytes from ``start`` (the last one may be shorter); each run of
+    non-zero blocks is one pwrite. No Python work per block of data: the next zero block is
+    found by ``find`` (memchr-like speed through non-zero data), zero runs are compared in
+    place 64 KiB at a time (``startswith`` with bounds: memcmp speed, no slice copies).
     """
     end = len(data) if end < 0 else end
     view = memoryview(data)
     written = 0
-    run = -1  # start of the non-zero run being collected
     i = start
     while i < end:
-        n = min(BLOCK, end - i)
-        if (i - start) % ZERO_RUN == 0 and i + ZERO_RUN <= end and data.startswith(_ZEROS, i):
-            zero, n = True, ZERO_RUN
-        else:
-            zero = data.startswith(_ZEROS[:n], i, i + n)
-        if zero and run >= 0:
-            written += os.pwrite(fd, view[run:i], offset + run - start)
-            run = -1
-        elif not zero and run < 0:
-            run = i
-        i += n
-    if run >= 0:
-        written += os.pwrite(fd, view[run:end], offset + run - start)
+        zero = _next_zero_block(data, i, start, end)
+        if zero > i:
+            written += os.pwrite(fd, view[i:zero], offset + i - start)
+        i = _zero_run_end(data, zero, end)
     return written
+
+
+def _next_zero_block(data: bytes | bytearray, i: int, start: int, end: int) -> int:
+    """The first block at or after block ``i`` that is all zeros (``end`` if none)."""
+    last = end - (end - start) % BLOCK  # where a shorter last block begins (end if none)
+    at = i
+    while True:
+        found = data.find(_ZEROS_BLOCK, at, last)
+        if found < 0:
+            break
+        block = found + (i - found) % BLOCK  # the first block boundary at or after found
+        if block + BLOCK <= last and data.startswith(_ZEROS_BLOCK, block):
+            return block
+        at = block + 1  # no zero block begins before the next boundary: search past this one
+    if last < end and data.startswith(_ZEROS[: end - last], last, end):
+        return last
+    return end
+
+
+def _zero_run_end(data: bytes | bytearray, i: int, end: int) -> int:
+    """Where the zeros from ``i`` stop, at a block boundary from ``i`` (``end`` at most)."""
+    while i + ZERO_RUN <= end and data.startswith(_ZEROS, i):
+        i += ZERO_RUN
+    while i < end:
+        n = min(BLOCK, end - i)
+        if not data.startswith(_ZEROS[:n], i, i + n):
+            break
+        i += n
+    return i
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
