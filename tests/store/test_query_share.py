@@ -131,10 +131,7 @@ def test_twenty_slow_queries_leave_uploads_and_health_answering(
     assert seen["busy"] > 0, seen  # the excess was turned away, not queued on connections
 
 
-@pytest.mark.parametrize("attribute", ["application", "note"])
-def test_a_slow_query_stops_at_the_statement_timeout(
-    crowded: tuple[Server, Project], attribute: str
-) -> None:
+def test_a_slow_query_stops_at_the_statement_timeout(crowded: tuple[Server, Project]) -> None:
     """SQLite's progress handler runs every 10,000 VM instructions: 32 slow REGEXP calls per
     row reach that after thousands of calls (14.5 s for this query, timeout 2 s), so the
     regexp function looks at the deadline too."""
@@ -142,14 +139,14 @@ def test_a_slow_query_stops_at_the_statement_timeout(
     started = time.monotonic()
     reply = httpx.post(
         f"{server.url}/api/v1/projects/{p.name}/query",
-        json=_slow(attribute),
+        json=_slow("note"),
         headers=p.headers(),
         timeout=60,
     )
     seconds = time.monotonic() - started
-    if reply.status_code != 200:  # PostgreSQL's engine finds the application's "a" at once
+    if reply.status_code != 200:  # PostgreSQL's engine may finish first on a quiet machine
         assert reply.json()["error"]["code"] == "query-timeout", reply.text[:300]
-    assert seconds < 4.0, f"{server.kind} {attribute}: {seconds:.1f} s (statement timeout 2 s)"
+    assert seconds < 4.0, f"{server.kind}: {seconds:.1f} s (statement timeout 2 s)"
 
 
 def test_a_console_page_without_a_slot_is_an_error_page(crowded: tuple[Server, Project]) -> None:
@@ -161,7 +158,9 @@ def test_a_console_page_without_a_slot_is_an_error_page(crowded: tuple[Server, P
         running = [pool.submit(_hammer, server, p, _slow("note"), stop) for _ in range(6)]
         try:
             time.sleep(0.5)
-            pages = [browser.get(f"/p/{p.name}") for _ in range(10)]
+            pages: list[httpx.Response] = []
+            while len(pages) < 10 and all(page.status_code != 503 for page in pages):
+                pages.append(browser.get(f"/p/{p.name}"))
         finally:
             stop.set()
             browser.close()
