@@ -65,6 +65,12 @@ def preload() -> list[str]:
     except ImportError:
         failed.append("drgn")
     try:
+        from coresnap.snapshot.engines.drgn_inflate import prepare
+
+        prepare()  # the debug files of the libraries most processes map, inflated once
+    except (ImportError, OSError) as e:
+        failed.append(f"coresnap.snapshot.engines.drgn_inflate ({e})")
+    try:
         from coresnap.analysis import warm
 
         warm()  # the rule files compiled once here, not in every child

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import drgn
 
+from coresnap.snapshot.engines.drgn_inflate import debug_file_path
+
 if TYPE_CHECKING:
     from coresnap.unwind.debuginfo import Scope
     from coresnap.unwind.objfile import ObjectFile
@@ -39,7 +41,7 @@ class DwarfReader:
         return self._chains[key]
 
     def _chain(self, module: drgn.Module, address: int) -> list[Scope]:
-        path = module.debug_file_path
+        path = debug_file_path(module)
         bias = module.debug_file_bias
         if module.debug_file_status != drgn.ModuleFileStatus.HAVE or not path or bias is None:
             return []

@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import drgn  # noqa: E402 - must come after OMP_NUM_THREADS is set
 
 from coresnap.errors import SnapshotEngineError
+from coresnap.snapshot.engines.drgn_inflate import debug_file_path, offer
 from coresnap.snapshot.engines.drgn_memory import add_file_segments
 from coresnap.snapshot.engines.result import EngineResult
 
@@ -145,6 +146,7 @@ def _load_debug_info(prog: drgn.Program, exe: str | None, warnings: list[str]) -
     if not os.environ.get("DEBUGINFOD_URLS"):
         finders = [f for f in prog.enabled_debug_info_finders() if f != "debuginfod"]
         prog.set_enabled_debug_info_finders(finders)
+    offer(prog)  # the warm worker's inflated debug files
     try:
         prog.load_debug_info([exe] if exe else [], default=True)
     except drgn.MissingDebugInfoError:
@@ -172,7 +174,7 @@ def _module_record(m: drgn.Module, exe: str | None, warnings: list[str]) -> dict
         "end": end,
         "load_bias": m.loaded_file_bias if m.loaded_file_path else None,
         "debug_info": _debug_source(m),
-        "debug_file": m.debug_file_path,
+        "debug_file": debug_file_path(m),
         "build_id_mismatch": False,
     }
     from coresnap.corefile.buildid import file_build_id
@@ -199,7 +201,7 @@ def _module_record(m: drgn.Module, exe: str | None, warnings: list[str]) -> dict
 
 
 def _debug_source(m: drgn.Module) -> str | None:
-    debug = m.debug_file_path
+    debug = debug_file_path(m)
     if m.debug_file_status != drgn.ModuleFileStatus.HAVE or not debug:
         return None
     if debug == m.loaded_file_path:
