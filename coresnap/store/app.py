@@ -46,7 +46,11 @@ def create_app(config: StoreConfig, migrate: bool = True) -> FastAPI:
     metrics_listen = metrics.listen_address(config["metrics.listen"])
     budget = Budget(config["limits.decompress_budget"], BUDGET_WAIT)
     timeout = config["limits.statement_timeout"]
-    queries = QuerySlots(config["limits.concurrent_queries"], retry_after=timeout or 1)
+    queries = QuerySlots(
+        config["limits.concurrent_queries"],
+        retry_after=timeout or 1,
+        wait=config["limits.query_wait"],
+    )
     context = Context(config, engine, open_blobs(config), budget, queries)
     targets.sync(engine, config)  # the config file's [[alerts]]
 

@@ -97,9 +97,17 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         2,
         "queries (API query, attributes, summary; console project and group pages) this "
-        "process runs at once; one finding no slot free within 1 s is answered 503 busy with "
-        "Retry-After, so that slow queries cannot take the connections uploads need (0: no "
-        "bound; keep it under the PostgreSQL pool of 12)",
+        "process runs at once; one finding no slot free within `limits.query_wait` is "
+        "answered 503 busy with Retry-After, so that slow queries cannot take the connections "
+        "uploads need (0: no bound; keep it under the PostgreSQL pool of 12)",
+    ),
+    Setting(
+        "limits",
+        "query_wait",
+        float,
+        5.0,
+        "seconds a query waits for a free slot (in the event loop: no thread, no connection) "
+        "before 503 busy; long enough for a few people opening pages at once",
     ),
     Setting("sampling", "first", int, 2, "blobs always kept per group and period"),
     Setting("sampling", "per_minute", int, 4, "after `first`: blobs kept per group per minute"),
@@ -216,6 +224,8 @@ def load(path: Path, overrides: dict[str, Any] | None = None) -> StoreConfig:
         setting = known.get(name)
         if setting is None:
             raise ConfigError(str(path), f"unknown setting {name}")
+        if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # TOML's 5 for a number of seconds
         if not isinstance(value, setting.type) or (
             isinstance(value, bool) and setting.type is not bool
         ):

@@ -4,8 +4,8 @@ project and group pages) run at most ``limits.concurrent_queries`` at a time per
 A query may run up to the statement timeout; without a bound, a dozen of them hold every pooled
 database connection (and the CPUs) for that long, and uploads, the health check and sign-in
 wait behind them. A request takes a slot in the event loop before it gets a worker thread or a
-connection; one that finds no slot free within WAIT seconds is answered 503 ``busy`` with a
-Retry-After, having held neither.
+connection; one that finds no slot free within ``limits.query_wait`` seconds is answered 503
+``busy`` with a Retry-After, having held neither.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 
 from coresnap.errors import QueriesBusy
 
-# Seconds a request waits for a free slot (in the event loop: no thread, no connection).
-WAIT = 1.0
+# Seconds a request waits for a free slot (in the event loop: no thread, no connection): the
+# default of ``limits.query_wait``.
+WAIT = 5.0
 
 
 class QuerySlots:

@@ -41,7 +41,7 @@ def crowded(
         kind,
         tmp_path_factory.mktemp(f"share-{kind}"),
         pg,
-        limits={"statement_timeout": 2},
+        limits={"statement_timeout": 2, "query_wait": 1},
     )
     server.start()
     try:
