@@ -32,6 +32,7 @@ from typing import Any
 
 from coresnap.daemon import commands
 from coresnap.daemon.warm import MAX_MESSAGE, PR_SET_PDEATHSIG
+from coresnap.errors import CoresnapError
 from coresnap.snapshot import isolate, worker
 
 # Imported before the first fork, so that no child pays for them: the snapshot command and
@@ -76,6 +77,15 @@ def preload() -> list[str]:
         warm()  # the rule files compiled once here, not in every child
     except (ImportError, OSError, ValueError) as e:
         failed.append(f"coresnap.analysis.warm ({e})")
+    try:
+        from coresnap import config
+        from coresnap.capture.policy import load_policy
+
+        # Each child reads the privacy policy again (coresnap.conf may change), but finds its
+        # ~50 regular expressions compiled in re's cache.
+        load_policy(config.load())
+    except CoresnapError as e:
+        failed.append(f"privacy policy ({e})")
     return failed
 
 

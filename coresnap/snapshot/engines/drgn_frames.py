@@ -52,6 +52,7 @@ class FrameWalker:
         self._symbols: dict[tuple[int, bool], drgn.Symbol | None] = {}
         self._modules: dict[int, Placed] = {}
         self.tails: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.trampolines: dict[int, bool] = {}  # pc -> whether a signal trampoline's code is there
         self.namer = FrameNamer(prog, warnings if warnings is not None else [])
         self.renderer = Renderer(prog, bounds, self.describe)
 

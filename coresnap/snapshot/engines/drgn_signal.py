@@ -33,20 +33,34 @@ _USER_SEGMENTS = {"cs": 0x33, "ss": 0x2B}
 
 
 def trampoline_kind(
-    prog: drgn.Program, frame: drgn.StackFrame, caller: drgn.StackFrame | None
+    prog: drgn.Program,
+    frame: drgn.StackFrame,
+    caller: drgn.StackFrame | None,
+    seen: dict[int, bool] | None = None,
 ) -> str | None:
     """``"cfi"`` when drgn unwound through this signal trampoline (the caller is interrupted),
-    ``"code"`` when only the code at its pc says it is one, None when it is no trampoline."""
+    ``"code"`` when only the code at its pc says it is one, None when it is no trampoline.
+    ``seen`` keeps what the code at each pc is, for the next thread at the same place."""
     if caller is not None and caller.interrupted:
         return "cfi"
+    pc = frame.pc
+    if seen is None or pc not in seen:
+        found = _is_trampoline_code(prog, pc)
+        if seen is None:
+            return "code" if found else None
+        seen[pc] = found
+    return "code" if seen[pc] else None
+
+
+def _is_trampoline_code(prog: drgn.Program, pc: int) -> bool:
     tramp = _trampoline(prog)
     if tramp is None:
-        return None
+        return False
     try:
-        code = prog.read(frame.pc, len(tramp.code))
+        code = prog.read(pc, len(tramp.code))
     except (drgn.FaultError, ValueError):
-        return None
-    return "code" if code == tramp.code else None
+        return False
+    return code == tramp.code
 
 
 def interrupted_trace(prog: drgn.Program, frame: drgn.StackFrame) -> drgn.StackTrace | None:

@@ -189,7 +189,7 @@ def _physical(
     we know: no module, or no symbol and no FDE); its signal trampoline kind."""
     frame, out = group[-1]
     module, _, _, start = walker.module_of(out["pc"])
-    signal = trampoline_kind(walker.prog, frame, caller) if below_top else None
+    signal = trampoline_kind(walker.prog, frame, caller, walker.trampolines) if below_top else None
     if signal is not None:
         walker.namer.signal_frame(out, module, start)
         return [*(r for _, r in group[:-1]), out], False, signal
