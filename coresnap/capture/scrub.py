@@ -66,6 +66,10 @@ class Scrub:
         self._done: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
         self._names: dict[str, Rule | None] = {}
         self._screen = _screen(policy.values)
+        # Texts that :meth:`text` returned as they were, noting nothing, while ``known`` had
+        # this many values (it only grows; a new value may be in any of them).
+        self._untouched: set[str] = set()
+        self._untouched_known = 0
 
     def note(self, where: Where, scrubber: str, rule: str, value: object = None) -> None:
         """Record that ``where`` lost ``value`` to ``rule``; remember the value."""
@@ -139,6 +143,10 @@ class Scrub:
         """``text`` without secret formats and secret pairs (``values`` on) and without any
         value removed before in this document. ``where`` may be a function spelling it: it is
         called only if something is removed."""
+        if self.untouched(text):
+            return text
+        original = text
+        found: tuple[tuple[str, str], ...] = ()
         if self.policy.on("values") and len(text) >= MIN_EQUAL:
             # A snapshot repeats its strings (types, functions, paths): each is read once.
             done = self._done.get(text)
@@ -147,7 +155,18 @@ class Scrub:
             text, found = done
             for label, value in found:
                 self.note(where, "values", label, value)
-        return self._known(text, where) if self.known else text
+        known = len(self.known)
+        text = self._known(text, where) if known else text
+        if not found and text == original and len(self.known) == known:
+            if known != self._untouched_known:
+                self._untouched, self._untouched_known = set(), known
+            self._untouched.add(original)
+        return text
+
+    def untouched(self, text: str) -> bool:
+        """Whether :meth:`text` is sure to return ``text`` as it is and note nothing (it did
+        so before, and no value was removed since)."""
+        return len(self.known) == self._untouched_known and text in self._untouched
 
     def _values(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         """``text`` without its secret formats and pairs, and (rule, value) of each removed."""

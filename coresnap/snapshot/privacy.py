@@ -197,14 +197,14 @@ def _sweep(scrub: Scrub, node: Any, path: Trail | None = None) -> None:
     A string's path is spelled only if something is found in it: a 65-thread snapshot has
     tens of thousands of strings and containers, and almost none holds a secret. Numbers, the
     most common values, are passed over first (``type(...) is``: no subclass walk)."""
-    text = scrub.text
+    text, untouched = scrub.text, scrub.untouched
     if isinstance(node, dict):
         for key, value in node.items():
             kind = type(value)
             if kind is int or value is None or kind is bool or kind is float:
                 continue
             if kind is str or isinstance(value, str):
-                if len(value) >= MIN_EQUAL:
+                if len(value) >= MIN_EQUAL and not untouched(value):
                     node[key] = text(value, partial(_spell, (path, key, False)))
             elif isinstance(value, (dict, list)) and (path is not None or key not in _SKIP):
                 _sweep(scrub, value, (path, key, False))
@@ -214,7 +214,7 @@ def _sweep(scrub: Scrub, node: Any, path: Trail | None = None) -> None:
             if kind is int or value is None or kind is bool or kind is float:
                 continue
             if kind is str or isinstance(value, str):
-                if len(value) >= MIN_EQUAL:
+                if len(value) >= MIN_EQUAL and not untouched(value):
                     node[i] = text(value, partial(_spell, (path, i, True)))
             elif isinstance(value, (dict, list)):
                 _sweep(scrub, value, (path, i, True))
