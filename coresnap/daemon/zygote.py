@@ -77,6 +77,9 @@ def preload() -> list[str]:
         warm()  # the rule files compiled once here, not in every child
     except (ImportError, OSError, ValueError) as e:
         failed.append(f"coresnap.analysis.warm ({e})")
+    from coresnap.snapshot.command import parser
+
+    parser()  # the snapshot command's arguments, parsed in every child
     try:
         from coresnap import config
         from coresnap.capture.policy import load_policy
