@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -198,26 +198,22 @@ def _sweep(scrub: Scrub, node: Any, path: Trail | None = None) -> None:
     tens of thousands of strings and containers, and almost none holds a secret. Numbers, the
     most common values, are passed over first (``type(...) is``: no subclass walk)."""
     text, untouched = scrub.text, scrub.untouched
+    items: Iterable[tuple[Any, Any]]
     if isinstance(node, dict):
-        for key, value in node.items():
-            kind = type(value)
-            if kind is int or value is None or kind is bool or kind is float:
-                continue
-            if kind is str or isinstance(value, str):
-                if len(value) >= MIN_EQUAL and not untouched(value):
-                    node[key] = text(value, partial(_spell, (path, key, False)))
-            elif isinstance(value, (dict, list)) and (path is not None or key not in _SKIP):
-                _sweep(scrub, value, (path, key, False))
+        items, listed = node.items(), False
     elif isinstance(node, list):
-        for i, value in enumerate(node):
-            kind = type(value)
-            if kind is int or value is None or kind is bool or kind is float:
-                continue
-            if kind is str or isinstance(value, str):
-                if len(value) >= MIN_EQUAL and not untouched(value):
-                    node[i] = text(value, partial(_spell, (path, i, True)))
-            elif isinstance(value, (dict, list)):
-                _sweep(scrub, value, (path, i, True))
+        items, listed = enumerate(node), True
+    else:
+        return
+    for key, value in items:
+        kind = type(value)
+        if kind is int or value is None or kind is bool or kind is float:
+            continue
+        if kind is str or isinstance(value, str):
+            if len(value) >= MIN_EQUAL and not untouched(value):
+                node[key] = text(value, partial(_spell, (path, key, listed)))
+        elif isinstance(value, (dict, list)) and (listed or path is not None or key not in _SKIP):
+            _sweep(scrub, value, (path, key, listed))
 
 
 def _spell(path: Trail) -> str:

@@ -45,11 +45,20 @@ def hostile(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Project]]:
     """A coronerd with a 2 s statement timeout and a project of objects with long values."""
+    yield from long_valued(request, tmp_path_factory, "hostile", {"statement_timeout": 2})
+
+
+def long_valued(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    limits: dict[str, object],
+) -> Iterator[tuple[Server, Project]]:
+    """A coronerd over ``request.param``'s database with ``limits``, and a project of OBJECTS
+    objects whose attribute values are about 1,000 characters long (for slow filters)."""
     kind = request.param
     pg = request.getfixturevalue("pg_url") if kind == "postgresql" else None
-    server = make_server(
-        kind, tmp_path_factory.mktemp(f"hostile-{kind}"), pg, limits={"statement_timeout": 2}
-    )
+    server = make_server(kind, tmp_path_factory.mktemp(f"{name}-{kind}"), pg, limits=limits)
     server.start()
     try:
         p = server.project()
