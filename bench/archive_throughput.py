@@ -27,34 +27,6 @@ def _timed(shell: str) -> float:
     return time.perf_counter() - start
 
 
-def _held(argv: list[str], core: Path, out: Path | None = None) -> float:
-    """Seconds ``argv`` holds the pipe it reads ``core`` from: until its fd 0 is no longer
-    the pipe (or it exits). The kernel waits that long (core_pipe_limit set) before it lets
-    the crashed process go."""
-    r, w = os.pipe()
-    pipe = os.readlink(f"/proc/self/fd/{w}")
-    with open(out or os.devnull, "wb") as stdout:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=r, stdout=stdout, stderr=subprocess.DEVNULL)
-        feeder = subprocess.Popen(["cat", str(core)], stdout=w, stderr=subprocess.DEVNULL)
-        os.close(r)
-        os.close(w)
-        held = None
-        while held is None and proc.poll() is None:
-            try:
-                link = os.readlink(f"/proc/{proc.pid}/fd/0")
-            except OSError:
-                link = ""
-            if link and link != pipe:
-                held = time.perf_counter() - start
-            time.sleep(0.0005)
-        if held is None:
-            held = time.perf_counter() - start
-        proc.wait()
-        feeder.wait()
-    return held
-
-
 def _archive_argv(root: Path, pid: int) -> str:
     """The archive tool on a conf keeping whole cores (dump.keep = full): this measures writing
     a core as fast as the pipe gives it (bench.capture_big measures the minicore)."""
@@ -84,14 +56,6 @@ def throughput(work: Path) -> None:
         [core] = (root / "pending").iterdir()
         sparse_blocks, plain_blocks = core.stat().st_blocks * 512, plain.stat().st_blocks * 512
         plain.unlink()
-    # What the crashed process waits for: the pipe read to the end and closed.
-    held_cat, held_archive = [], []
-    for i in range(RUNS):
-        plain = work / f"held{i}"
-        held_cat.append(_held(["cat"], crash.core, plain))
-        plain.unlink()
-        root = work / f"held-root{i}"
-        held_archive.append(_held(_archive_argv(root, crash.pid).split(), crash.core))
     empty = statistics.median(
         _timed(f"{_archive_argv(work / 'empty', 1)} < /dev/null || true") for _ in range(5)
     )
@@ -107,10 +71,6 @@ def throughput(work: Path) -> None:
     # Throughput ratios (the goal's terms: >= 0.95 of the baseline's MiB/s), not time ratios.
     print(f"   throughput archive / (cat > file): {cat_s / arch_s:.2f}; "
           f"archive / (cat > file; sync): {sync_s / arch_s:.2f} (goal >= 0.95)")  # fmt: skip
-    held_c, held_a = statistics.median(held_cat), statistics.median(held_archive)
-    print(f"   pipe held (the crashed process waits for it): cat > file {held_c:.3f} s, "
-          f"coresnap-archive {held_a:.3f} s: throughput ratio {held_c / held_a:.2f} "
-          "(goal >= 0.95; the archive's checks and fsync come after it lets go)")  # fmt: skip
     print(f"   archive start-up + refusal of an empty core: {empty * 1000:.0f} ms")
     print(f"   disk: sparse core {sparse_blocks / (1 << 20):.1f} MiB of {mib:.1f} MiB "
           f"({100 * sparse_blocks / size:.0f}%); cat > file {plain_blocks / (1 << 20):.1f} MiB")  # fmt: skip

@@ -19,7 +19,6 @@ import pwd
 import signal
 import sys
 import time
-from collections.abc import Callable
 
 from coresnap import config as configuration
 from coresnap.capture import assets, elfcheck, fields, minicore, policy, sparse
@@ -55,20 +54,6 @@ def _std_fds() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-
-
-def _release_stdin() -> None:
-    """Close the kernel's pipe (fd 0 becomes /dev/null): with ``core_pipe_limit`` set, the
-    kernel holds the crashed process until its helper closes the pipe, so the process (a
-    service systemd waits to restart, a big process's memory) is released as soon as the core
-    is read, not after our checks and fsyncs. Nothing reads the pipe or /proc/<pid> after."""
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-    except OSError:
-        return
-    if null != 0:
-        os.dup2(null, 0)
-        os.close(null)
 
 
 def _options(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
@@ -183,7 +168,7 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     if stdin is None:
         sparse.widen_pipe(0)
     try:
-        dump_id = Archive(cfg, root, crash, log).run(src, _release_stdin if stdin is None else None)
+        dump_id = Archive(cfg, root, crash, log).run(src)
     except CaptureRejected as e:
         log.error(f"pid {crash['pid']} ({exe}) not archived: {e.what}")
         _count(root, log, {"dropped." + e.counter: 1, f"dropped_by_exe.{crash['comm']}": 1})
@@ -213,9 +198,7 @@ class Archive:
         self.dump_id = _uuid4_hex()
         self.uid, self.gid, self.mode = _owner(cfg, log, crash["dumpable"])
 
-    def run(self, src: sparse.Readable, release: Callable[[], None] | None = None) -> str:
-        """Archive the core ``src`` gives; ``release()`` runs once it is read (whole, or up to
-        the limit), before it is checked and made durable."""
+    def run(self, src: sparse.Readable) -> str:
         self.spool.create(uid=self.uid, gid=self.gid)
         limit, limited_by = _limit(self.crash["core_limit"], self.cfg["dump.max_size"])
         if limit <= 0:
@@ -229,11 +212,7 @@ class Archive:
         core = self.spool.staging_path(self.dump_id, "core")
         published = False
         try:
-            try:
-                result = self._write_core(core, src, limit, guard)
-            finally:
-                if release is not None:
-                    release()
+            result = self._write_core(core, src, limit, guard)
             facts["core"] = {"size": result.size, "written": result.written,
                              "disk_bytes": result.disk_bytes, "truncated": result.truncated,
                              "truncated_by": limited_by if result.truncated else None}  # fmt: skip

@@ -242,29 +242,3 @@ def test_full_disk_drop_is_counted_and_leaves_no_temp_file(
     (tiny_fs / "filler").unlink()
     assert archive.main(args, io.BytesIO(data)) == 0
     assert counters.read(root)["archived"] == 2
-
-
-def test_the_pipe_is_released_once_the_core_is_read_before_it_is_made_durable(
-    root: Path, real_crash: crashes.Crash
-) -> None:
-    """The kernel holds the crashed process until its pipe helper closes the pipe (with
-    core_pipe_limit set): the archive lets go as soon as the whole core is read, before its
-    checks and fsyncs, not when it exits."""
-    from coresnap import config as configuration
-    from coresnap.capture.log import Log
-
-    data = real_crash.core.read_bytes()
-    crash = fields.parse(argv(root, real_crash.pid)[2:])
-    seen: dict[str, object] = {}
-    src = io.BytesIO(data)
-
-    def release() -> None:
-        staged = list((root / "staging").iterdir())
-        seen["read"] = src.tell()
-        seen["staged"] = [p.stat().st_size for p in staged]
-        seen["pending"] = list((root / "pending").iterdir())
-
-    cfg = configuration.load(None)
-    dump_id = archive.Archive(cfg, str(root), crash, Log("test")).run(src, release)
-    assert seen == {"read": len(data), "staged": [len(data)], "pending": []}
-    assert only_pending(root).name == dump_id
