@@ -45,7 +45,6 @@ def _start_weed(root: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str,
             "filer.port.grpc",
             "s3.port",
             "s3.port.grpc",
-            "s3.port.iceberg",
             "metricsPort",
         )
     }
@@ -62,6 +61,10 @@ def _start_weed(root: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str,
         f"-s3.config={root / 's3.json'}",
         "-master.volumeSizeLimitMB=32",
         "-volume.max=8",
+        # Catalog servers we do not use; Lance's default port (9101) is fixed, so two weed at
+        # once (one per xdist worker) collided on it and one died at start-up.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         *(f"-{k}={v}" for k, v in port.items()),
     ]
     log = open(root / f"weed.{attempt}.log", "wb")  # noqa: SIM115 (closed by the fixture)
