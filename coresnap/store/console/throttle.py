@@ -59,22 +59,23 @@ def _digest(token: str) -> str:
 @dataclass(frozen=True)
 class Attempt:
     """One sign-in attempt: where from, which name, and the device cookie's digest when the
-    browser holds a live one of that name's user (then ``trusted``)."""
+    browser holds a live one of that name's user."""
 
     address: str
     name: str
     device: str | None = None
 
     @property
-    def trusted(self) -> bool:
-        return self.device is not None
+    def pair(self) -> str:
+        """The key of this address guessing this name."""
+        return f"pair:{self.address}\n{self.name}"
 
     def limits(self) -> dict[str, int]:
         """The keys this attempt counts against, with their limits."""
         if self.device is not None:
             return {f"device:{self.device}": DEVICE}
         return {
-            f"pair:{self.address}\n{self.name}": PAIR,
+            self.pair: PAIR,
             f"address:{self.address}": ADDRESS,
             f"name:{self.name}": NAME,
         }
@@ -120,9 +121,7 @@ def succeeded(conn: Connection, a: Attempt, user_id: int) -> str:
     """A right password (in a write transaction): clears that pair's count (the address's and
     name's stay) and returns a new device cookie, replacing the one the browser had."""
     now = time.time()
-    conn.execute(
-        delete(signin_failures).where(signin_failures.c.key == f"pair:{a.address}\n{a.name}")
-    )
+    conn.execute(delete(signin_failures).where(signin_failures.c.key == a.pair))
     if a.device is not None:
         conn.execute(delete(signin_devices).where(signin_devices.c.hash == a.device))
     conn.execute(delete(signin_devices).where(signin_devices.c.expires < now))

@@ -43,9 +43,6 @@ async def query_slot(request: Request) -> AsyncIterator[None]:
     """The API's query slot (coresnap.store.queryslots) for a page that runs queries: a page
     finding none free is an error page (503), not the API's JSON."""
     slots = context(request).queries
-    if slots is None:
-        yield
-        return
     try:
         await slots.acquire()
     except QueriesBusy as e:

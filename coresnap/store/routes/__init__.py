@@ -27,8 +27,8 @@ class Context:
     config: StoreConfig
     engine: Engine
     blobs: BlobStore
-    budget: Budget | None = None
-    queries: QuerySlots | None = None
+    budget: Budget
+    queries: QuerySlots
 
 
 def context(request: Request) -> Context:
@@ -42,11 +42,7 @@ Ctx = Annotated[Context, Depends(context)]
 async def query_slot(request: Request) -> AsyncIterator[None]:
     """Hold one of the query slots for the request (raises QueriesBusy when none frees up):
     a dependency of every route whose cost the client chooses (coresnap.store.queryslots)."""
-    slots = context(request).queries
-    if slots is None:
-        yield
-        return
-    async with slots.hold():
+    async with context(request).queries.hold():
         yield
 
 
