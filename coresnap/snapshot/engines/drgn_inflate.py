@@ -18,7 +18,6 @@ import zlib
 
 import drgn
 
-DEBUG_DIR = "/usr/lib/debug/.build-id"
 MAX_TOTAL = 128 << 20  # bytes of inflated debug files the worker keeps in memory
 SHF_COMPRESSED = 0x800  # include/uapi/linux/elf.h
 SHT_NOBITS = 8
@@ -93,6 +92,7 @@ def _build_id_debug_file(library: str) -> tuple[str, str] | None:
     """(build id, its file in the build-id directory) of ``library``, when the library has no
     DWARF of its own (else drgn would use the library itself)."""
     from coresnap.corefile.buildid import file_build_id
+    from coresnap.unwind.objfile import debug_file_for
 
     try:
         with open(library, "rb") as f:
@@ -103,8 +103,8 @@ def _build_id_debug_file(library: str) -> tuple[str, str] | None:
     build_id = file_build_id(library)
     if found is None or ".debug_info" in found[1] or not build_id:
         return None
-    debug = f"{DEBUG_DIR}/{build_id[:2]}/{build_id[2:]}.debug"
-    return (build_id, debug) if os.path.isfile(debug) else None
+    debug = debug_file_for(build_id)
+    return (build_id, debug) if debug else None
 
 
 def _own_libraries() -> list[str]:
