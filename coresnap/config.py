@@ -68,15 +68,17 @@ def _rate(text: str) -> tuple[int, float]:
     return (int(count), _duration(window or "1m"))
 
 
-def _address(text: str) -> tuple[str, int] | None:
-    """``host:port`` (``[v6]:port`` for IPv6); empty turns the listener off."""
+def address(text: str, any_host: str | None = "0.0.0.0") -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port`` for IPv6); empty turns the listener off. A missing host
+    is ``any_host`` (None: refused). Raises ValueError."""
     text = text.strip()
     if not text:
         return None
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    host = host.strip("[]") or (any_host or "")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"not host:port (e.g. 127.0.0.1:9113): {text!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host, int(port)
 
 
 # The scrubbers of the privacy policy (coresnap/capture/scrub.py, docs/privacy.md).
@@ -213,7 +215,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ratelimit.fingerprint", _rate, "10/1m",
             "At most N snapshots of one fingerprint per window are sent; extra ones are dropped "
             "and counted (0: off)."),
-    Setting("metrics.listen", _address, "127.0.0.1:9113",
+    Setting("metrics.listen", address, "127.0.0.1:9113",
             "Address (host:port) where coresnapd serves Prometheus metrics at /metrics "
             "(see docs/pipeline.md); empty: no metrics server."),
     Setting("privacy.scrub", _scrubbers, ",".join(PRIVACY_SCRUBBERS),

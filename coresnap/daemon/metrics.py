@@ -205,15 +205,7 @@ class HostMetrics:
     def serve(self, listen: tuple[str, int] | None, log: logging.Logger) -> MetricsServer | None:
         """Serve ``/metrics`` on ``listen``; None when off or unavailable (a busy port is
         logged: the pipeline matters more than its metrics)."""
-        if listen is None:
-            return None
-        try:
-            server = MetricsServer(listen, self.registry)
-        except OSError as e:
-            log.warning(f"metrics.listen {listen[0]}:{listen[1]}: {e.strerror or e}; no metrics")
-            return None
-        log.info(f"metrics on {server.url}")
-        return server
+        return None if listen is None else MetricsServer.serving(listen, self.registry, log)
 
 
 class MetricsServer:
@@ -232,6 +224,20 @@ class MetricsServer:
         self.url = f"http://{_url_host(self.address[0])}:{port}/metrics"
         self._thread = threading.Thread(target=self._loop, name="metrics", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def serving(
+        cls, listen: tuple[str, int], registry: CollectorRegistry, log: logging.Logger
+    ) -> MetricsServer | None:
+        """A server of ``registry`` on ``listen``, or None (logged) when the address cannot
+        be bound: what it serves matters more than its metrics."""
+        try:
+            server = cls(listen, registry)
+        except OSError as e:
+            log.warning(f"metrics.listen {listen[0]}:{listen[1]}: {e.strerror or e}; no metrics")
+            return None
+        log.info(f"metrics on {server.url}")
+        return server
 
     def _loop(self) -> None:
         while not self._stopping:

@@ -27,6 +27,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coresnap import config as configuration
 from coresnap.daemon.metrics import MetricsServer
 from coresnap.errors import AuthError, ConfigError
 from coresnap.store.routes import API
@@ -154,23 +155,15 @@ def install(app: FastAPI, route: bool = True) -> None:
 
 
 def listen_address(text: str) -> tuple[str, int] | None:
-    """``metrics.listen``: ``host:port`` (``[v6]:port``); None when empty. Raises ConfigError."""
-    text = text.strip()
-    if not text:
-        return None
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError("metrics.listen", f"not host:port (e.g. 127.0.0.1:9464): {text!r}")
-    return host.strip("[]"), int(port)
+    """``metrics.listen``: ``host:port`` (``[v6]:port``, a host needed); None when empty.
+    Raises ConfigError."""
+    try:
+        return configuration.address(text, any_host=None)
+    except ValueError as e:
+        raise ConfigError("metrics.listen", str(e)) from e
 
 
 def serve(listen: tuple[str, int], log: logging.Logger) -> MetricsServer | None:
     """Serve the default registry at ``/metrics`` on ``listen``; None (logged) when the address
     cannot be bound: the store matters more than its metrics."""
-    try:
-        server = MetricsServer(listen, REGISTRY)
-    except OSError as e:
-        log.warning("metrics.listen %s:%d: %s; no metrics", *listen, e.strerror or e)
-        return None
-    log.info("metrics on %s", server.url)
-    return server
+    return MetricsServer.serving(listen, REGISTRY, log)
