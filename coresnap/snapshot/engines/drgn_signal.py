@@ -44,12 +44,12 @@ def trampoline_kind(
     if caller is not None and caller.interrupted:
         return "cfi"
     pc = frame.pc
-    if seen is None or pc not in seen:
+    found = None if seen is None else seen.get(pc)
+    if found is None:
         found = _is_trampoline_code(prog, pc)
-        if seen is None:
-            return "code" if found else None
-        seen[pc] = found
-    return "code" if seen[pc] else None
+        if seen is not None:
+            seen[pc] = found
+    return "code" if found else None
 
 
 def _is_trampoline_code(prog: drgn.Program, pc: int) -> bool:
