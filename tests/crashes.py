@@ -68,7 +68,9 @@ def build(
 ) -> Path:
     """Compile ``source`` (a file under tests/programs, or a path) and return the executable.
 
-    Builds are cached by content and flags so repeated tests (and xdist workers) share them.
+    Builds are cached by content, path and flags so repeated tests (and xdist workers) share
+    them. The path counts: the executable names its source file (DWARF, ``__FILE__``), and a
+    build of another checkout's copy would point at files that may be gone.
     """
     src = Path(source)
     if not src.is_absolute() and not src.exists():
@@ -76,7 +78,8 @@ def build(
     cxx = src.suffix in (".cc", ".cpp", ".cxx")
     compiler = "g++" if cxx else "gcc"
     args = [*flags, *libs]
-    key = hashlib.sha256(src.read_bytes() + "\0".join([compiler, *args]).encode()).hexdigest()[:16]
+    what = "\0".join([str(src.resolve()), compiler, *args]).encode()
+    key = hashlib.sha256(src.read_bytes() + what).hexdigest()[:16]
     out = (out_dir or _BUILD_CACHE) / f"{name or src.stem}-{key}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
