@@ -48,6 +48,16 @@ def hostile(
     yield from long_valued(request, tmp_path_factory, "hostile", {"statement_timeout": 2})
 
 
+def upload_one(server: Server, p: Project) -> httpx.Response:
+    """One small snapshot uploaded to ``p`` (what the tests time beside slow queries)."""
+    return httpx.post(
+        f"{server.url}/api/v1/projects/{p.name}/objects",
+        content=compress(make_snapshot()),
+        headers=p.headers(),
+        timeout=60,
+    )
+
+
 def long_valued(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -117,15 +127,7 @@ def test_a_slow_query_does_not_stall_uploads_or_sign_in(hostile: tuple[Server, P
         running = [pool.submit(_query, server, p, b) for b in bodies]
         time.sleep(0.2)
         for _ in range(3):
-            timed(
-                lambda: httpx.post(
-                    f"{server.url}/api/v1/projects/{p.name}/objects",
-                    content=compress(make_snapshot()),
-                    headers=p.headers(),
-                    timeout=60,
-                ),
-                201,
-            )
+            timed(lambda: upload_one(server, p), 201)
             timed(lambda: httpx.get(f"{server.url}/api/v1/health", timeout=60), 200)
             timed(lambda: httpx.get(f"{server.url}/login", timeout=60), 200)
         times = [f.result()[1] for f in running]

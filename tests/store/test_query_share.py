@@ -20,8 +20,7 @@ import pytest
 
 from tests.console.console_server import add_user, sign_in
 from tests.store.coronerd_server import Project, Server
-from tests.store.store_snapshots import compress, make_snapshot
-from tests.store.test_hostile_queries import long_valued
+from tests.store.test_hostile_queries import long_valued, upload_one
 
 CLIENTS = 20
 # What one upload, health check or sign-in page may take beside them on a loaded 2-CPU machine
@@ -93,16 +92,7 @@ def test_twenty_slow_queries_leave_uploads_and_health_answering(
         try:
             time.sleep(1.0)  # every client has a query in flight or waiting
             for _ in range(4):
-                timed(
-                    "upload",
-                    lambda: httpx.post(
-                        f"{server.url}/api/v1/projects/{p.name}/objects",
-                        content=compress(make_snapshot()),
-                        headers=p.headers(),
-                        timeout=60,
-                    ),
-                    201,
-                )
+                timed("upload", lambda: upload_one(server, p), 201)
                 timed("health", lambda: httpx.get(f"{server.url}/api/v1/health", timeout=60), 200)
                 timed("login", lambda: httpx.get(f"{server.url}/login", timeout=60), 200)
         finally:
