@@ -1,5 +1,5 @@
-"""The capture pipeline, measured: coresnap-archive against ``cat > file`` on the same pipe,
-disk blocks of a sparse core, crash-to-committed latency, and coresnapd's CPU while idle."""
+"""The capture pipeline, measured: coresnap-archive against ``cat > file`` on the same kernel
+pipe (how long the crashed process is held) and from a file (start to durable exit), disk blocks of a sparse core, crash-to-committed latency, and coresnapd's CPU while idle."""
 
 from __future__ import annotations
 
@@ -11,13 +11,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._capture import (
+    DENSE_HEAP,
+    archive_pattern,
+    core_pattern_held,
+    crash_when_ready,
+    set_pattern,
+)
 from coresnap.capture import fields
 from tests import crashes
-from tests.capture.hook import ARCHIVE, archive_hook, crash_piped
+from tests.capture.hook import ARCHIVE, archive_hook, crash_piped, wait_for_handler
 from tests.daemon.daemon_helpers import CORESNAPD, conf, cpu_ticks, names, wait_for
 
 BIG_MIB = 256
+PIPE_MIB = int(os.environ.get("CORESNAP_BENCH_PIPE_MIB", "1024"))
 RUNS = 3
+PIPE_RUNS = 5
 LATENCY_CRASHES = 12
 
 
@@ -30,13 +39,57 @@ def _timed(shell: str) -> float:
 def _archive_argv(root: Path, pid: int) -> str:
     """The archive tool on a conf keeping whole cores (dump.keep = full): this measures writing
     a core as fast as the pipe gives it (bench.capture_big measures the minicore)."""
-    conf = root.with_name(root.name + ".conf")
-    conf.write_text(f"dump.root = {root}\ndump.keep = full\ndump.quota = 1\n")
+    conf = _full_conf(root)
     values = {"pid": pid, "ns_pid": pid, "tid": pid, "ns_tid": pid, "signal": 11,
               "time": int(time.time()), "core_limit": fields.RLIM_INFINITY, "hostname": "bench",
               "uid": 0, "gid": 0, "dumpable": 1, "comm": "capture_crash",
               "exe_path": "!bench!capture_crash"}  # fmt: skip
     return " ".join([str(ARCHIVE), "-c", str(conf), *(str(values[f.name]) for f in fields.FIELDS)])
+
+
+def _full_conf(root: Path) -> Path:
+    conf = root.with_name(root.name + ".conf")
+    conf.write_text(f"dump.root = {root}\ndump.keep = full\ndump.quota = 1\ndump.max_size = 8G\n"
+                    f"log.file = {root.with_name(root.name + '.log')}\n")  # fmt: skip
+    return conf
+
+
+def kernel_pipe(work: Path) -> None:
+    """The goal's terms: a real crash, the kernel writing its core into the pipe of the
+    handler, ``kernel.core_pipe_limit`` = 64 as installed (the kernel reaps the process when the
+    handler lets the pipe go). The process is held while its core is written: ``cat > file``
+    against coresnap-archive (whole core, sparse, read-ahead, assets), in turn."""
+    work.mkdir(parents=True)
+    exe = crashes.build(DENSE_HEAP, flags=("-g", "-O0"))
+    plain, root = work / "plain", work / "root"
+    cat_pattern, archive = f"|/bin/sh -c cat>{plain}", archive_pattern(_full_conf(root))
+    held: dict[str, list[float]] = {"cat": [], "archive": []}
+    pending: list[float] = []
+    with core_pattern_held():
+        for _ in range(PIPE_RUNS):
+            os.sync()  # each crash starts with no dirty pages of the last one to write back
+            set_pattern(cat_pattern)
+            held["cat"].append(crash_when_ready(exe, [str(PIPE_MIB)])[1])
+            wait_for(lambda: plain.exists(), what="the cat core")
+            size = plain.stat().st_size
+            plain.unlink()
+            os.sync()
+            set_pattern(archive)
+            started, dumped = crash_when_ready(exe, [str(PIPE_MIB)])
+            held["archive"].append(dumped)
+            wait_for_handler(None)
+            pending.append(time.monotonic() - started)
+            for stage in ("pending", "assets"):
+                shutil.rmtree(root / stage)
+    cat_s, arch_s = statistics.median(held["cat"]), statistics.median(held["archive"])
+    mib = size / (1 << 20)
+    print(f"   kernel pipe, crash of a {PIPE_MIB} MiB dense heap ({mib:.0f} MiB core), "
+          f"core_pipe_limit 64, median of {PIPE_RUNS}; the process is held while:")  # fmt: skip
+    print(f"   cat > file:        {cat_s:6.3f} s  {mib / cat_s:7.0f} MiB/s")
+    print(f"   coresnap-archive:  {arch_s:6.3f} s  {mib / arch_s:7.0f} MiB/s   "
+          f"(in pending/, fsynced: {statistics.median(pending):.3f} s after the crash)")  # fmt: skip
+    print(f"   throughput archive / (cat > file) on the kernel pipe: {cat_s / arch_s:.2f} "
+          f"(goal >= 0.95)")  # fmt: skip
 
 
 def throughput(work: Path) -> None:
@@ -62,15 +115,15 @@ def throughput(work: Path) -> None:
     cat_s, arch_s = statistics.median(cat_times), statistics.median(archive_times)
     sync_s = statistics.median(sync_times)
     mib = size / (1 << 20)
-    print(f"   core: {mib:.0f} MiB ({BIG_MIB} MiB heap, half of it zero pages), median of {RUNS}")
+    print(f"   from a file, start to exit (durable): core {mib:.0f} MiB ({BIG_MIB} MiB heap, half "
+          f"of it zero pages), median of {RUNS}")  # fmt: skip
     print(f"   cat > file:        {cat_s:6.3f} s  {mib / cat_s:7.0f} MiB/s")
     print(f"   cat > file; sync:  {sync_s:6.3f} s  {mib / sync_s:7.0f} MiB/s")
     print(
         f"   coresnap-archive:  {arch_s:6.3f} s  {mib / arch_s:7.0f} MiB/s   (assets, checks, fsync)"
     )
-    # Throughput ratios (the goal's terms: >= 0.95 of the baseline's MiB/s), not time ratios.
     print(f"   throughput archive / (cat > file): {cat_s / arch_s:.2f}; "
-          f"archive / (cat > file; sync): {sync_s / arch_s:.2f} (goal >= 0.95)")  # fmt: skip
+          f"archive / (cat > file; sync): {sync_s / arch_s:.2f}")  # fmt: skip
     print(f"   archive start-up + refusal of an empty core: {empty * 1000:.0f} ms")
     print(f"   disk: sparse core {sparse_blocks / (1 << 20):.1f} MiB of {mib:.1f} MiB "
           f"({100 * sparse_blocks / size:.0f}%); cat > file {plain_blocks / (1 << 20):.1f} MiB")  # fmt: skip
@@ -107,6 +160,7 @@ def latency(work: Path) -> None:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cs-b-", dir="/tmp"))
     try:
+        kernel_pipe(work / "k")
         throughput(work / "t")
         latency(work / "l")
     finally:

@@ -3,8 +3,9 @@
 ``main(argv, stdin)`` does what the kernel asks, in an order chosen for the worst moment
 (systemd's coredump.c does the same): no core of itself (PR_SET_DUMPABLE 0), one log line
 naming the crash before anything that can fail, then the assets (while /proc/<pid> is whole:
-``kernel.core_pipe_limit`` > 0 keeps it until we exit), then the core streamed sparsely into
-``staging/``, checked, owned, fsynced and renamed into ``pending/``. A crash it does not archive
+``kernel.core_pipe_limit`` > 0 keeps it until we let the pipe go), then the core streamed
+sparsely into ``staging/``; then the pipe is let go (the kernel reaps the crashed process, its
+service may restart) while the core is checked, owned, fsynced and renamed into ``pending/``. A crash it does not archive
 is counted in counters.json and logged with the reason; ``pending/`` only ever gets whole files.
 
 Stdlib only (the interpreter starts for every crash): imports nothing outside the stdlib.
@@ -19,6 +20,7 @@ import pwd
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from coresnap import config as configuration
 from coresnap.capture import assets, elfcheck, fields, minicore, policy, sparse
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     if stdin is None:
         sparse.widen_pipe(0)
     try:
-        dump_id = Archive(cfg, root, crash, log).run(src)
+        dump_id = Archive(cfg, root, crash, log).run(src, release_pipe if stdin is None else None)
     except CaptureRejected as e:
         log.error(f"pid {crash['pid']} ({exe}) not archived: {e.what}")
         _count(root, log, {"dropped." + e.counter: 1, f"dropped_by_exe.{crash['comm']}": 1})
@@ -180,6 +182,18 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     log.info(f"Crash dump archived in {Spool(root).path(Stage.PENDING, dump_id)}")
     _count(root, log, {"archived": 1})
     return 2 if broken else 0
+
+
+def release_pipe() -> None:
+    """Let the kernel go on: with ``core_pipe_limit`` > 0 the crashed process stays (and its
+    restart waits) until its handler closes the pipe, so the handler closes it as soon as the
+    core is read, not when it exits: the checks, the fsync and the publication that follow
+    need neither the pipe nor /proc/<pid>. fd 0 becomes /dev/null (it stays a valid fd)."""
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.dup2(null, 0)
+    finally:
+        os.close(null)
 
 
 def _count(root: str, log: Log, increments: dict[str, int]) -> None:
@@ -198,7 +212,8 @@ class Archive:
         self.dump_id = _uuid4_hex()
         self.uid, self.gid, self.mode = _owner(cfg, log, crash["dumpable"])
 
-    def run(self, src: sparse.Readable) -> str:
+    def run(self, src: sparse.Readable, release: Callable[[], None] | None = None) -> str:
+        """Archive the core on ``src``; ``release()`` is called once it is read (the pipe)."""
         self.spool.create(uid=self.uid, gid=self.gid)
         limit, limited_by = _limit(self.crash["core_limit"], self.cfg["dump.max_size"])
         if limit <= 0:
@@ -212,7 +227,11 @@ class Archive:
         core = self.spool.staging_path(self.dump_id, "core")
         published = False
         try:
-            result = self._write_core(core, src, limit, guard)
+            try:
+                result = self._write_core(core, src, limit, guard)
+            finally:
+                if release is not None:
+                    release()
             facts["core"] = {"size": result.size, "written": result.written,
                              "disk_bytes": result.disk_bytes, "truncated": result.truncated,
                              "truncated_by": limited_by if result.truncated else None}  # fmt: skip

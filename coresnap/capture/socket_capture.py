@@ -95,7 +95,9 @@ def archive(
              "(coredump socket)")  # fmt: skip
     src = minicore.Prefixed(bytes(recorder.seen), cs.SocketReader(conn))
     try:
-        dump_id = Archive(cfg, root, crash, log).run(src)
+        # Closing the connection once the core is read lets the kernel reap the process
+        # (COREDUMP_WAIT) while the core is checked and fsynced, as coresnap-archive does.
+        dump_id = Archive(cfg, root, crash, log).run(src, release=conn.close)
     except (CaptureRejected, OSError) as e:
         reason = e.counter if isinstance(e, CaptureRejected) else "error"
         log.error(f"pid {pid} ({exe}) not archived: {getattr(e, 'what', e)}")

@@ -17,7 +17,6 @@ BLOCK = 4096  # the page size of every Linux/FreeBSD target we dump: cores are p
 ZERO_RUN = 16 * BLOCK  # zeros compared at once before block by block
 READ_SIZE = 1 << 20
 CHECK_EVERY = 1 << 20  # bytes written between two quota checks (statvfs costs ~1 us)
-WRITEBACK_EVERY = 8 << 20  # bytes written between two starts of writeback
 _ZEROS = bytes(ZERO_RUN)
 _ZEROS_BLOCK = bytes(BLOCK)
 
@@ -82,16 +81,6 @@ def _zero_run_end(data: bytes | bytearray, i: int, end: int) -> int:
     return i
 
 
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing ``length`` dirty bytes at ``offset`` to disk now, without waiting:
-    Linux's POSIX_FADV_DONTNEED begins writeback of the range (and drops only pages already
-    clean), so the final fsync has little left to do. Never raises."""
-    try:
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-    except (OSError, AttributeError):
-        pass
-
-
 F_SETPIPE_SZ = 1031  # include/uapi/linux/fcntl.h (F_LINUX_SPECIFIC_BASE + 7)
 
 
@@ -111,10 +100,13 @@ def stream(
 
     ``check(written)`` runs before the first write and every CHECK_EVERY written bytes; it
     raises to stop (the quota). Raises OSError from the writes (ENOSPC) and what ``check`` raises.
+    No writeback is started here: the kernel waits while its pipe is read, and disk writes
+    beside it slow its dump (1 GiB core: 0.70 of ``cat > file``'s speed with writeback every
+    8 MiB, 0.97 without); the fsync after the pipe is let go writes the file.
     """
     buffer = bytearray(READ_SIZE)
     view = memoryview(buffer)
-    filled = offset = written = since_check = flushed = flushed_at = 0
+    filled = offset = written = since_check = 0
     truncated = False
     if check:
         check(0)
@@ -138,9 +130,6 @@ def stream(
             if check and since_check >= CHECK_EVERY:
                 check(written)
                 since_check = 0
-            if written - flushed >= WRITEBACK_EVERY:
-                start_writeback(fd, flushed_at, offset - flushed_at)
-                flushed, flushed_at = written, offset
     written += write_runs(fd, buffer, offset, 0, filled)
     offset += filled
     os.ftruncate(fd, offset)

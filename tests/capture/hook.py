@@ -2,9 +2,11 @@
 
 :func:`archive_hook` takes the exclusive lock of ``crashes.core_pattern`` (so no other test
 crashes a program meanwhile), sets the pipe pattern and ``kernel.core_pipe_limit``, and
-restores both in ``finally``. :func:`crash_piped` runs a program to its death: with
-``core_pipe_limit`` > 0 the kernel reaps the process only after the handler exits, so when
-it returns the dump is in ``pending/`` (or was dropped, and counted).
+restores both in ``finally``. :func:`crash_piped` runs a program to its death and waits for
+its handler: with ``core_pipe_limit`` > 0 the kernel reaps the process once the handler has
+closed the pipe, which coresnap-archive does as soon as the core is read (before its checks
+and fsync), so the helper waits for the handler's exit too; when it returns the dump is in
+``pending/`` (or was dropped, and counted).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -76,7 +79,35 @@ def crash_piped(
     )
     proc.wait(timeout=120)
     assert proc.returncode < 0, f"{exe.name} exited {proc.returncode}, not by a signal"
+    wait_for_handler(proc.pid)
     return proc.pid, -proc.returncode
+
+
+def handlers_of(pid: int | None) -> list[int]:
+    """The coresnap-archive processes handling the core of ``pid`` (%P among their arguments;
+    None: of any process). The kernel starts the handler before it writes the core, so once
+    ``pid`` is reaped its handler is either among these or gone."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"coresnap-archive") for a in argv[:2]) and (
+            pid is None or str(pid).encode() in argv
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for_handler(pid: int | None, timeout: float = 120) -> None:
+    """Until no coresnap-archive handles the core of ``pid`` (None: of any process)."""
+    deadline = time.monotonic() + timeout
+    while handlers_of(pid):
+        assert time.monotonic() < deadline, f"the handler of pid {pid} still runs after {timeout} s"
+        time.sleep(0.01)
 
 
 def pending_ids(root: Path) -> list[str]:

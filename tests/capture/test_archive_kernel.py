@@ -16,7 +16,14 @@ import pytest
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
 from tests import crashes
-from tests.capture.hook import archive_hook, crash_piped, pending_ids, short_dir, write_conf
+from tests.capture.hook import (
+    archive_hook,
+    crash_piped,
+    pending_ids,
+    short_dir,
+    wait_for_handler,
+    write_conf,
+)
 
 
 @pytest.fixture
@@ -104,6 +111,7 @@ def test_crash_in_a_pid_namespace(root: Path, crasher: Path) -> None:
                               capture_output=True, timeout=60,
                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (-1, -1)))  # fmt: skip
     assert proc.returncode != 0
+    wait_for_handler(None)  # the child's %P is not known here
     # unshare re-raises its child's signal on itself, so it leaves a dump too.
     metas = [read_metadata(root / "assets" / i) for i in pending_ids(root)]
     [meta] = [m for m in metas if m["comm"] == crasher.name[:15]]

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from coresnap import config as configuration
 from coresnap.capture import archive, fields
+from coresnap.capture.log import Log
+from coresnap.errors import CaptureRejected
 from coresnap.spool import counters
 from coresnap.spool.assets import read_metadata
 from tests import crashes
@@ -57,6 +60,57 @@ def test_replay_of_a_real_core(root: Path, real_crash: crashes.Crash) -> None:
     assert meta["core_pattern"]["%t"] == "1700000000" and meta["exe_path"] == "/tmp/capture_crash"
     assert "proc/maps" in meta["assets_missing"]  # the process is long gone
     assert oct(core.stat().st_mode & 0o777) == "0o640"
+
+
+def test_the_pipe_is_let_go_once_read_before_the_fsync_and_publication(
+    root: Path, real_crash: crashes.Crash
+) -> None:
+    """With core_pipe_limit > 0 the kernel holds the crashed process until its handler lets
+    the pipe go: coresnap-archive does so once the core is read, not after the checks, the
+    fsync and the rename into pending/ (those need neither the pipe nor /proc/<pid>)."""
+    data = real_crash.core.read_bytes()
+    src = io.BytesIO(data)
+    seen: list[tuple[int, list[str], list[str]]] = []
+
+    def release() -> None:
+        seen.append((src.tell(), sorted(os.listdir(root / "staging")),
+                     sorted(os.listdir(root / "pending"))))  # fmt: skip
+
+    cfg = configuration.load(str(write_conf(root.parent / "c.conf", dump__root=str(root),
+                                            dump__keep="full")))  # fmt: skip
+    crash = fields.parse(argv(root, real_crash.pid)[2:])
+    dump_id = archive.Archive(cfg, str(root), crash, Log("test")).run(src, release)
+    [(read, staging, pending)] = seen
+    assert read == len(data), "released before the whole core was read"
+    assert staging == [f"{dump_id}.core.{os.getpid()}"], staging
+    assert pending == [], "released after publication"
+    assert only_pending(root).read_bytes() == data
+
+
+def test_the_pipe_is_let_go_when_the_capture_fails(root: Path) -> None:
+    released = []
+    cfg = configuration.load(str(write_conf(root.parent / "c.conf", dump__root=str(root))))
+    crash = fields.parse(argv(root, 4242)[2:])
+    with pytest.raises(CaptureRejected, match="zero-length"):
+        archive.Archive(cfg, str(root), crash, Log("test")).run(io.BytesIO(b""),
+                                                                 lambda: released.append(1))  # fmt: skip
+    assert released == [1]
+
+
+def test_the_handler_replaces_the_pipe_by_dev_null() -> None:
+    read, write = os.pipe()
+    saved = os.dup(0)
+    try:
+        os.dup2(read, 0)
+        archive.release_pipe()
+        assert os.path.realpath("/proc/self/fd/0") == os.devnull
+        os.close(read)
+        with pytest.raises(BrokenPipeError):  # no reader is left: the kernel would go on
+            os.write(write, b"x")
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(write)
 
 
 def test_suid_dump_stays_private(root: Path, real_crash: crashes.Crash) -> None:
