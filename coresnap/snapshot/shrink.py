@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coresnap.snapshot.bounds import Bounds
-from coresnap.snapshot.format import to_json
+from coresnap.snapshot.format import encode
 
 
 def _drop_other_vars(snap: dict[str, Any]) -> str:
@@ -47,7 +47,7 @@ def shrink(snap: dict[str, Any], bounds: Bounds) -> list[str]:
     """Apply shedding steps until the snapshot fits; return the cuts made."""
     cuts: list[str] = []
     for step in _STEPS:
-        if len(to_json(snap)) <= bounds.max_snapshot_bytes:
+        if len(encode(snap)) <= bounds.max_snapshot_bytes:
             break
         cuts.append(step(snap))
     return cuts

@@ -15,7 +15,7 @@ import traceback
 from coresnap.errors import CoreFileUnreadable, CoreFormatError, CoresnapError
 from coresnap.snapshot.bounds import Bounds
 from coresnap.snapshot.build import build_snapshot
-from coresnap.snapshot.format import to_json
+from coresnap.snapshot.format import encode
 from coresnap.snapshot.isolate import EXIT_CORE_UNREADABLE, EXIT_ENGINE_FAILED, EXIT_OK
 
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
@@ -43,8 +43,8 @@ def main() -> int:
             bounds=Bounds(**request["bounds"]),
             analyze=request.get("analyze", False),
         )
-        with open(request["out"], "w", encoding="utf-8") as f:
-            f.write(to_json(snap))
+        with open(request["out"], "wb") as f:
+            f.write(encode(snap))
     except (CoreFormatError, CoreFileUnreadable) as e:
         print(f"core unreadable: {e}", file=sys.stderr)
         return EXIT_CORE_UNREADABLE

@@ -3,6 +3,7 @@ the facts that come from the crash-time assets (--resource) and --kv."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import tarfile
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from coresnap.errors import ConfigError, SnapshotFormatError, SnapshotTooLarge
 from coresnap.snapshot import compression, dumps, load, loads, validate
 from coresnap.snapshot.build import build_snapshot
-from coresnap.snapshot.format import schema
+from coresnap.snapshot.format import encode, schema, to_json
 from tests.snapshot.snapshot_support import Crashed, coresnap
 
 
@@ -25,6 +26,23 @@ def test_every_snapshot_validates_and_round_trips(crashed: dict[str, Crashed]) -
         validate(c.snapshot)
         assert loads(dumps(c.snapshot)) == c.snapshot
         assert c.snapshot["analysis"]["engine"] == "drgn", c.snapshot["analysis"]
+
+
+def test_the_encoding_is_compact_utf8_json_even_where_orjson_refuses(
+    crashed: dict[str, Crashed],
+) -> None:
+    """orjson writes the snapshot when it can; a 128-bit value and a string that is not UTF-8
+    (an argv read with surrogateescape) are written by json instead, never lost."""
+    snap = copy.deepcopy(crashed["c_O0"].snapshot)
+    plain = encode(snap)
+    assert json.loads(plain) == snap
+    assert plain == json.dumps(snap, separators=(",", ":"), ensure_ascii=False).encode()
+    snap["process"]["cmdline"] = ["caf\u00e9", "\udcff-not-utf8"]
+    snap["threads"][0]["registers"]["xmm0"] = 1 << 127
+    odd = encode(snap)
+    assert json.loads(odd) == snap
+    assert loads(dumps(snap)) == snap
+    assert len(odd) == len(to_json(snap))
 
 
 def test_contract_keys_are_required_by_the_schema() -> None:
