@@ -29,6 +29,7 @@ from bench._capture import (
 )
 from coresnap.capture import coredump_socket
 from coresnap.spool import counters
+from tests.capture.hook import wait_for_handler
 
 RATE = 300  # crashes a minute
 SECONDS = int(os.environ.get("CORESNAP_BENCH_STORM_SECONDS", "60"))
@@ -76,6 +77,7 @@ def storm(exe: Path, dumps: Path, device: str) -> dict[str, int]:
                                       preexec_fn=_unlimited))  # fmt: skip
     for p in procs:
         p.wait(timeout=600)
+    wait_for_handler(None)  # a handler lets the pipe go before its core is in pending/
     wait_for(lambda: not names(dumps / "pending") and not names(dumps / "sending"), timeout=900,
              what="the storm processed")  # fmt: skip
     os.sync()

@@ -5,8 +5,9 @@
 naming the crash before anything that can fail, then the assets (while /proc/<pid> is whole:
 ``kernel.core_pipe_limit`` > 0 keeps it until we let the pipe go), then the core streamed
 sparsely into ``staging/``; then the pipe is let go (the kernel reaps the crashed process, its
-service may restart) while the core is checked, owned, fsynced and renamed into ``pending/``. A crash it does not archive
-is counted in counters.json and logged with the reason; ``pending/`` only ever gets whole files.
+service may restart) while the core is checked, owned, fsynced and renamed into ``pending/``.
+A crash it does not archive is counted in counters.json and logged with the reason;
+``pending/`` only ever gets whole files.
 
 Stdlib only (the interpreter starts for every crash): imports nothing outside the stdlib.
 """

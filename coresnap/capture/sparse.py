@@ -82,13 +82,16 @@ def _zero_run_end(data: bytes | bytearray, i: int, end: int) -> int:
 
 
 F_SETPIPE_SZ = 1031  # include/uapi/linux/fcntl.h (F_LINUX_SPECIFIC_BASE + 7)
+F_GETPIPE_SZ = 1032
 
 
 def widen_pipe(fd: int, size: int = READ_SIZE) -> None:
-    """Ask for a ``size`` pipe buffer on ``fd`` (Linux): 16x fewer wake-ups than the default
-    64 KiB while the kernel writes the core. Anything but a pipe, or a refusal, is ignored."""
+    """Ask for at least a ``size`` pipe buffer on ``fd`` (Linux): 16x fewer wake-ups than the
+    default 64 KiB while the kernel writes the core; a wider pipe stays as wide. Anything but
+    a pipe, or a refusal, is ignored."""
     try:
-        fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+        if fcntl.fcntl(fd, F_GETPIPE_SZ) < size:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, size)
     except (OSError, ValueError):
         pass
 

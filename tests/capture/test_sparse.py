@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from coresnap.capture import sparse
 from coresnap.capture.sparse import BLOCK, ZERO_RUN
+from coresnap.cli import archive as archive_entry
 
 
 def _expected_runs(data: bytes, offset: int, start: int, end: int) -> list[tuple[int, bytes]]:
@@ -108,3 +111,36 @@ def test_stream_leaves_holes(tmp_path: Path) -> None:
     assert out.read_bytes() == data
     assert out.stat().st_blocks * 512 < len(data)  # holes (on a file system that has them)
     assert (result.size, result.written, result.truncated) == (len(data), BLOCK + 100, False)
+
+
+def _has_cap_sys_resource() -> bool:
+    status = Path("/proc/self/status").read_text()
+    effective = int(next(line.split()[1] for line in status.splitlines()
+                         if line.startswith("CapEff:")), 16)  # fmt: skip
+    return bool(effective >> 24 & 1)  # CAP_SYS_RESOURCE
+
+
+def test_the_handler_widens_its_pipe_before_its_imports() -> None:
+    """coresnap-archive widens the kernel's pipe first thing (the kernel writes into it while
+    Python imports): beyond fs.pipe-max-size with CAP_SYS_RESOURCE (the kernel's helper has
+    it; a sandboxed root may not), else to 1 MiB; widen_pipe later never narrows it."""
+    probe = (
+        "import fcntl, sys\n"
+        "from coresnap.cli import archive\n"
+        "assert 'coresnap.capture.archive' not in sys.modules\n"  # nothing heavy before
+        "archive.widen_stdin()\n"
+        "wide = fcntl.fcntl(0, archive.F_GETPIPE_SZ)\n"
+        "from coresnap.capture import sparse\n"
+        "sparse.widen_pipe(0)\n"
+        "print(wide, fcntl.fcntl(0, archive.F_GETPIPE_SZ))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], stdin=subprocess.PIPE,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    wide, after = map(int, done.stdout.split())
+    expected = archive_entry.EARLY_PIPE if _has_cap_sys_resource() else archive_entry.FALLBACK_PIPE
+    assert wide == expected and after == wide
+
+
+def test_widen_pipe_ignores_what_is_not_a_pipe(tmp_path: Path) -> None:
+    with open(tmp_path / "f", "wb") as f:
+        sparse.widen_pipe(f.fileno())  # no error
