@@ -15,10 +15,12 @@ from typing import NamedTuple, Protocol
 
 BLOCK = 4096  # the page size of every Linux/FreeBSD target we dump: cores are page-aligned
 ZERO_RUN = 16 * BLOCK  # zeros compared at once before block by block
+SAMPLE = 512  # one byte in SAMPLE tells which blocks may be all zeros (BLOCK // SAMPLE per block)
 READ_SIZE = 1 << 20
 CHECK_EVERY = 1 << 20  # bytes written between two quota checks (statvfs costs ~1 us)
 _ZEROS = bytes(ZERO_RUN)
 _ZEROS_BLOCK = bytes(BLOCK)
+_ZERO_SAMPLES = bytes(BLOCK // SAMPLE)
 
 
 class Readable(Protocol):
@@ -36,34 +38,43 @@ def write_runs(fd: int, data: bytes | bytearray, offset: int, start: int = 0, en
     """pwrite the non-zero blocks of ``data[start:end]`` at file ``offset``; return bytes written.
 
     Blocks are ``BLOCK`` bytes from ``start`` (the last one may be shorter); each run of
-    non-zero blocks is one pwrite. No Python work per block of data: the next zero block is
-    found by ``find`` (memchr-like speed through non-zero data), zero runs are compared in
-    place 64 KiB at a time (``startswith`` with bounds: memcmp speed, no slice copies).
+    non-zero blocks is one pwrite. No Python work per block of data: the bytes at every
+    ``SAMPLE`` offset (one slice, 2 KiB of a MiB) say which blocks may be all zeros (all their
+    samples are), found by ``find`` in the samples and checked in place (``startswith`` with
+    bounds: memcmp speed, no slice copies); zero runs are compared 64 KiB at a time. Searching
+    the data itself for a zero block ran at 2.6 GB/s on dense memory: 0.4 s per GiB of core.
     """
     end = len(data) if end < 0 else end
     view = memoryview(data)
+    samples = data[start:end:SAMPLE]
     written = 0
     i = start
     while i < end:
-        zero = _next_zero_block(data, i, start, end)
+        zero = _next_zero_block(data, samples, i, start, end)
         if zero > i:
             written += os.pwrite(fd, view[i:zero], offset + i - start)
         i = _zero_run_end(data, zero, end)
     return written
 
 
-def _next_zero_block(data: bytes | bytearray, i: int, start: int, end: int) -> int:
-    """The first block at or after block ``i`` that is all zeros (``end`` if none)."""
+def _next_zero_block(data: bytes | bytearray, samples: bytes | bytearray, i: int, start: int,
+                     end: int) -> int:  # fmt: skip
+    """The first block at or after block ``i`` that is all zeros (``end`` if none); ``samples``
+    is ``data[start:end:SAMPLE]``: a zero block's samples are all zeros."""
     last = end - (end - start) % BLOCK  # where a shorter last block begins (end if none)
-    at = i
+    per = len(_ZERO_SAMPLES)
+    k = (i - start) // SAMPLE  # the first sample of block i
     while True:
-        found = data.find(_ZEROS_BLOCK, at, last)
+        found = samples.find(_ZERO_SAMPLES, k)
         if found < 0:
             break
-        block = found + (i - found) % BLOCK  # the first block boundary at or after found
-        if block + BLOCK <= last and data.startswith(_ZEROS_BLOCK, block):
+        first = -(-found // per) * per  # the first block whose samples may all be zero
+        block = start + first * SAMPLE
+        if block + BLOCK > last:
+            break
+        if first == found and data.startswith(_ZEROS_BLOCK, block):
             return block
-        at = block + 1  # no zero block begins before the next boundary: search past this one
+        k = first if first != found else first + per
     if last < end and data.startswith(_ZEROS[: end - last], last, end):
         return last
     return end
