@@ -130,6 +130,10 @@ def build_wheel(out: Path) -> Path:
 def fill_wheelhouse(wheel: Path, wheelhouse: Path) -> None:
     """The wheels of every dependency, for the system Python (downloaded once)."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
+    # pip download copies the given wheel in too, and takes a copy already there (same name,
+    # same version) for it: an older build's dependencies would be fetched.
+    for old in wheelhouse.glob(f"{wheel.name.split('-')[0]}-*.whl"):
+        old.unlink()
     done = subprocess.run([PYTHON, "-m", "pip", "--version"], capture_output=True)
     pip = [PYTHON, "-m", "pip"] if done.returncode == 0 else [sys.executable, "-m", "pip"]
     _run([*pip, "download", "-q", "--only-binary=:all:", "-d", str(wheelhouse),
