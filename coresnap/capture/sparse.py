@@ -115,8 +115,8 @@ def stream(
     ``check(written)`` runs before the first write and every CHECK_EVERY written bytes; it
     raises to stop (the quota). Raises OSError from the writes (ENOSPC) and what ``check`` raises.
     No writeback is started here: the kernel waits while its pipe is read, and disk writes
-    beside it slow its dump (1 GiB core: 0.70 of ``cat > file``'s speed with writeback every
-    8 MiB, 0.97 without); the fsync after the pipe is let go writes the file.
+    beside it slow its dump (one A/B on a 1 GiB core: 0.70 of ``cat > file``'s speed with
+    writeback every 8 MiB, 0.96 without); the fsync after the pipe is let go writes the file.
     """
     buffer = bytearray(READ_SIZE)
     view = memoryview(buffer)
