@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from coresnap import config as configuration
-from coresnap.capture import assets, elfcheck, fields, minicore, policy, sparse
+from coresnap.capture import assets, elfcheck, fields, minicore, pipe, policy, sparse
 from coresnap.capture.log import Log
 from coresnap.errors import CaptureRejected, ConfigError
 from coresnap.spool import assets as spool_assets
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None, stdin: sparse.Readable | None = None) ->
     log.add_file(cfg["log.file"])
     src: sparse.Readable = stdin if stdin is not None else sys.stdin.buffer.raw  # type: ignore[union-attr]
     if stdin is None:
-        sparse.widen_pipe(0)
+        pipe.widen(0, sparse.READ_SIZE)  # coresnap-archive's entry has widened it more already
     try:
         dump_id = Archive(cfg, root, crash, log).run(src, release_pipe if stdin is None else None)
     except CaptureRejected as e:

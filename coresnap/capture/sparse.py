@@ -8,7 +8,6 @@ Stdlib only.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -90,21 +89,6 @@ def _zero_run_end(data: bytes | bytearray, i: int, end: int) -> int:
             break
         i += n
     return i
-
-
-F_SETPIPE_SZ = 1031  # include/uapi/linux/fcntl.h (F_LINUX_SPECIFIC_BASE + 7)
-F_GETPIPE_SZ = 1032
-
-
-def widen_pipe(fd: int, size: int = READ_SIZE) -> None:
-    """Ask for at least a ``size`` pipe buffer on ``fd`` (Linux): 16x fewer wake-ups than the
-    default 64 KiB while the kernel writes the core; a wider pipe stays as wide. Anything but
-    a pipe, or a refusal, is ignored."""
-    try:
-        if fcntl.fcntl(fd, F_GETPIPE_SZ) < size:
-            fcntl.fcntl(fd, F_SETPIPE_SZ, size)
-    except (OSError, ValueError):
-        pass
 
 
 def stream(

@@ -11,28 +11,13 @@ status 3) instead of a traceback nobody reads.
 
 from __future__ import annotations
 
-import fcntl
 import sys
 
+from coresnap.capture import pipe
+
 INTERNAL_ERROR = 3
-# Beyond fs.pipe-max-size (1 MiB) takes CAP_SYS_RESOURCE, which the kernel's usermode helper
-# has; pages are taken only as the kernel fills them.
-EARLY_PIPE = 64 << 20
-FALLBACK_PIPE = 1 << 20
-F_GETPIPE_SZ, F_SETPIPE_SZ = 1032, 1031  # include/uapi/linux/fcntl.h
-
-
-def widen_stdin() -> None:
-    """Widen the pipe on fd 0 to :data:`EARLY_PIPE`, else to :data:`FALLBACK_PIPE`; anything
-    but a pipe, or a refusal, is ignored."""
-    for size in (EARLY_PIPE, FALLBACK_PIPE):
-        try:
-            if fcntl.fcntl(0, F_GETPIPE_SZ) >= size:
-                return
-            fcntl.fcntl(0, F_SETPIPE_SZ, size)
-            return
-        except (OSError, ValueError):
-            continue
+EARLY_PIPE = 64 << 20  # the kernel's usermode helper may go beyond fs.pipe-max-size
+FALLBACK_PIPE = 1 << 20  # fs.pipe-max-size's default: what a process without the right gets
 
 
 def main() -> int:
@@ -42,7 +27,7 @@ def main() -> int:
 
         print(f"coresnap-archive {__version__}")
         return 0
-    widen_stdin()
+    pipe.widen(0, EARLY_PIPE, FALLBACK_PIPE)
     import traceback
 
     from coresnap.capture import archive

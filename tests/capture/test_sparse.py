@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coresnap.capture import sparse
+from coresnap.capture import pipe, sparse
 from coresnap.capture.sparse import BLOCK, ZERO_RUN
 from coresnap.cli import archive as archive_entry
 
@@ -123,16 +123,18 @@ def _has_cap_sys_resource() -> bool:
 def test_the_handler_widens_its_pipe_before_its_imports() -> None:
     """coresnap-archive widens the kernel's pipe first thing (the kernel writes into it while
     Python imports): beyond fs.pipe-max-size with CAP_SYS_RESOURCE (the kernel's helper has
-    it; a sandboxed root may not), else to 1 MiB; widen_pipe later never narrows it."""
+    it; a sandboxed root may not), else to 1 MiB; a later, smaller widening never narrows it."""
     probe = (
         "import fcntl, sys\n"
         "from coresnap.cli import archive\n"
         "assert 'coresnap.capture.archive' not in sys.modules\n"  # nothing heavy before
-        "archive.widen_stdin()\n"
-        "wide = fcntl.fcntl(0, archive.F_GETPIPE_SZ)\n"
+        "assert 'coresnap.capture.sparse' not in sys.modules\n"  # nor the stream's typing
+        "from coresnap.capture import pipe\n"
+        "pipe.widen(0, archive.EARLY_PIPE, archive.FALLBACK_PIPE)\n"
+        "wide = fcntl.fcntl(0, pipe.F_GETPIPE_SZ)\n"
         "from coresnap.capture import sparse\n"
-        "sparse.widen_pipe(0)\n"
-        "print(wide, fcntl.fcntl(0, archive.F_GETPIPE_SZ))\n"
+        "pipe.widen(0, sparse.READ_SIZE)\n"
+        "print(wide, fcntl.fcntl(0, pipe.F_GETPIPE_SZ))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], stdin=subprocess.PIPE,
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -141,6 +143,6 @@ def test_the_handler_widens_its_pipe_before_its_imports() -> None:
     assert wide == expected and after == wide
 
 
-def test_widen_pipe_ignores_what_is_not_a_pipe(tmp_path: Path) -> None:
+def test_widen_ignores_what_is_not_a_pipe(tmp_path: Path) -> None:
     with open(tmp_path / "f", "wb") as f:
-        sparse.widen_pipe(f.fileno())  # no error
+        pipe.widen(f.fileno(), archive_entry.EARLY_PIPE, sparse.READ_SIZE)  # no error
